@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+// causeway-fwd configuration: the YAML file given with --config, parsed and validated whole
+// before any DPDK or kernel resource is touched. A bad file yields one error whose message
+// starts with the path of the offending field (e.g. "ports[1].addresses[0]: ...").
+// docs/forwarder-config.md documents every key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "causeway/common/ip.h"
+#include "causeway/common/result.h"
+
+namespace causeway::fwd {
+
+struct DpdkConfig {
+  std::uint16_t workers = 1;        // worker lcores (RSS queues per port)
+  std::string lcores;               // EAL -l list; empty = "0-<workers>"
+  std::uint32_t mbufs = 16384;      // mbufs in the packet pool
+  std::uint32_t memory_mb = 512;    // EAL -m
+  bool no_huge = true;              // --no-huge (labs, CI); false on production hosts
+  std::string file_prefix;          // EAL --file-prefix; empty = "causeway-<name>"
+  std::vector<std::string> extra_args;  // appended to the EAL arguments verbatim
+};
+
+struct PortConfig {
+  std::string name;                  // operator name, e.g. "lan0" (1..15 chars, [a-z0-9_-])
+  std::string device;                // PCI address "0000:00:04.0" or vdev "net_af_packet0,iface=v0"
+  std::optional<MacAddress> mac;     // default: the device's own MAC
+  std::vector<IpPrefix> addresses;   // interface addresses, e.g. 10.0.1.1/24 (host bits kept)
+  std::uint16_t mtu = 1500;          // 576..9000 (IPv6 ports: >= 1280)
+  std::string mirror;                // kernel TAP name; default "cw-<name>" (max 15 chars)
+  std::uint16_t rx_desc = 1024;
+  std::uint16_t tx_desc = 1024;
+};
+
+struct RouteConfig {
+  IpPrefix prefix;                   // masked to its length
+  std::optional<IpAddress> via;      // gateway; absent = on-link (connected) or blackhole
+  std::string port;                  // output port name; required unless blackhole
+  bool blackhole = false;
+};
+
+struct NeighborConfig {             // a static neighbour entry: never ages
+  IpAddress address;
+  MacAddress mac;
+  std::string port;
+};
+
+struct FibConfig {
+  std::uint32_t v4_max_routes = 1u << 21;
+  std::uint32_t v4_tbl8_groups = 1u << 15;
+  std::uint32_t v6_max_routes = 1u << 17;
+  std::uint32_t v6_tbl8_groups = 1u << 16;
+  std::uint32_t max_next_hops = 1u << 16;
+};
+
+struct NeighborTimers {
+  std::uint32_t reachable_s = 60;     // dynamic entries are re-probed after this long
+  std::uint32_t probe_interval_ms = 1000;
+  std::uint32_t probes = 3;          // unanswered probes before an entry is removed
+  std::uint32_t queue_per_neighbor = 16;  // packets held while a neighbour is resolved
+};
+
+struct FwdConfig {
+  std::string name = "causeway";     // PoP / instance name (1..32 chars, [A-Za-z0-9_-])
+  DpdkConfig dpdk;
+  std::vector<PortConfig> ports;     // at least one
+  std::vector<RouteConfig> routes;
+  std::vector<NeighborConfig> neighbors;
+  FibConfig fib;
+  NeighborTimers neighbor;
+  std::string control_socket = "/run/causeway/fwd.sock";
+  std::uint32_t idle_sleep_max_us = 500;  // adaptive polling: longest sleep of an idle worker
+};
+
+// Parse and validate a whole configuration document. Errors name the field path.
+[[nodiscard]] Result<FwdConfig> parse_config(std::string_view yaml_text);
+// Read a file and parse it; errors name the file, then the field.
+[[nodiscard]] Result<FwdConfig> load_config(const std::string& path);
+
+}  // namespace causeway::fwd
