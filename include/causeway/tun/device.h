@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// The WireGuard protocol core: one local identity (private key), its peers, their handshakes,
+// keypairs, timers and cryptokey routing. Sans-I/O (DESIGN.md section 3): the caller passes
+// datagrams, inner packets and the current monotonic time; the core answers through an
+// ActionSink (send this datagram, deliver this inner packet) and through per-packet result
+// codes on the batch data path. Randomness and the wall clock (for TAI64N) are injected.
+//
+// Flows:
+//   receive(datagram)      type 1 -> cookie check -> Noise -> response sent, keypair "next"
+//                          type 2 -> Noise -> keypair "current", keepalive/staged data sent
+//                          type 3 -> cookie stored for mac2 of the next initiation
+//                          type 4 -> decrypt_burst of one packet -> deliver
+//   send(inner packet)     allowed IPs -> peer -> encrypt (or stage + initiate handshake)
+//   tick(now)              expired protocol timers fire (retry, keepalive, rekey, zeroing)
+//   encrypt_burst/decrypt_burst   the forwarder's data path: in place, no allocation, noexcept
+//
+// Threading: a Device is used by one thread at a time. Callers that split control and data
+// across lcores shard peers per worker and publish keypairs (issue 5); nothing here locks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "causeway/common/ip.h"
+#include "causeway/common/result.h"
+#include "causeway/common/strong_id.h"
+#include "causeway/tun/allowed_ips.h"
+#include "causeway/tun/constants.h"
+#include "causeway/tun/counters.h"
+#include "causeway/tun/messages.h"
+
+namespace causeway::tun {
+
+// Outer UDP endpoint of a peer.
+struct Endpoint {
+  IpAddress addr;
+  std::uint16_t port = 0;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+// Injected randomness (ephemeral keys, session indices, cookie secrets, timer jitter).
+class Rng {
+ public:
+  virtual ~Rng() = default;
+  virtual void fill(std::span<std::uint8_t> out) = 0;
+};
+
+// Injected wall clock, used only for TAI64N handshake timestamps and "latest handshake".
+class WallClock {
+ public:
+  virtual ~WallClock() = default;
+  virtual std::chrono::system_clock::time_point wall_now() = 0;
+};
+
+// Default implementations for production use (RAND_bytes, system_clock).
+Rng& system_rng();
+WallClock& system_wall_clock();
+
+// What the core asks its host to do. Spans are valid only during the call.
+class ActionSink {
+ public:
+  virtual ~ActionSink() = default;
+  virtual void send_datagram(const Endpoint& to, std::span<const std::uint8_t> datagram) = 0;
+  virtual void deliver(PeerId from, std::span<const std::uint8_t> inner_packet) = 0;
+};
+
+struct DeviceConfig {
+  Key32 private_key{};
+  // Handshake messages per second above which the responder demands a valid mac2 (cookie mode,
+  // whitepaper section 5.3). wireguard-go's trigger is queue depth; ours is a rate.
+  std::uint32_t under_load_handshakes_per_second = 1000;
+  // Under load, handshake messages accepted per source address per second (token bucket).
+  std::uint32_t per_source_handshakes_per_second = 20;
+  std::uint32_t per_source_burst = 5;
+};
+
+struct PeerConfig {
+  Key32 public_key{};
+  Key32 preshared_key{};  // all zeros = none (section 5.2)
+  std::optional<Endpoint> endpoint;
+  std::vector<IpPrefix> allowed_ips;
+  std::chrono::seconds persistent_keepalive{0};  // 0 = off
+};
+
+struct PeerStatus {
+  Key32 public_key{};
+  std::optional<Endpoint> endpoint;
+  std::vector<IpPrefix> allowed_ips;
+  std::optional<std::chrono::system_clock::time_point> last_handshake;
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_bytes = 0;
+  bool has_current_keypair = false;
+  std::chrono::seconds persistent_keepalive{0};
+};
+
+// One packet of a data-path burst. Encrypt: data points at the inner packet; at least
+// kEncryptHeadroom bytes before it and kEncryptTailroom after data+len must be writable.
+// On success data/len describe the whole transport message (data moved back 16 bytes).
+// Decrypt: data/len describe the received datagram; on success data/len describe the inner
+// packet (trimmed to its IP length; len 0 = keepalive) and peer is set. from is the outer
+// source (for roaming) and is read on decrypt only.
+struct PacketBuf {
+  std::uint8_t* data = nullptr;
+  std::uint32_t len = 0;
+  std::uint32_t headroom = 0;
+  std::uint32_t tailroom = 0;
+  Endpoint from;
+  PeerId peer;
+  DropReason result = DropReason::kNone;
+};
+inline constexpr std::uint32_t kEncryptHeadroom = TransportHeader::kSize;  // 16
+inline constexpr std::uint32_t kEncryptTailroom = kMaxTrailer;             // 31
+
+class Device {
+ public:
+  explicit Device(Rng& rng = system_rng(), WallClock& wall = system_wall_clock());
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  // ---- configuration (control path) ----
+  [[nodiscard]] Result<void> configure(const DeviceConfig& config);
+  [[nodiscard]] Result<void> set_private_key(const Key32& private_key);
+  [[nodiscard]] const Key32& public_key() const;
+  [[nodiscard]] Result<PeerId> add_peer(const PeerConfig& config);
+  [[nodiscard]] Result<void> remove_peer(PeerId peer);
+  [[nodiscard]] Result<void> set_endpoint(PeerId peer, const Endpoint& endpoint);
+  [[nodiscard]] Result<void> add_allowed_ip(PeerId peer, const IpPrefix& prefix);
+  [[nodiscard]] Result<void> remove_allowed_ip(PeerId peer, const IpPrefix& prefix);
+  [[nodiscard]] Result<void> set_persistent_keepalive(PeerId peer, std::chrono::seconds every);
+  [[nodiscard]] std::optional<PeerId> find_peer(const Key32& public_key) const;
+  [[nodiscard]] std::vector<PeerId> peers() const;
+  [[nodiscard]] Result<PeerStatus> peer_status(PeerId peer) const;
+
+  // ---- protocol (control path; the data-message branch uses the data path) ----
+  // Any received datagram. Data messages are decrypted in place in datagram.
+  void receive(Nanos now, const Endpoint& from, std::span<std::uint8_t> datagram, ActionSink& out);
+  // An inner packet from the host: routed by its destination through allowed IPs, encrypted
+  // and sent, or staged (copied) while a handshake is started.
+  void send(Nanos now, std::span<const std::uint8_t> inner_packet, ActionSink& out);
+  void send_to_peer(Nanos now, PeerId peer, std::span<const std::uint8_t> inner_packet,
+                    ActionSink& out);
+  // Starts a handshake now (subject to the REKEY_TIMEOUT spacing).
+  void initiate_handshake(Nanos now, PeerId peer, ActionSink& out);
+  // Fires every expired timer. Call when now >= next_deadline().
+  void tick(Nanos now, ActionSink& out);
+  [[nodiscard]] Nanos next_deadline() const;
+
+  // ---- data path (the forwarder's per-burst calls) ----
+  // Encrypts pkts for one peer in place with its current keypair. Returns how many succeeded;
+  // the others carry their drop reason (kNoKeypair: a handshake is requested and will be sent
+  // by the next tick()). Counts and timer hooks are updated once per burst.
+  std::size_t encrypt_burst(Nanos now, PeerId peer, std::span<PacketBuf> pkts) noexcept;
+  // Decrypts received transport messages (any peers) in place: index -> keypair -> AEAD ->
+  // replay window -> inner packet and allowed-IPs source check. Returns how many succeeded.
+  std::size_t decrypt_burst(Nanos now, std::span<PacketBuf> pkts) noexcept;
+  // Cryptokey routing for the forwarder: the peer whose allowed IPs cover dst.
+  [[nodiscard]] PeerId route(const IpAddress& dst) const noexcept;
+
+  [[nodiscard]] const Counters& counters() const noexcept;
+  [[nodiscard]] bool under_load(Nanos now) const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace causeway::tun
