@@ -143,7 +143,7 @@ Hash hmac(Bytes key, Bytes a, Bytes b) noexcept {
   return h;
 }
 
-void kdf(const Key& key, Bytes input, std::span<Key*> out) noexcept {
+void kdf(Bytes key, Bytes input, std::span<Key*> out) noexcept {
   Hash t0 = hmac(key, input);
   Hash prev{};
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -155,15 +155,15 @@ void kdf(const Key& key, Bytes input, std::span<Key*> out) noexcept {
   wipe(prev);
 }
 
-void kdf1(Key& out1, const Key& key, Bytes input) noexcept {
+void kdf1(Key& out1, Bytes key, Bytes input) noexcept {
   Key* o[] = {&out1};
   kdf(key, input, o);
 }
-void kdf2(Key& out1, Key& out2, const Key& key, Bytes input) noexcept {
+void kdf2(Key& out1, Key& out2, Bytes key, Bytes input) noexcept {
   Key* o[] = {&out1, &out2};
   kdf(key, input, o);
 }
-void kdf3(Key& out1, Key& out2, Key& out3, const Key& key, Bytes input) noexcept {
+void kdf3(Key& out1, Key& out2, Key& out3, Bytes key, Bytes input) noexcept {
   Key* o[] = {&out1, &out2, &out3};
   kdf(key, input, o);
 }

@@ -51,10 +51,10 @@ void blake2s_keyed(Bytes key, Bytes input, MutBytes out) noexcept;
 Hash hmac(Bytes key, Bytes a, Bytes b = {}) noexcept;
 // HKDF as the whitepaper defines KDF_n (section 5.4): tau0 = HMAC(key, input),
 // tau1 = HMAC(tau0, 0x1), tau_i = HMAC(tau0, tau_{i-1} || i). Writes out.size() outputs (1..3).
-void kdf(const Key& key, Bytes input, std::span<Key*> out) noexcept;
-void kdf1(Key& out1, const Key& key, Bytes input) noexcept;
-void kdf2(Key& out1, Key& out2, const Key& key, Bytes input) noexcept;
-void kdf3(Key& out1, Key& out2, Key& out3, const Key& key, Bytes input) noexcept;
+void kdf(Bytes key, Bytes input, std::span<Key*> out) noexcept;
+void kdf1(Key& out1, Bytes key, Bytes input) noexcept;
+void kdf2(Key& out1, Key& out2, Bytes key, Bytes input) noexcept;
+void kdf3(Key& out1, Key& out2, Key& out3, Bytes key, Bytes input) noexcept;
 
 // AEAD(key, counter, plain, aad): ChaCha20-Poly1305 with nonce 0^32 || LE64(counter).
 // out must hold plain.size() + 16 bytes. Returns false only if libcrypto fails.
