@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: Apache-2.0
+// forwarder/config: parse_config and load_config. One full document checked field by field,
+// documents that must parse (defaults, edge cases), a table of bad documents each with the
+// exact start of its error (the field path and the rule), and the file handling of
+// load_config.
+#include "forwarder/config/config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace causeway::fwd {
+namespace {
+
+IpPrefix prefix(std::string_view text) {
+  auto p = IpPrefix::parse(text);
+  REQUIRE(p);
+  return *p;
+}
+IpAddress address(std::string_view text) {
+  auto a = IpAddress::parse(text);
+  REQUIRE(a);
+  return *a;
+}
+MacAddress mac(std::string_view text) {
+  auto m = MacAddress::parse(text);
+  REQUIRE(m);
+  return *m;
+}
+
+// Every key set, and to values other than the defaults where the schema allows.
+constexpr std::string_view kFullExample = R"(
+name: pop-a
+dpdk:
+  workers: 2
+  lcores: "0-2"
+  mbufs: 32768
+  memory_mb: 1024
+  no_huge: false
+  file_prefix: causeway-pop-a
+  extra_args: ["--log-level=lib.eal:warning", "--in-memory"]
+ports:
+  - name: lan0
+    device: "net_af_packet0,iface=veth-lan0"
+    mac: "02:00:00:00:01:01"
+    addresses: [10.1.0.1/24, "fd00:1::1/64"]
+    mtu: 1500
+    mirror: tap-lan0
+    rx_desc: 512
+    tx_desc: 2048
+  - name: wan0
+    device: "0000:00:04.0"
+    addresses: [10.9.0.1/30, "2001:db8:9::1/64"]
+    mtu: 9000
+routes:
+  - prefix: 10.2.0.0/16
+    via: 10.9.0.2
+    port: wan0
+  - prefix: 192.0.2.0/24
+    blackhole: true
+  - prefix: "2001:db8:100::/48"
+    via: "fe80::1"
+    port: wan0
+  - prefix: 10.3.0.0/16
+    port: lan0
+neighbors:
+  - address: 10.9.0.2
+    mac: "02:00:00:00:09:02"
+    port: wan0
+fib: {v4_max_routes: 1048576, v4_tbl8_groups: 4096, v6_max_routes: 65536, v6_tbl8_groups: 8192, max_next_hops: 1024}
+neighbor: {reachable_s: 30, probe_interval_ms: 500, probes: 5, queue_per_neighbor: 8}
+control_socket: /run/causeway/pop-a.sock
+idle_sleep_max_us: 250
+)";
+
+TEST_CASE("full example parses field by field", "[config]") {
+  auto parsed = parse_config(kFullExample);
+  INFO((parsed ? std::string() : parsed.error().message));
+  REQUIRE(parsed);
+  const FwdConfig& c = parsed.value();
+
+  CHECK(c.name == "pop-a");
+  CHECK(c.dpdk.workers == 2);
+  CHECK(c.dpdk.lcores == "0-2");
+  CHECK(c.dpdk.mbufs == 32768);
+  CHECK(c.dpdk.memory_mb == 1024);
+  CHECK_FALSE(c.dpdk.no_huge);
+  CHECK(c.dpdk.file_prefix == "causeway-pop-a");
+  CHECK(c.dpdk.extra_args ==
+        std::vector<std::string>{"--log-level=lib.eal:warning", "--in-memory"});
+
+  REQUIRE(c.ports.size() == 2);
+  const PortConfig& lan = c.ports[0];
+  CHECK(lan.name == "lan0");
+  CHECK(lan.device == "net_af_packet0,iface=veth-lan0");
+  REQUIRE(lan.mac);
+  CHECK(*lan.mac == mac("02:00:00:00:01:01"));
+  REQUIRE(lan.addresses.size() == 2);
+  CHECK(lan.addresses[0] == prefix("10.1.0.1/24"));  // host bits kept
+  CHECK(lan.addresses[0].addr == address("10.1.0.1"));
+  CHECK(lan.addresses[1] == prefix("fd00:1::1/64"));
+  CHECK(lan.mtu == 1500);
+  CHECK(lan.mirror == "tap-lan0");
+  CHECK(lan.rx_desc == 512);
+  CHECK(lan.tx_desc == 2048);
+  const PortConfig& wan = c.ports[1];
+  CHECK(wan.name == "wan0");
+  CHECK(wan.device == "0000:00:04.0");
+  CHECK_FALSE(wan.mac);
+  CHECK(wan.addresses == std::vector<IpPrefix>{prefix("10.9.0.1/30"), prefix("2001:db8:9::1/64")});
+  CHECK(wan.mtu == 9000);
+  CHECK(wan.mirror == "cw-wan0");  // default
+  CHECK(wan.rx_desc == 1024);
+  CHECK(wan.tx_desc == 1024);
+
+  REQUIRE(c.routes.size() == 4);
+  CHECK(c.routes[0].prefix == prefix("10.2.0.0/16"));
+  REQUIRE(c.routes[0].via);
+  CHECK(*c.routes[0].via == address("10.9.0.2"));
+  CHECK(c.routes[0].port == "wan0");
+  CHECK_FALSE(c.routes[0].blackhole);
+  CHECK(c.routes[1].prefix == prefix("192.0.2.0/24"));
+  CHECK(c.routes[1].blackhole);
+  CHECK_FALSE(c.routes[1].via);
+  CHECK(c.routes[1].port.empty());
+  CHECK(c.routes[2].prefix == prefix("2001:db8:100::/48"));
+  REQUIRE(c.routes[2].via);
+  CHECK(*c.routes[2].via == address("fe80::1"));
+  CHECK(c.routes[3].prefix == prefix("10.3.0.0/16"));
+  CHECK_FALSE(c.routes[3].via);
+  CHECK(c.routes[3].port == "lan0");
+
+  REQUIRE(c.neighbors.size() == 1);
+  CHECK(c.neighbors[0].address == address("10.9.0.2"));
+  CHECK(c.neighbors[0].mac == mac("02:00:00:00:09:02"));
+  CHECK(c.neighbors[0].port == "wan0");
+
+  CHECK(c.fib.v4_max_routes == 1048576);
+  CHECK(c.fib.v4_tbl8_groups == 4096);
+  CHECK(c.fib.v6_max_routes == 65536);
+  CHECK(c.fib.v6_tbl8_groups == 8192);
+  CHECK(c.fib.max_next_hops == 1024);
+  CHECK(c.neighbor.reachable_s == 30);
+  CHECK(c.neighbor.probe_interval_ms == 500);
+  CHECK(c.neighbor.probes == 5);
+  CHECK(c.neighbor.queue_per_neighbor == 8);
+  CHECK(c.control_socket == "/run/causeway/pop-a.sock");
+  CHECK(c.idle_sleep_max_us == 250);
+}
+
+TEST_CASE("a minimal document takes every default", "[config]") {
+  auto parsed = parse_config("ports: [{name: lan0, device: net_null0}]\n");
+  INFO((parsed ? std::string() : parsed.error().message));
+  REQUIRE(parsed);
+  const FwdConfig& c = parsed.value();
+  const FwdConfig defaults;
+  CHECK(c.name == "causeway");
+  CHECK(c.dpdk.workers == defaults.dpdk.workers);
+  CHECK(c.dpdk.lcores.empty());
+  CHECK(c.dpdk.mbufs == 16384);
+  CHECK(c.dpdk.memory_mb == 512);
+  CHECK(c.dpdk.no_huge);
+  CHECK(c.dpdk.file_prefix.empty());
+  CHECK(c.dpdk.extra_args.empty());
+  REQUIRE(c.ports.size() == 1);
+  CHECK(c.ports[0].mirror == "cw-lan0");
+  CHECK(c.ports[0].mtu == 1500);
+  CHECK(c.ports[0].addresses.empty());
+  CHECK_FALSE(c.ports[0].mac);
+  CHECK(c.routes.empty());
+  CHECK(c.neighbors.empty());
+  CHECK(c.fib.v4_max_routes == 2097152);
+  CHECK(c.fib.v4_tbl8_groups == 32768);
+  CHECK(c.fib.v6_max_routes == 131072);
+  CHECK(c.fib.v6_tbl8_groups == 65536);
+  CHECK(c.fib.max_next_hops == 65536);
+  CHECK(c.neighbor.reachable_s == 60);
+  CHECK(c.neighbor.probe_interval_ms == 1000);
+  CHECK(c.neighbor.probes == 3);
+  CHECK(c.neighbor.queue_per_neighbor == 16);
+  CHECK(c.control_socket == "/run/causeway/fwd.sock");
+  CHECK(c.idle_sleep_max_us == 500);
+}
+
+// Two ports most rows build on: lan0 has IPv4 and IPv6, wan0 IPv4 only.
+const std::string kPorts = R"(ports:
+  - {name: lan0, device: "net_af_packet0,iface=a", addresses: [10.1.0.1/24, "fd00:1::1/64"]}
+  - {name: wan0, device: "0000:00:04.0", addresses: [10.9.0.1/30]}
+)";
+
+struct Row {
+  std::string what;
+  std::string yaml;
+};
+
+TEST_CASE("edge cases that must parse", "[config]") {
+  const std::vector<Row> rows = {
+      {"empty lists and blocks read as empty", kPorts + "routes:\nneighbors:\ndpdk:\nfib:\n"},
+      {"/31 and /32 interface addresses",
+       "ports: [{name: p2p0, device: net_null0, addresses: [10.0.0.0/31, 10.0.1.1/32]}]\n"},
+      {"secondary address in the same subnet",
+       "ports: [{name: lan0, device: net_null0, addresses: [10.1.0.1/24, 10.1.0.2/24]}]\n"},
+      {"IPv6 link-local gateway",
+       kPorts + "routes: [{prefix: \"2001:db8::/32\", via: \"fe80::2\", port: lan0}]\n"},
+      {"default route and host route",
+       kPorts + "routes: [{prefix: 0.0.0.0/0, via: 10.9.0.2, port: wan0},\n"
+                "         {prefix: 10.5.5.5/32, via: 10.9.0.2, port: wan0}]\n"},
+      {"same neighbour address on two ports",
+       "ports:\n  - {name: a, device: net_null0, addresses: [10.0.0.1/24]}\n"
+       "  - {name: b, device: net_null1, addresses: [10.0.1.1/24]}\n"
+       "neighbors:\n  - {address: 10.7.0.1, mac: \"02:00:00:00:00:01\", port: a}\n"
+       "  - {address: 10.7.0.1, mac: \"02:00:00:00:00:01\", port: b}\n"},
+      {"PCI address with devargs and upper-case hex",
+       "ports: [{name: wan0, device: \"0000:0A:1f.7,rxq_pkt_len=2048\"}]\n"},
+      {"name of 15 characters with an explicit mirror",
+       "ports: [{name: abcdefghijklmno, device: net_null0, mirror: m0}]\n"},
+      {"lcores list with ranges", "dpdk: {workers: 3, lcores: \"0,2-3,7\"}\n" + kPorts},
+      {"IPv6 port at the 1280 minimum",
+       "ports: [{name: v6, device: net_null0, addresses: [\"fd00::1/64\"], mtu: 1280}]\n"},
+      {"booleans in capitals", "dpdk: {no_huge: False}\n" + kPorts},
+  };
+  for (const Row& row : rows) {
+    SECTION(row.what) {
+      auto parsed = parse_config(row.yaml);
+      INFO(row.yaml);
+      INFO((parsed ? std::string() : parsed.error().message));
+      CHECK(parsed);
+    }
+  }
+}
+
+struct BadRow {
+  std::string yaml;
+  std::string error_prefix;  // the message must start with exactly this
+};
+
+std::vector<BadRow> bad_rows() {
+  const std::string lan = "ports:\n  - {name: lan0, device: net_null0, ";
+  return {
+      // YAML syntax and document shape
+      {"ports: [{name: lan0\n", "line 2, column 1: YAML syntax error: "},
+      {"ports:\n  - name: a\n\t device: b\n", "line 3, column 1: YAML syntax error: "},
+      {kPorts + "---\n" + kPorts, "document: the file holds 2 YAML documents"},
+      {"- a\n- b\n", "document: expected a map of settings, got a list"},
+      {"", "ports: required key is missing"},
+      // unknown and duplicate keys
+      {kPorts + "routs: []\n", "routs: unknown key (did you mean \"routes\"?); allowed keys: name"},
+      {kPorts + "foo: 1\n",
+       "foo: unknown key; allowed keys: name, dpdk, ports, routes, neighbors, "
+       "fib, neighbor, control_socket, idle_sleep_max_us (line 4)"},
+      {lan + "adresses: [10.1.0.1/24]}\n",
+       "ports[0].adresses: unknown key (did you mean \"addresses\"?); allowed keys: name, "
+       "device, mac, addresses, mtu, mirror, rx_desc, tx_desc"},
+      {"dpdk: {worker: 2}\n" + kPorts, "dpdk.worker: unknown key (did you mean \"workers\"?)"},
+      {kPorts + "routes: [{prefix: 10.2.0.0/16, gateway: 10.9.0.2, port: wan0}]\n",
+       "routes[0].gateway: unknown key; allowed keys: prefix, via, port, blackhole"},
+      {kPorts + "neighbors: [{address: 10.9.0.2, lladdr: \"02:00:00:00:00:01\", port: wan0}]\n",
+       "neighbors[0].lladdr: unknown key"},
+      {kPorts + "fib: {v4_routes: 1024}\n", "fib.v4_routes: unknown key"},
+      {kPorts + "neighbor: {probe: 3}\n", "neighbor.probe: unknown key (did you mean \"probes\"?)"},
+      {"name: a\nname: b\n" + kPorts, "name: duplicate key (first given on line 1)"},
+      // wrong types
+      {"dpdk: {workers: two}\n" + kPorts, "dpdk.workers: expected an integer (1..64), got \"two\""},
+      {"dpdk: {mbufs: \"16384\"}\n" + kPorts,
+       "dpdk.mbufs: expected an integer (1024..4194304), got the quoted string \"16384\""},
+      {"dpdk: {memory_mb: 1.5}\n" + kPorts, "dpdk.memory_mb: expected an integer"},
+      {"dpdk: {no_huge: yes}\n" + kPorts, "dpdk.no_huge: expected true or false, got \"yes\""},
+      {"dpdk: 4\n" + kPorts, "dpdk: expected a map of settings, got \"4\""},
+      {"dpdk: {extra_args: --in-memory}\n" + kPorts,
+       "dpdk.extra_args: expected a list, got \"--in-memory\""},
+      {"name: [a]\n" + kPorts, "name: expected a string, got a list"},
+      {"ports: {name: lan0, device: net_null0}\n", "ports: expected a list, got a map"},
+      {"ports:\n  -\n", "ports[0]: expected a map of port settings, got nothing"},
+      {lan + "addresses: 10.1.0.1/24}\n",
+       "ports[0].addresses: expected a list, got \"10.1.0.1/24\""},
+      {lan + "mtu: {a: 1}}\n", "ports[0].mtu: expected an integer (576..9000), got a map"},
+      {kPorts + "routes: [{prefix: 192.0.2.0/24, blackhole: 1}]\n",
+       "routes[0].blackhole: expected true or false, got \"1\""},
+      {kPorts + "control_socket:\n", "control_socket: expected a string, got nothing (null)"},
+      // numbers out of range
+      {"dpdk: {workers: 65}\n" + kPorts, "dpdk.workers: 65 is out of range (1..64)"},
+      {"dpdk: {workers: 0}\n" + kPorts, "dpdk.workers: 0 is out of range (1..64)"},
+      {"dpdk: {mbufs: 1023}\n" + kPorts, "dpdk.mbufs: 1023 is out of range (1024..4194304)"},
+      {"dpdk: {mbufs: 4194305}\n" + kPorts, "dpdk.mbufs: 4194305 is out of range (1024..4194304)"},
+      {"dpdk: {memory_mb: 99999999999999999999}\n" + kPorts,
+       "dpdk.memory_mb: 99999999999999999999 is out of range (64..1048576)"},
+      {lan + "mtu: 575}\n", "ports[0].mtu: 575 is out of range (576..9000)"},
+      {lan + "mtu: 9001}\n", "ports[0].mtu: 9001 is out of range (576..9000)"},
+      {lan + "addresses: [\"fd00::1/64\"], mtu: 1000}\n",
+       "ports[0].mtu: 1000 is below 1280, the IPv6 minimum (the port has fd00::1/64)"},
+      {lan + "rx_desc: 1000}\n", "ports[0].rx_desc: 1000 is not a power of two"},
+      {lan + "tx_desc: 16384}\n", "ports[0].tx_desc: 16384 is out of range (64..8192)"},
+      {lan + "rx_desc: 32}\n", "ports[0].rx_desc: 32 is out of range (64..8192)"},
+      {kPorts + "idle_sleep_max_us: -1\n", "idle_sleep_max_us: -1 is out of range (0..100000)"},
+      {kPorts + "neighbor: {probes: 0}\n", "neighbor.probes: 0 is out of range (1..100)"},
+      {kPorts + "fib: {max_next_hops: 16777217}\n",
+       "fib.max_next_hops: 16777217 is out of range (256..16777216)"},
+      {"dpdk: {workers: 2, lcores: \"0-1\"}\n" + kPorts,
+       "dpdk.lcores: \"0-1\" names 2 lcore(s); 2 worker(s) need 3"},
+      {"dpdk: {lcores: \"0-x\"}\n" + kPorts, "dpdk.lcores: \"0-x\" is not an lcore list"},
+      {"dpdk: {lcores: \"3-1\"}\n" + kPorts, "dpdk.lcores: \"3-1\" is not an lcore list"},
+      {"dpdk: {workers: 16, mbufs: 16384}\n" + kPorts,
+       "dpdk.mbufs: 16384 mbufs cannot fill the RX rings: 16 worker(s) x rx_desc summed over 2 "
+       "port(s) = 32768"},
+      // names
+      {"ports: [{name: LAN0, device: net_null0}]\n",
+       "ports[0].name: \"LAN0\" must be 1..15 characters of [a-z0-9_-]"},
+      {"ports: [{name: abcdefghijklmnop, device: net_null0, mirror: m0}]\n",
+       "ports[0].name: \"abcdefghijklmnop\" must be 1..15 characters"},
+      {"ports: [{name: \"\", device: net_null0}]\n",
+       "ports[0].name: \"\" must be 1..15 characters"},
+      {"ports: [{device: net_null0}]\n", "ports[0].name: required key is missing"},
+      {"ports: [{name: lan0, device: net_null0}, {name: lan0, device: net_null1}]\n",
+       "ports[1].name: \"lan0\" is already the name of ports[0]"},
+      {"ports: [{name: abcdefghijklm, device: net_null0}]\n",
+       "ports[0].name: the default mirror name \"cw-abcdefghijklm\" is longer than 15 characters"},
+      {lan + "mirror: a-very-long-mirror}\n",
+       "ports[0].mirror: \"a-very-long-mirror\" must be 1..15 characters"},
+      {lan + "mirror: \"cw/0\"}\n", "ports[0].mirror: \"cw/0\" must be 1..15 characters"},
+      {"ports: [{name: lan0, device: net_null0}, {name: x, device: net_null1, mirror: cw-lan0}]\n",
+       "ports[1].mirror: mirror interface \"cw-lan0\" is already the mirror of ports[0]"},
+      {"name: pop a\n" + kPorts, "name: \"pop a\" must be 1..32 characters of [A-Za-z0-9_-]"},
+      {"name: " + std::string(33, 'p') + "\n" + kPorts,
+       "name: \"" + std::string(33, 'p') + "\" must be 1..32 characters"},
+      // devices
+      {"ports: [{name: lan0, device: \"\"}]\n", "ports[0].device: must not be empty"},
+      {"ports: [{name: lan0}]\n", "ports[0].device: required key is missing"},
+      {"ports: [{name: a, device: \"0000:00:04.0\"}, {name: b, device: \"00:04.0\"}]\n",
+       "ports[1].device: \"00:04.0\" is the same device as ports[0].device (\"0000:00:04.0\")"},
+      {"ports: [{name: a, device: \"net_af_packet0,iface=a\"},"
+       " {name: b, device: \"net_af_packet0,iface=b\"}]\n",
+       "ports[1].device: \"net_af_packet0,iface=b\" is the same device as ports[0].device"},
+      {"ports: [{name: a, device: \"0000:00:4g.0\"}]\n",
+       "ports[0].device: \"0000:00:4g.0\" is neither a PCI address"},
+      {"ports: [{name: a, device: \"net_tap0, iface=x\"}]\n",
+       "ports[0].device: \"net_tap0, iface=x\" contains whitespace"},
+      // interface addresses
+      {"ports:\n  - {name: lan0, device: net_null0, addresses: [10.1.0.1/24]}\n"
+       "  - {name: wan0, device: net_null1, addresses: [10.0.1.300/24]}\n",
+       "ports[1].addresses[0]: \"10.0.1.300/24\" is not an IP prefix"},
+      {lan + "addresses: [10.1.0.1]}\n", "ports[0].addresses[0]: \"10.1.0.1\" is not an IP prefix"},
+      {lan + "addresses: [10.1.0.1/33]}\n",
+       "ports[0].addresses[0]: \"10.1.0.1/33\" is not an IP prefix"},
+      {lan + "addresses: [10.1.0.1/0]}\n",
+       "ports[0].addresses[0]: 10.1.0.1/0: a /0 prefix cannot be an interface address"},
+      {lan + "addresses: [10.1.0.0/24]}\n",
+       "ports[0].addresses[0]: 10.1.0.0/24 is a network, not an interface address"},
+      {lan + "addresses: [\"fd00:1::/64\"]}\n",
+       "ports[0].addresses[0]: fd00:1::/64 is a network, not an interface address"},
+      {lan + "addresses: [10.1.0.255/24]}\n",
+       "ports[0].addresses[0]: 10.1.0.255/24 is the broadcast address of its subnet"},
+      {lan + "addresses: [224.0.0.1/24]}\n",
+       "ports[0].addresses[0]: 224.0.0.1 is a multicast address"},
+      {lan + "addresses: [127.0.0.1/8]}\n",
+       "ports[0].addresses[0]: 127.0.0.1 is a loopback address"},
+      {lan + "addresses: [10.1.0.1/24, 10.1.0.1/16]}\n",
+       "ports[0].addresses[1]: 10.1.0.1 is already ports[0].addresses[0]"},
+      {kPorts + "  - {name: dmz0, device: net_null9, addresses: [10.9.0.1/24]}\n",
+       "ports[2].addresses[0]: 10.9.0.1 is already an address of port \"wan0\" "
+       "(ports[1].addresses[0])"},
+      {kPorts + "  - {name: dmz0, device: net_null9, addresses: [\"fd00:1::2/64\"]}\n",
+       "ports[2].addresses[0]: subnet fd00:1::/64 is already connected to port \"lan0\" "
+       "(ports[0].addresses[1])"},
+      {lan + "mac: \"02:00:00:00:01\"}\n", "ports[0].mac: \"02:00:00:00:01\" is not a MAC address"},
+      {lan + "mac: \"01:00:5e:00:00:01\"}\n",
+       "ports[0].mac: 01:00:5e:00:00:01 is not a unicast MAC address"},
+      {"ports: []\n", "ports: at least one port is needed"},
+      // routes
+      {kPorts + "routes: [{prefix: 10.2.0.1/16, via: 10.9.0.2, port: wan0}]\n",
+       "routes[0].prefix: \"10.2.0.1/16\" has host bits set (invalid prefix for given prefix "
+       "length); write 10.2.0.0/16"},
+      {kPorts + "routes: [{prefix: \"2001:db8::1/32\", port: lan0}]\n",
+       "routes[0].prefix: \"2001:db8::1/32\" has host bits set (invalid prefix for given prefix "
+       "length); write 2001:db8::/32"},
+      {kPorts + "routes: [{prefix: 10.2.0.0/33, port: wan0}]\n",
+       "routes[0].prefix: \"10.2.0.0/33\" is not an IP prefix"},
+      {kPorts + "routes: [{via: 10.9.0.2, port: wan0}]\n",
+       "routes[0].prefix: required key is missing"},
+      {kPorts + "routes: [{prefix: 10.2.0.0/16, via: \"fd00:1::2\", port: lan0}]\n",
+       "routes[0].via: fd00:1::2 is IPv6 but the prefix 10.2.0.0/16 is IPv4"},
+      {kPorts + "routes: [{prefix: 10.2.0.0/16, via: 10.9.0.300, port: wan0}]\n",
+       "routes[0].via: \"10.9.0.300\" is not an IP address"},
+      {kPorts + "routes:\n  - {prefix: 10.2.0.0/16, via: 10.9.0.2, port: wan0}\n"
+                "  - {prefix: 192.0.2.0/24, blackhole: true}\n"
+                "  - {prefix: 10.4.0.0/16, via: 10.9.0.2, port: wan9}\n",
+       "routes[2].port: no port named \"wan9\""},
+      {kPorts + "routes: [{prefix: 192.0.2.0/24, blackhole: true, via: 10.9.0.2}]\n",
+       "routes[0].via: a blackhole route takes no via"},
+      {kPorts + "routes: [{prefix: 192.0.2.0/24, blackhole: true, port: wan0}]\n",
+       "routes[0].port: a blackhole route takes no port"},
+      {kPorts + "routes: [{prefix: 10.2.0.0/16, via: 10.9.0.2}]\n",
+       "routes[0].port: required key is missing"},
+      {kPorts + "routes: [{prefix: 192.0.2.0/24, blackhole: false}]\n",
+       "routes[0].port: required key is missing"},
+      {kPorts + "routes:\n  - {prefix: 10.2.0.0/16, via: 10.9.0.2, port: wan0}\n"
+                "  - {prefix: 10.2.0.0/16, blackhole: true}\n",
+       "routes[1].prefix: 10.2.0.0/16 duplicates routes[0]"},
+      {kPorts + "routes: [{prefix: 10.1.0.0/24, port: lan0}]\n",
+       "routes[0].prefix: 10.1.0.0/24 is the connected subnet of port \"lan0\" "
+       "(ports[0].addresses[0])"},
+      {kPorts + "routes: [{prefix: 10.2.0.0/16, via: 10.8.0.2, port: wan0}]\n",
+       "routes[0].via: 10.8.0.2 is not on a connected subnet of port \"wan0\" (10.9.0.0/30)"},
+      {kPorts + "routes: [{prefix: 10.2.0.0/16, via: 10.1.0.2, port: wan0}]\n",
+       "routes[0].via: 10.1.0.2 is not on a connected subnet of port \"wan0\""},
+      {kPorts + "routes: [{prefix: 10.2.0.0/16, via: 10.9.0.1, port: wan0}]\n",
+       "routes[0].via: 10.9.0.1 is an address of port \"wan0\" itself"},
+      {kPorts + "routes: [{prefix: \"2001:db8::/32\", port: wan0}]\n",
+       "routes[0].port: port \"wan0\" has no IPv6 address for 2001:db8::/32"},
+      // neighbours
+      {kPorts + "neighbors: [{address: 10.9.0.2, mac: \"02:00:00:00:09:02\", port: wan9}]\n",
+       "neighbors[0].port: no port named \"wan9\""},
+      {kPorts + "neighbors: [{address: \"fd00:9::2\", mac: \"02:00:00:00:09:02\", port: wan0}]\n",
+       "neighbors[0].port: port \"wan0\" has no IPv6 address for fd00:9::2"},
+      {kPorts + "neighbors:\n  - {address: 10.9.0.2, mac: \"02:00:00:00:09:02\", port: wan0}\n"
+                "  - {address: 10.9.0.2, mac: \"02:00:00:00:09:03\", port: wan0}\n",
+       "neighbors[1].address: 10.9.0.2 on port \"wan0\" duplicates neighbors[0]"},
+      {kPorts + "neighbors: [{address: 10.9.0.2, port: wan0}]\n",
+       "neighbors[0].mac: required key is missing"},
+      {kPorts + "neighbors: [{address: 10.9.0.2, mac: \"ff:ff:ff:ff:ff:ff\", port: wan0}]\n",
+       "neighbors[0].mac: ff:ff:ff:ff:ff:ff is not a unicast MAC address"},
+      {kPorts + "neighbors: [{address: 10.9.0.1, mac: \"02:00:00:00:09:02\", port: wan0}]\n",
+       "neighbors[0].address: 10.9.0.1 is an address of port \"wan0\" itself"},
+      {kPorts + "neighbors: [{address: 10.9.0.0/30, mac: \"02:00:00:00:09:02\", port: wan0}]\n",
+       "neighbors[0].address: \"10.9.0.0/30\" is not an IP address"},
+      {kPorts + "neighbors: [{mac: \"02:00:00:00:09:02\", port: wan0}]\n",
+       "neighbors[0].address: required key is missing"},
+      // other top-level settings
+      {kPorts + "control_socket: fwd.sock\n",
+       "control_socket: \"fwd.sock\" is not an absolute path"},
+      {kPorts + "control_socket: /" + std::string(107, 's') + "\n",
+       "control_socket: \"/" + std::string(63, 's') +
+           "...\" is longer than 107 bytes, the limit of a UNIX socket path"},
+      {"dpdk: {file_prefix: a/b}\n" + kPorts, "dpdk.file_prefix: \"a/b\" must be 1..64 characters"},
+      {"dpdk: {extra_args: [\"\"]}\n" + kPorts, "dpdk.extra_args[0]: must not be empty"},
+  };
+}
+
+TEST_CASE("bad documents fail with the field path first", "[config]") {
+  const std::vector<BadRow> rows = bad_rows();
+  REQUIRE(rows.size() >= 30);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const BadRow& row = rows[i];
+    INFO("row " << i << ":\n" << row.yaml);
+    auto parsed = parse_config(row.yaml);
+    CHECK_FALSE(parsed);  // not REQUIRE: every row is reported
+    if (parsed) continue;
+    const std::string& message = parsed.error().message;
+    INFO("error: " << message);
+    CHECK(message.rfind(row.error_prefix, 0) == 0);
+  }
+}
+
+TEST_CASE("errors name the document line", "[config]") {
+  auto parsed = parse_config(kPorts + "routes:\n  - prefix: 10.2.0.0/16\n    port: wan9\n");
+  REQUIRE_FALSE(parsed);
+  CHECK(parsed.error().message ==
+        "routes[0].port: no port named \"wan9\" (ports: lan0, wan0) (line 6)");
+  CHECK(parsed.error().code == EINVAL);
+}
+
+// A scratch directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/causeway-config-test-XXXXXX";
+    REQUIRE(mkdtemp(pattern) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    for (const std::string& file : files_) ::unlink(file.c_str());
+    ::rmdir(path_.c_str());
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string write(const std::string& name, std::string_view text) {
+    const std::string file = path_ + "/" + name;
+    std::ofstream(file) << text;
+    files_.push_back(file);
+    return file;
+  }
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+TEST_CASE("load_config reads a file and names it in errors", "[config]") {
+  TempDir dir;
+  const std::string good = dir.write("good.yaml", kFullExample);
+  auto loaded = load_config(good);
+  INFO((loaded ? std::string() : loaded.error().message));
+  REQUIRE(loaded);
+  CHECK(loaded.value().name == "pop-a");
+
+  const std::string bad = dir.write("bad.yaml", "ports: [{name: LAN0, device: net_null0}]\n");
+  auto failed = load_config(bad);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().message.rfind(bad + ": ports[0].name: \"LAN0\" must be", 0) == 0);
+
+  const std::string syntax = dir.write("syntax.yaml", "ports: [\n");
+  failed = load_config(syntax);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().message.rfind(syntax + ": line 2, column 1: YAML syntax error", 0) == 0);
+
+  const std::string missing = dir.path() + "/missing.yaml";
+  failed = load_config(missing);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().message == missing + ": cannot open: No such file or directory");
+  CHECK(failed.error().code == ENOENT);
+
+  failed = load_config(dir.path());
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().message == dir.path() + ": not a regular file");
+}
+
+}  // namespace
+}  // namespace causeway::fwd
