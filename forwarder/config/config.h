@@ -17,34 +17,34 @@
 namespace causeway::fwd {
 
 struct DpdkConfig {
-  std::uint16_t workers = 1;        // worker lcores (RSS queues per port)
-  std::string lcores;               // EAL -l list; empty = "0-<workers>"
-  std::uint32_t mbufs = 16384;      // mbufs in the packet pool
-  std::uint32_t memory_mb = 512;    // EAL -m
-  bool no_huge = true;              // --no-huge (labs, CI); false on production hosts
-  std::string file_prefix;          // EAL --file-prefix; empty = "causeway-<name>"
+  std::uint16_t workers = 1;            // worker lcores (RSS queues per port)
+  std::string lcores;                   // EAL -l list; empty = "0-<workers>"
+  std::uint32_t mbufs = 16384;          // mbufs in the packet pool
+  std::uint32_t memory_mb = 512;        // EAL -m
+  bool no_huge = true;                  // --no-huge (labs, CI); false on production hosts
+  std::string file_prefix;              // EAL --file-prefix; empty = "causeway-<name>"
   std::vector<std::string> extra_args;  // appended to the EAL arguments verbatim
 };
 
 struct PortConfig {
-  std::string name;                  // operator name, e.g. "lan0" (1..15 chars, [a-z0-9_-])
-  std::string device;                // PCI address "0000:00:04.0" or vdev "net_af_packet0,iface=v0"
-  std::optional<MacAddress> mac;     // default: the device's own MAC
-  std::vector<IpPrefix> addresses;   // interface addresses, e.g. 10.0.1.1/24 (host bits kept)
-  std::uint16_t mtu = 1500;          // 576..9000 (IPv6 ports: >= 1280)
-  std::string mirror;                // kernel TAP name; default "cw-<name>" (max 15 chars)
+  std::string name;                 // operator name, e.g. "lan0" (1..15 chars, [a-z0-9_-])
+  std::string device;               // PCI address "0000:00:04.0" or vdev "net_af_packet0,iface=v0"
+  std::optional<MacAddress> mac;    // default: the device's own MAC
+  std::vector<IpPrefix> addresses;  // interface addresses, e.g. 10.0.1.1/24 (host bits kept)
+  std::uint16_t mtu = 1500;         // 576..9000 (IPv6 ports: >= 1280)
+  std::string mirror;               // kernel TAP name; default "cw-<name>" (max 15 chars)
   std::uint16_t rx_desc = 1024;
   std::uint16_t tx_desc = 1024;
 };
 
 struct RouteConfig {
-  IpPrefix prefix;                   // masked to its length
-  std::optional<IpAddress> via;      // gateway; absent = on-link (connected) or blackhole
-  std::string port;                  // output port name; required unless blackhole
+  IpPrefix prefix;               // masked to its length
+  std::optional<IpAddress> via;  // gateway; absent = on-link (connected) or blackhole
+  std::string port;              // output port name; required unless blackhole
   bool blackhole = false;
 };
 
-struct NeighborConfig {             // a static neighbour entry: never ages
+struct NeighborConfig {  // a static neighbour entry: never ages
   IpAddress address;
   MacAddress mac;
   std::string port;
@@ -59,16 +59,16 @@ struct FibConfig {
 };
 
 struct NeighborTimers {
-  std::uint32_t reachable_s = 60;     // dynamic entries are re-probed after this long
+  std::uint32_t reachable_s = 60;  // dynamic entries are re-probed after this long
   std::uint32_t probe_interval_ms = 1000;
-  std::uint32_t probes = 3;          // unanswered probes before an entry is removed
+  std::uint32_t probes = 3;               // unanswered probes before an entry is removed
   std::uint32_t queue_per_neighbor = 16;  // packets held while a neighbour is resolved
 };
 
 struct FwdConfig {
-  std::string name = "causeway";     // PoP / instance name (1..32 chars, [A-Za-z0-9_-])
+  std::string name = "causeway";  // PoP / instance name (1..32 chars, [A-Za-z0-9_-])
   DpdkConfig dpdk;
-  std::vector<PortConfig> ports;     // at least one
+  std::vector<PortConfig> ports;  // at least one
   std::vector<RouteConfig> routes;
   std::vector<NeighborConfig> neighbors;
   FibConfig fib;

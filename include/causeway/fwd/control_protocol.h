@@ -33,14 +33,14 @@ inline constexpr std::size_t kHeaderSize = 16;
 
 enum class MsgType : std::uint16_t {
   kReply = 0,
-  kHello = 1,          // {"client": "name"} -> {"version": 1, "name": "<pop>", "pid": N}
-  kRouteBatch = 2,     // binary RouteRecords -> {"added": N, "deleted": N}
-  kGetStats = 3,       // {} -> {"ports": [...], "drops": {...}, "workers": [...]}
-  kGetRoutes = 4,      // {"limit": N (optional), "family": 4|6 (optional)} -> {"routes": [...]}
-  kGetNeighbors = 5,   // {} -> {"neighbors": [...]}
-  kSetNeighbor = 6,    // {"op": "add"|"del", "port": "name", "address": "...", "mac": "..."}
-  kGetPorts = 7,       // {} -> {"ports": [...]}
-  kFlushRoutes = 8,    // {"source": "routed"} -> {"deleted": N}: drop every route of a source
+  kHello = 1,         // {"client": "name"} -> {"version": 1, "name": "<pop>", "pid": N}
+  kRouteBatch = 2,    // binary RouteRecords -> {"added": N, "deleted": N}
+  kGetStats = 3,      // {} -> {"ports": [...], "drops": {...}, "workers": [...]}
+  kGetRoutes = 4,     // {"limit": N (optional), "family": 4|6 (optional)} -> {"routes": [...]}
+  kGetNeighbors = 5,  // {} -> {"neighbors": [...]}
+  kSetNeighbor = 6,   // {"op": "add"|"del", "port": "name", "address": "...", "mac": "..."}
+  kGetPorts = 7,      // {} -> {"ports": [...]}
+  kFlushRoutes = 8,   // {"source": "routed"} -> {"deleted": N}: drop every route of a source
 };
 
 struct Header {
@@ -71,7 +71,7 @@ struct RouteRecord {
   std::uint8_t kind;        // RouteKind (ignored on delete)
   std::uint8_t port[2];     // port index, 0xffff = none
   std::uint8_t reserved[2];
-  std::uint8_t table[4];    // routing table (segment); 0 = default
+  std::uint8_t table[4];  // routing table (segment); 0 = default
   std::array<std::uint8_t, 16> prefix;
   std::array<std::uint8_t, 16> gateway;
 };

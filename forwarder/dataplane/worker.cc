@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+// The worker poll loop and the one function that lists the stage order (process_burst).
+// See worker.h for ownership; docs/life-of-a-packet.md for the walk-through.
+#include "worker.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <sys/eventfd.h>
+
+#include "packet_meta.h"
+#include "stages.h"
+
+namespace causeway::fwd {
+namespace {
+
+constexpr unsigned kIdleRoundsBeforeSleep = 64;
+constexpr std::uint64_t kDrainIntervalUs = 100;
+
+void hand_punts_to_control(WorkerContext& ctx) noexcept {
+  const DataplaneShared& sh = *ctx.shared;
+  unsigned sent = rte_ring_mp_enqueue_burst(sh.punt_ring, reinterpret_cast<void**>(ctx.punt),
+                                            ctx.n_punt, nullptr);
+  ctx.counters->punted.add(sent);
+  if (sent < ctx.n_punt) {
+    ctx.counters->count_drop(DropReason::punt_queue_full, ctx.n_punt - sent);
+    rte_pktmbuf_free_bulk(ctx.punt + sent, ctx.n_punt - sent);
+  }
+  ctx.n_punt = 0;
+  if (sent && sh.punt_wakeup_armed->load(std::memory_order_relaxed) &&
+      sh.punt_wakeup_armed->exchange(false, std::memory_order_acq_rel)) {
+    eventfd_write(sh.punt_eventfd, 1);
+  }
+}
+
+}  // namespace
+
+void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
+                   std::uint16_t n) noexcept {
+  ctx.in_port = in_port;
+  std::span<rte_mbuf*> s(pkts, n);
+  s = s.first(eth_input(ctx, s));
+  s = s.first(ip_input(ctx, s));
+  s = s.first(fib_lookup(ctx, s));
+  s = s.first(next_hop(ctx, s));
+  s = s.first(rewrite(ctx, s));
+  for (rte_mbuf* m : s) tx_enqueue(ctx, meta(m).out_port, m);
+
+  if (ctx.n_punt) hand_punts_to_control(ctx);
+  if (ctx.n_dropped) {
+    rte_pktmbuf_free_bulk(ctx.dropped, ctx.n_dropped);
+    ctx.n_dropped = 0;
+  }
+}
+
+void tx_flush(WorkerContext& ctx, std::uint16_t port) noexcept {
+  TxBuffer& b = ctx.tx[port];
+  if (b.n == 0) return;
+  std::uint64_t bytes = 0;
+  for (std::uint16_t i = 0; i < b.n; ++i) bytes += b.pkts[i]->pkt_len;
+  const std::uint16_t sent = rte_eth_tx_burst(ctx.shared->ports[port].dpdk_port,
+                                              static_cast<std::uint16_t>(ctx.id), b.pkts, b.n);
+  PortCounters& pc = ctx.counters->port[port];
+  if (sent < b.n) {
+    for (std::uint16_t i = sent; i < b.n; ++i) bytes -= b.pkts[i]->pkt_len;
+    pc.tx_dropped.add(b.n - sent);
+    ctx.counters->count_drop(DropReason::tx_full, b.n - sent);
+    rte_pktmbuf_free_bulk(b.pkts + sent, b.n - sent);
+  }
+  pc.tx_packets.add(sent);
+  pc.tx_bytes.add(bytes);
+  b.n = 0;
+}
+
+void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept {
+  TxBuffer& b = ctx.tx[port];
+  b.pkts[b.n++] = m;
+  if (b.n == kTxBufferSize) tx_flush(ctx, port);
+}
+
+void tx_flush_all(WorkerContext& ctx) noexcept {
+  for (unsigned p = 0; p < ctx.shared->n_ports; ++p) tx_flush(ctx, static_cast<std::uint16_t>(p));
+}
+
+int worker_main(void* arg) {
+  auto& ctx = *static_cast<WorkerContext*>(arg);
+  const DataplaneShared& sh = *ctx.shared;
+  WorkerCounters& wc = *ctx.counters;
+  rte_rcu_qsbr_thread_register(sh.qsbr, ctx.id);
+  rte_rcu_qsbr_thread_online(sh.qsbr, ctx.id);
+
+  const std::uint64_t drain_tsc = rte_get_tsc_hz() * kDrainIntervalUs / 1000000;
+  std::uint64_t last_drain = rte_rdtsc();
+  unsigned idle_rounds = 0;
+  std::uint32_t sleep_us = 1;
+  rte_mbuf* pkts[kBurstSize];
+
+  while (!sh.quit->load(std::memory_order_relaxed)) {
+    const std::uint64_t start = rte_rdtsc();
+    ctx.fib = sh.fib->load(std::memory_order_acquire);
+    unsigned total = 0;
+    for (unsigned q = 0; q < ctx.n_rxq; ++q) {
+      const RxQueueRef rq = ctx.rxq[q];
+      const std::uint16_t n =
+          rte_eth_rx_burst(sh.ports[rq.port].dpdk_port, rq.queue, pkts, kBurstSize);
+      if (n == 0) continue;
+      PortCounters& pc = wc.port[rq.port];
+      std::uint64_t bytes = 0;
+      for (std::uint16_t i = 0; i < n; ++i) bytes += pkts[i]->pkt_len;
+      pc.rx_packets.add(n);
+      pc.rx_bytes.add(bytes);
+      process_burst(ctx, rq.port, pkts, n);
+      total += n;
+    }
+    // Packets the control thread finished (resolved neighbours, its own replies).
+    const unsigned ni = rte_ring_sc_dequeue_burst(ctx.inject_ring, reinterpret_cast<void**>(pkts),
+                                                  kBurstSize, nullptr);
+    for (unsigned i = 0; i < ni; ++i) tx_enqueue(ctx, meta(pkts[i]).out_port, pkts[i]);
+    total += ni;
+
+    const std::uint64_t now = rte_rdtsc();
+    if (total == 0 || now - last_drain >= drain_tsc) {
+      tx_flush_all(ctx);
+      last_drain = now;
+    }
+    rte_rcu_qsbr_quiescent(sh.qsbr, ctx.id);
+
+    if (total) {
+      wc.busy_polls.add();
+      wc.busy_cycles.add(rte_rdtsc() - start);
+      idle_rounds = 0;
+      sleep_us = 1;
+      continue;
+    }
+    wc.idle_polls.add();
+    if (++idle_rounds < kIdleRoundsBeforeSleep) continue;
+    // Adaptive back-off: nothing is buffered (flushed above) and no FIB copy is held.
+    wc.sleeps.add();
+    rte_rcu_qsbr_thread_offline(sh.qsbr, ctx.id);
+    rte_delay_us_sleep(sleep_us);
+    rte_rcu_qsbr_thread_online(sh.qsbr, ctx.id);
+    sleep_us = std::min(sleep_us * 2, sh.idle_sleep_max_us);
+  }
+  tx_flush_all(ctx);
+  rte_rcu_qsbr_thread_offline(sh.qsbr, ctx.id);
+  rte_rcu_qsbr_thread_unregister(sh.qsbr, ctx.id);
+  return 0;
+}
+
+}  // namespace causeway::fwd

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// Worker lcores: what each one owns and the state it shares read-only with the others.
+//
+// A worker polls its rx queues (one per port, chosen by RSS), runs each burst through the
+// stages (process_burst), buffers the survivors per output port on its own tx queue and
+// drains them at least every 100 us. Packets it cannot forward by itself are punted to the
+// control thread through one multi-producer ring; packets the control thread wants sent come
+// back through this worker's own inject ring. Idle workers back off (sleep, doubling up to
+// idle_sleep_max_us) and go RCU-offline while they sleep.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+
+#include "counters.h"
+#include "fib.h"
+#include "next_hop.h"
+
+namespace causeway::fwd {
+
+inline constexpr unsigned kBurstSize = 32;
+inline constexpr unsigned kTxBufferSize = 64;
+
+struct DataplanePort {
+  std::uint16_t dpdk_port = 0;
+  std::uint16_t mtu = 1500;
+  std::uint8_t mac[6] = {};
+};
+
+// Built by the runtime before workers start; read-only for workers afterwards, except the
+// objects it points to, whose ownership is described where they are defined.
+struct DataplaneShared {
+  unsigned n_ports = 0;
+  DataplanePort ports[kMaxPorts];
+  NextHop* next_hops = nullptr;  // control thread writes, see next_hop.h
+  std::uint32_t n_next_hops = 0;
+  // The published FIB copy: the control thread stores (release) after filling a copy;
+  // workers load (acquire) once per poll round. Reclamation through `qsbr`.
+  std::atomic<FibCopy*>* fib = nullptr;
+  rte_rcu_qsbr* qsbr = nullptr;
+  // Worker -> control exception packets (multi-producer, single-consumer).
+  rte_ring* punt_ring = nullptr;
+  // Set by the control thread when it waits for punts; the worker that clears it writes to
+  // punt_eventfd to wake it. So a burst of punts costs one syscall, not one per packet.
+  std::atomic<bool>* punt_wakeup_armed = nullptr;
+  int punt_eventfd = -1;
+  std::atomic<bool>* quit = nullptr;  // set by the control thread at shutdown
+  std::uint32_t idle_sleep_max_us = 500;
+};
+
+struct RxQueueRef {
+  std::uint16_t port;   // our port index
+  std::uint16_t queue;  // rx queue id on that port
+};
+
+struct TxBuffer {
+  std::uint16_t n = 0;
+  rte_mbuf* pkts[kTxBufferSize];
+};
+
+struct alignas(64) WorkerContext {
+  unsigned id = 0;  // worker index == RCU thread id == tx queue on every port
+  const DataplaneShared* shared = nullptr;
+  WorkerCounters* counters = nullptr;
+  rte_ring* inject_ring = nullptr;  // control -> this worker (single producer/consumer)
+  RxQueueRef rxq[kMaxPorts];
+  unsigned n_rxq = 0;
+
+  // Per poll round / per burst state.
+  FibCopy* fib = nullptr;
+  std::uint16_t in_port = 0;
+  std::uint16_t n_punt = 0;
+  std::uint16_t n_dropped = 0;
+  rte_mbuf* punt[kBurstSize];
+  rte_mbuf* dropped[kBurstSize];
+  TxBuffer tx[kMaxPorts];
+};
+
+// Runs one received burst (all from port `in_port`) through every stage; survivors end in
+// the tx buffers, punts in the punt ring, drops are counted and freed.
+void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
+                   std::uint16_t n) noexcept;
+
+// Queue one packet for transmission on `port`; flushes when the buffer fills.
+void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept;
+void tx_flush(WorkerContext& ctx, std::uint16_t port) noexcept;
+void tx_flush_all(WorkerContext& ctx) noexcept;
+
+// The lcore entry point (rte_eal_remote_launch); `arg` is a WorkerContext*.
+int worker_main(void* arg);
+
+}  // namespace causeway::fwd

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "mirror.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <net/if_arp.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace causeway::fwd {
+namespace {
+
+std::string errno_text(int e) {
+  return std::strerror(e);
+}
+
+// Writes a per-interface sysctl; a missing knob (IPv6 disabled) is not an error.
+void write_sysctl(const std::string& path, const char* value) {
+  std::ofstream f(path);
+  if (f) f << value;
+}
+
+Result<void> add_addresses(int ifindex, const std::string& name,
+                           const std::vector<IpPrefix>& addrs) {
+  // libnl (rtnetlink) rather than shelling out to ip(8): errors come back as codes.
+  nl_sock* sk = nl_socket_alloc();
+  if (!sk) return fail("cannot allocate a netlink socket", ENOMEM);
+  if (int rc = nl_connect(sk, NETLINK_ROUTE); rc < 0) {
+    nl_socket_free(sk);
+    return fail(fmt::format("netlink connect: {}", nl_geterror(rc)), EIO);
+  }
+  for (const IpPrefix& p : addrs) {
+    rtnl_addr* a = rtnl_addr_alloc();
+    nl_addr* local = nl_addr_build(p.addr.is_v4() ? AF_INET : AF_INET6,
+                                   const_cast<std::uint8_t*>(p.addr.bytes.data()), p.addr.size());
+    nl_addr_set_prefixlen(local, p.len);
+    rtnl_addr_set_ifindex(a, ifindex);
+    rtnl_addr_set_local(a, local);
+    if (!p.addr.is_v4()) rtnl_addr_set_flags(a, IFA_F_NODAD);
+    int rc = rtnl_addr_add(sk, a, NLM_F_REPLACE);
+    nl_addr_put(local);
+    rtnl_addr_put(a);
+    if (rc < 0) {
+      nl_socket_free(sk);
+      return fail(
+          fmt::format("mirror {}: cannot add address {}: {}", name, p.str(), nl_geterror(rc)), EIO);
+    }
+  }
+  nl_socket_free(sk);
+  return boost::outcome_v2::success();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Mirror>> Mirror::create(const std::string& name, const MacAddress& mac,
+                                               unsigned mtu, const std::vector<IpPrefix>& addrs) {
+  std::unique_ptr<Mirror> m(new Mirror());
+  m->name_ = name;
+  m->fd_ = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (m->fd_ < 0) return fail("cannot open /dev/net/tun: " + errno_text(errno), errno);
+
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(m->fd_, TUNSETIFF, &ifr) < 0) {
+    return fail(fmt::format("cannot create mirror TAP {}: {}", name, errno_text(errno)), errno);
+  }
+
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail("socket: " + errno_text(errno), errno);
+  auto close_sock = [&] { close(sock); };
+
+  ifr = {};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+  std::memcpy(ifr.ifr_hwaddr.sa_data, mac.bytes.data(), 6);
+  if (ioctl(sock, SIOCSIFHWADDR, &ifr) < 0) {
+    int e = errno;
+    close_sock();
+    return fail(fmt::format("mirror {}: cannot set MAC {}: {}", name, mac.str(), errno_text(e)), e);
+  }
+  ifr = {};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_mtu = static_cast<int>(mtu);
+  if (ioctl(sock, SIOCSIFMTU, &ifr) < 0) {
+    int e = errno;
+    close_sock();
+    return fail(fmt::format("mirror {}: cannot set MTU {}: {}", name, mtu, errno_text(e)), e);
+  }
+  // Our data path answers DAD-free: the addresses are ours by configuration.
+  write_sysctl("/proc/sys/net/ipv6/conf/" + name + "/accept_dad", "0");
+  // ARP from the address on the target's subnet (RFC 826 leaves it open; routers want this).
+  write_sysctl("/proc/sys/net/ipv4/conf/" + name + "/arp_announce", "2");
+  ifr = {};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) {
+      int e = errno;
+      close_sock();
+      return fail(fmt::format("mirror {}: cannot bring up: {}", name, errno_text(e)), e);
+    }
+  }
+  ifr = {};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(sock, SIOCGIFINDEX, &ifr) < 0) {
+    int e = errno;
+    close_sock();
+    return fail(fmt::format("mirror {}: no ifindex: {}", name, errno_text(e)), e);
+  }
+  m->ifindex_ = ifr.ifr_ifindex;
+  close_sock();
+  if (auto r = add_addresses(m->ifindex_, name, addrs); !r) return r.error();
+  return m;
+}
+
+Mirror::~Mirror() {
+  if (fd_ >= 0) close(fd_);
+}
+
+}  // namespace causeway::fwd
