@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: Apache-2.0
+// causewayctl's tables (render.h).
+#include "ctl/render.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+namespace causeway::fwd::ctl {
+
+using nlohmann::json;
+
+void TextTable::add_row(std::vector<std::string> cells) {
+  cells.resize(columns_.size());
+  rows_.push_back(std::move(cells));
+}
+
+std::string TextTable::str() const {
+  std::vector<std::size_t> width(columns_.size());
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    width[c] = columns_[c].title.size();
+    for (const auto& row : rows_) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  auto emit = [&](auto cell_of) {
+    std::string line;
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      const std::string& cell = cell_of(c);
+      std::string pad(width[c] - cell.size(), ' ');
+      if (c > 0) line += "  ";
+      if (columns_[c].align == Align::kRight) {
+        line += pad + cell;
+      } else {
+        line += cell + pad;
+      }
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + '\n';
+  };
+  emit([&](std::size_t c) -> const std::string& { return columns_[c].title; });
+  for (const auto& row : rows_) {
+    emit([&](std::size_t c) -> const std::string& { return row[c]; });
+  }
+  return out;
+}
+
+namespace {
+
+std::string scalar_cell(const json& v) {
+  switch (v.type()) {
+    case json::value_t::string:
+      return v.get<std::string>();
+    case json::value_t::number_unsigned:
+      return std::to_string(v.get<std::uint64_t>());
+    case json::value_t::number_integer:
+      return std::to_string(v.get<std::int64_t>());
+    case json::value_t::number_float: {
+      double d = v.get<double>();
+      char buf[32];
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
+        std::snprintf(buf, sizeof(buf), "%.0f", d);
+      } else {
+        std::snprintf(buf, sizeof(buf), "%.1f", d);
+      }
+      return buf;
+    }
+    case json::value_t::boolean:
+      return v.get<bool>() ? "yes" : "no";
+    case json::value_t::array: {
+      std::string s;
+      for (const auto& e : v) {
+        if (!s.empty()) s += ',';
+        s += scalar_cell(e);
+      }
+      return s.empty() ? "-" : s;
+    }
+    default:
+      return "-";
+  }
+}
+
+const json& array_field(const json& j, const char* key) {
+  static const json kEmpty = json::array();
+  if (!j.is_object()) return kEmpty;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return kEmpty;
+  return *it;
+}
+
+std::uint64_t count_of(const json& v) {
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+  if (v.is_number_integer()) return static_cast<std::uint64_t>(std::max<std::int64_t>(0, v));
+  if (v.is_number_float()) return static_cast<std::uint64_t>(std::max(0.0, v.get<double>()));
+  return 0;
+}
+
+using Align = TextTable::Align;
+
+}  // namespace
+
+std::string json_cell(const json& object, std::string_view key) {
+  if (!object.is_object()) return "-";
+  auto it = object.find(key);
+  if (it == object.end()) return "-";
+  std::string s = scalar_cell(*it);
+  return s.empty() ? "-" : s;
+}
+
+std::string render_stats(const json& stats, bool show_all) {
+  std::string out;
+  TextTable ports({{"PORT", Align::kRight},
+                   {"NAME"},
+                   {"RX-PACKETS", Align::kRight},
+                   {"RX-BYTES", Align::kRight},
+                   {"RX-DROPPED", Align::kRight},
+                   {"TX-PACKETS", Align::kRight},
+                   {"TX-BYTES", Align::kRight},
+                   {"TX-DROPPED", Align::kRight}});
+  for (const auto& p : array_field(stats, "ports")) {
+    ports.add_row({json_cell(p, "index"), json_cell(p, "name"), json_cell(p, "rx_packets"),
+                   json_cell(p, "rx_bytes"), json_cell(p, "rx_dropped"), json_cell(p, "tx_packets"),
+                   json_cell(p, "tx_bytes"), json_cell(p, "tx_dropped")});
+  }
+  out += ports.str();
+
+  std::vector<std::pair<std::string, std::uint64_t>> drops;
+  if (stats.is_object() && stats.contains("drops") && stats["drops"].is_object()) {
+    for (const auto& [name, value] : stats["drops"].items()) {
+      std::uint64_t n = count_of(value);
+      if (n > 0 || show_all) drops.emplace_back(name, n);
+    }
+  }
+  std::stable_sort(drops.begin(), drops.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  out += '\n';
+  if (drops.empty()) {
+    out += "no drops\n";
+  } else {
+    TextTable table({{"DROP-REASON"}, {"PACKETS", Align::kRight}});
+    for (const auto& [name, n] : drops) table.add_row({name, std::to_string(n)});
+    out += table.str();
+  }
+
+  const json& workers = array_field(stats, "workers");
+  if (!workers.empty()) {
+    TextTable table({{"LCORE", Align::kRight},
+                     {"BUSY-POLLS", Align::kRight},
+                     {"IDLE-POLLS", Align::kRight},
+                     {"BUSY%", Align::kRight}});
+    for (const auto& w : workers) {
+      std::uint64_t busy = w.is_object() ? count_of(w.value("busy_polls", json())) : 0;
+      std::uint64_t idle = w.is_object() ? count_of(w.value("idle_polls", json())) : 0;
+      char pct[16] = "-";
+      if (busy + idle > 0) {
+        std::snprintf(pct, sizeof(pct), "%.1f",
+                      100.0 * static_cast<double>(busy) / static_cast<double>(busy + idle));
+      }
+      table.add_row(
+          {json_cell(w, "lcore"), json_cell(w, "busy_polls"), json_cell(w, "idle_polls"), pct});
+    }
+    out += '\n' + table.str();
+  }
+  return out;
+}
+
+std::string render_routes(const json& routes) {
+  const json& list = array_field(routes, "routes");
+  bool any_table = false;
+  for (const auto& r : list) {
+    if (r.is_object() && r.contains("table") && count_of(r["table"]) != 0) any_table = true;
+  }
+  std::vector<TextTable::Column> columns{{"PREFIX"}, {"KIND"}, {"VIA"}, {"PORT"}};
+  if (any_table) columns.push_back({"TABLE", Align::kRight});
+  TextTable table(std::move(columns));
+  for (const auto& r : list) {
+    std::vector<std::string> row{json_cell(r, "prefix"), json_cell(r, "kind"), json_cell(r, "via"),
+                                 json_cell(r, "port")};
+    if (any_table) row.push_back(json_cell(r, "table"));
+    table.add_row(std::move(row));
+  }
+  std::string out = table.str();
+  if (routes.is_object() && routes.contains("total") && routes["total"].is_number()) {
+    std::uint64_t total = count_of(routes["total"]);
+    if (total > list.size()) {
+      out +=
+          "(" + std::to_string(list.size()) + " of " + std::to_string(total) + " routes shown)\n";
+    }
+  }
+  return out;
+}
+
+std::string render_neighbors(const json& neighbors) {
+  TextTable table({{"PORT"}, {"ADDRESS"}, {"MAC"}, {"STATE"}, {"AGE(s)", Align::kRight}});
+  for (const auto& n : array_field(neighbors, "neighbors")) {
+    table.add_row({json_cell(n, "port"), json_cell(n, "address"), json_cell(n, "mac"),
+                   json_cell(n, "state"), json_cell(n, "age_s")});
+  }
+  return table.str();
+}
+
+std::string render_ports(const json& ports) {
+  TextTable table({{"INDEX", Align::kRight},
+                   {"NAME"},
+                   {"DEVICE"},
+                   {"MAC"},
+                   {"MTU", Align::kRight},
+                   {"LINK"},
+                   {"MIRROR"},
+                   {"ADDRESSES"}});
+  for (const auto& p : array_field(ports, "ports")) {
+    std::string mirror = json_cell(p, "mirror");
+    std::string ifindex = json_cell(p, "mirror_ifindex");
+    if (mirror != "-" && ifindex != "-") mirror += " (" + ifindex + ")";
+    table.add_row({json_cell(p, "index"), json_cell(p, "name"), json_cell(p, "device"),
+                   json_cell(p, "mac"), json_cell(p, "mtu"), json_cell(p, "link"), mirror,
+                   json_cell(p, "addresses")});
+  }
+  return table.str();
+}
+
+std::string render_hello(const json& hello) {
+  return "causeway-fwd " + json_cell(hello, "name") + ", pid " + json_cell(hello, "pid") +
+         ", protocol version " + json_cell(hello, "version") + "\n";
+}
+
+}  // namespace causeway::fwd::ctl

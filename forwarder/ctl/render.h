@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// Human output of causewayctl: the forwarder's JSON replies (docs/control-socket.md) as
+// aligned tables, in the manner of `ip -s link` and grout. Pure functions of the JSON: they
+// never throw on missing or mistyped fields (shown as "-"), so a newer forwarder with extra
+// fields still renders.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace causeway::fwd::ctl {
+
+// Columns separated by two spaces; numeric columns right-aligned; no trailing blanks.
+class TextTable {
+ public:
+  enum class Align { kLeft, kRight };
+  struct Column {
+    std::string title;
+    Align align = Align::kLeft;
+  };
+
+  explicit TextTable(std::vector<Column> columns) : columns_(std::move(columns)) {}
+  void add_row(std::vector<std::string> cells);
+  [[nodiscard]] std::size_t rows() const { return rows_.size(); }
+  [[nodiscard]] std::string str() const;
+
+ private:
+  std::vector<Column> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// One JSON value as a table cell: strings as is, integers in decimal, arrays comma-joined,
+// missing/null as "-".
+[[nodiscard]] std::string json_cell(const nlohmann::json& object, std::string_view key);
+
+// show_all: also print zero drop counters.
+[[nodiscard]] std::string render_stats(const nlohmann::json& stats, bool show_all);
+[[nodiscard]] std::string render_routes(const nlohmann::json& routes);
+[[nodiscard]] std::string render_neighbors(const nlohmann::json& neighbors);
+[[nodiscard]] std::string render_ports(const nlohmann::json& ports);
+[[nodiscard]] std::string render_hello(const nlohmann::json& hello);
+
+}  // namespace causeway::fwd::ctl

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+// causewayctl: table rendering, the command line run in-process against the fake server, and
+// the built binary run as a child process.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "control_fake.h"
+#include "ctl/cli.h"
+#include "ctl/render.h"
+
+namespace causeway::fwd::ctl {
+namespace {
+
+using test::ServerFixture;
+
+struct CtlRun {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+CtlRun ctl(std::vector<std::string> args, const std::string& input = {}) {
+  args.insert(args.begin(), "causewayctl");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  std::istringstream in(input);
+  std::ostringstream out, err;
+  int code = run_ctl(static_cast<int>(argv.size()), argv.data(), in, out, err);
+  return {code, out.str(), err.str()};
+}
+
+TEST_CASE("stats table", "[ctl][render]") {
+  const std::string expected =
+      "PORT  NAME  RX-PACKETS  RX-BYTES  RX-DROPPED  TX-PACKETS  TX-BYTES  TX-DROPPED\n"
+      "   0  lan0        1200     98000           3        1100     87000           0\n"
+      "   1  wan0           5       640           0           7       910           1\n"
+      "\n"
+      "DROP-REASON  PACKETS\n"
+      "no_route           3\n"
+      "tx_full            1\n"
+      "\n"
+      "LCORE  BUSY-POLLS  IDLE-POLLS  BUSY%\n"
+      "    1         250         750   25.0\n";
+  CHECK(render_stats(test::fake_stats(), false) == expected);
+  CHECK_THAT(render_stats(test::fake_stats(), true), Catch::Contains("blackhole          0\n"));
+  CHECK_THAT(render_stats(nlohmann::json::object(), false), Catch::Contains("no drops"));
+}
+
+TEST_CASE("tables survive missing and mistyped fields", "[ctl][render]") {
+  auto odd = nlohmann::json::parse(
+      R"({"ports": [{"index": "x", "name": 5}, 7], "drops": [], "workers": {}})");
+  CHECK_NOTHROW(render_stats(odd, true));
+  CHECK_NOTHROW(render_routes(nlohmann::json::array()));
+  CHECK_NOTHROW(render_ports(nlohmann::json::parse(R"({"ports": [{"addresses": null}]})")));
+  CHECK(json_cell(nlohmann::json{{"a", nullptr}}, "a") == "-");
+  CHECK(json_cell(nlohmann::json{{"a", {"x", "y"}}}, "a") == "x,y");
+  CHECK(json_cell(nlohmann::json{{"a", 2.5}}, "a") == "2.5");
+}
+
+TEST_CASE("ports and routes tables", "[ctl][render]") {
+  auto ports = render_ports(test::fake_ports());
+  CHECK_THAT(ports, Catch::StartsWith("INDEX  NAME  DEVICE          MAC                "));
+  CHECK_THAT(ports, Catch::Contains("cw-wan0 (8)  192.0.2.1/24,2001:db8::1/64"));
+}
+
+TEST_CASE("causewayctl against a fake forwarder", "[ctl]") {
+  ServerFixture f;
+  const std::string sock = f.socket_path.string();
+
+  SECTION("stats") {
+    auto r = ctl({"--socket", sock, "stats"});
+    CHECK(r.code == kExitOk);
+    CHECK(r.out == render_stats(test::fake_stats(), false));
+  }
+  SECTION("--json prints the server's JSON") {
+    auto r = ctl({"stats", "--json", "--socket", sock});
+    REQUIRE(r.code == kExitOk);
+    CHECK(nlohmann::json::parse(r.out) == test::fake_stats());
+    CHECK_THAT(r.out, Catch::Contains("\n  \"drops\": {"));  // pretty
+  }
+  SECTION("routes with filters") {
+    auto r = ctl({"--socket", sock, "routes", "--family", "4", "--limit", "3"});
+    CHECK(r.code == kExitOk);
+    CHECK_THAT(r.out, Catch::StartsWith("PREFIX          KIND       VIA       PORT\n"
+                                        "10.0.0.0/8      gateway    10.9.0.2  wan0\n"));
+    CHECK_THAT(r.out, Catch::EndsWith("(3 of 5 routes shown)\n"));
+    std::lock_guard lock(f.handler.mu);
+    CHECK(f.handler.last_request == nlohmann::json{{"family", 4}, {"limit", 3}});
+  }
+  SECTION("route add resolves the port name") {
+    auto r =
+        ctl({"--socket", sock, "route", "add", "10.0.0.0/8", "via", "10.9.0.2", "port", "wan0"});
+    CHECK(r.code == kExitOk);
+    CHECK(r.err.empty());
+    std::lock_guard lock(f.handler.mu);
+    REQUIRE(f.handler.routes.size() == 1);
+    const auto& u = f.handler.routes[0];
+    CHECK(u.op == RouteOp::kAdd);
+    CHECK(u.prefix.str() == "10.0.0.0/8");
+    CHECK(u.kind == RouteKind::kGateway);
+    CHECK(u.gateway->str() == "10.9.0.2");
+    CHECK(u.port == 1);
+  }
+  SECTION("route add blackhole, route del") {
+    CHECK(ctl({"--socket", sock, "route", "add", "2001:db8::/32", "blackhole"}).code == 0);
+    CHECK(ctl({"--socket", sock, "route", "del", "2001:db8::/32", "table", "4"}).code == 0);
+    std::lock_guard lock(f.handler.mu);
+    REQUIRE(f.handler.routes.size() == 2);
+    CHECK(f.handler.routes[0].kind == RouteKind::kBlackhole);
+    CHECK(f.handler.routes[1].op == RouteOp::kDelete);
+    CHECK(f.handler.routes[1].table == 4);
+  }
+  SECTION("usage errors exit 2 before talking to the server") {
+    auto r = ctl({"--socket", sock, "route", "add", "10.0.0.1/8", "via", "10.9.0.2"});
+    CHECK(r.code == kExitUsage);
+    CHECK_THAT(r.err, Catch::Contains("did you mean 10.0.0.0/8?"));
+    CHECK(ctl({"--socket", sock, "route", "add", "10.0.0.0/8", "via", "2001:db8::1"}).code ==
+          kExitUsage);
+    CHECK(ctl({"--socket", sock, "route", "add", "10.0.0.0/8"}).code == kExitUsage);
+    CHECK(ctl({"--socket", sock, "routes", "--family", "5"}).code == kExitUsage);
+    CHECK(ctl({"--socket", sock, "frobnicate"}).code == kExitUsage);
+    CHECK(ctl({"--socket", sock}).code == kExitUsage);
+    std::lock_guard lock(f.handler.mu);
+    CHECK(f.handler.calls == 0);
+  }
+  SECTION("unknown port name fails with 1") {
+    auto r = ctl({"--socket", sock, "route", "add", "10.0.0.0/8", "port", "dmz9"});
+    CHECK(r.code == kExitFailed);
+    CHECK_THAT(r.err, Catch::Contains("no port named dmz9"));
+  }
+  SECTION("server errors are printed and exit 1") {
+    auto r =
+        ctl({"--socket", sock, "neighbor", "add", "10.9.0.3", "02:00:00:00:00:0a", "port", "lan7"});
+    CHECK(r.code == kExitFailed);
+    CHECK(r.err == "causewayctl: no port named lan7\n");
+    auto ok = ctl({"--socket", sock, "neighbor", "del", "10.9.0.3", "port", "wan0"});
+    CHECK(ok.code == kExitOk);
+    std::lock_guard lock(f.handler.mu);
+    CHECK(f.handler.last_request ==
+          nlohmann::json{{"op", "del"}, {"port", "wan0"}, {"address", "10.9.0.3"}});
+  }
+  SECTION("neighbors, ports, hello") {
+    auto n = ctl({"--socket", sock, "neighbors"});
+    CHECK(n.code == kExitOk);
+    CHECK_THAT(n.out, Catch::Contains("wan0  10.9.0.2  02:00:00:00:00:09  reachable      12"));
+    CHECK(ctl({"--socket", sock, "ports"}).out == render_ports(test::fake_ports()));
+    auto h = ctl({"--socket", sock, "hello"});
+    CHECK_THAT(h.out, Catch::StartsWith("causeway-fwd pop-test, pid "));
+  }
+  SECTION("batch from stdin stops at the first failure") {
+    auto r = ctl({"--socket", sock, "-"},
+                 "# a comment\n\nhello\nroute add 10.1.0.0/16 via 10.9.0.2\n"
+                 "route add 10.2.0.0/16 port nowhere\nhello\n");
+    CHECK(r.code == kExitFailed);
+    CHECK_THAT(r.err, Catch::Contains("<stdin>:5: command failed: route add 10.2.0.0/16"));
+    std::lock_guard lock(f.handler.mu);
+    CHECK(f.handler.routes.size() == 1);
+  }
+  SECTION("batch from a file, --json applies to every line") {
+    auto file = f.dir.path() / "cmds";
+    std::ofstream(file) << "hello\nports\n";
+    auto r = ctl({"--socket", sock, "--json", "-f", file.string()});
+    CHECK(r.code == kExitOk);
+    CHECK_THAT(r.out, Catch::Contains("\"name\": \"pop-test\""));
+    CHECK_THAT(r.out, Catch::Contains("\"mirror\": \"cw-lan0\""));
+  }
+}
+
+TEST_CASE("causewayctl cannot connect: exit 3", "[ctl]") {
+  test::TempDir dir;
+  auto path = (dir.path() / "none.sock").string();
+  auto r = ctl({"--socket", path, "stats"});
+  CHECK(r.code == kExitNoConnect);
+  CHECK(r.err == "causewayctl: cannot connect to " + path +
+                     ": No such file or directory (is causeway-fwd running?)\n");
+}
+
+// Runs the built binary; returns exit code and stdout.
+CtlRun exec_ctl(const std::vector<std::string>& args) {
+  int out_pipe[2];
+  REQUIRE(::pipe(out_pipe) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    if (int null = ::open("/dev/null", O_WRONLY); null >= 0) ::dup2(null, STDERR_FILENO);
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(CAUSEWAY_CTL_BINARY));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(CAUSEWAY_CTL_BINARY, argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out_pipe[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(out_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, {}};
+}
+
+TEST_CASE("the causewayctl binary", "[ctl]") {
+  ServerFixture f;
+  auto r = exec_ctl({"--socket", f.socket_path.string(), "stats"});
+  CHECK(r.code == 0);
+  CHECK(r.out == render_stats(test::fake_stats(), false));
+  CHECK(exec_ctl({"--socket", (f.dir.path() / "nope").string(), "hello"}).code == 3);
+  CHECK(exec_ctl({"--socket", f.socket_path.string(), "--bogus"}).code == 2);
+}
+
+}  // namespace
+}  // namespace causeway::fwd::ctl
