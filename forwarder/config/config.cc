@@ -9,7 +9,7 @@
 // checked against the ports' names and connected subnets. The first error ends the parse:
 // its message starts with the field path ("ports[1].addresses[0]: ...") and ends with the
 // document line. parse_config does no I/O; load_config reads one file.
-#include "forwarder/config/config.h"
+#include "config/config.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -3,7 +3,7 @@
 // documents that must parse (defaults, edge cases), a table of bad documents each with the
 // exact start of its error (the field path and the rule), and the file handling of
 // load_config.
-#include "forwarder/config/config.h"
+#include "config/config.h"
 
 #include <stdlib.h>
 #include <unistd.h>
