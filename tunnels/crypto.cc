@@ -210,14 +210,44 @@ bool xaead_open(const Key& key, const std::uint8_t nonce[kXNonceLen], Bytes seal
 }
 
 // ---- X25519 ----
+//
+// libcrypto computes X25519 public keys on import with a slower generic fixed-base routine,
+// while EVP_PKEY_derive uses its optimised ladder. set() therefore imports the private scalar
+// together with a placeholder public key (no computation) and obtains the real public key as
+// DH(k, 9) (RFC 7748 section 6.1: the public key is X25519(k, 9)). The placeholder is never
+// read: derive uses only the private half of our key and the peer's public key.
+
+namespace {
+struct X25519Scratch {
+  EVP_PKEY_CTX* fromdata = EVP_PKEY_CTX_new_from_name(nullptr, "X25519", nullptr);
+  EVP_PKEY* base_point = nullptr;  // u = 9
+  EVP_PKEY* peer = nullptr;        // reused for every peer public key (set1_encoded)
+  X25519Scratch() {
+    EVP_PKEY_fromdata_init(fromdata);
+    const std::uint8_t nine[32] = {9};
+    base_point = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, nine, 32);
+    peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, nine, 32);
+  }
+  ~X25519Scratch() {
+    EVP_PKEY_CTX_free(fromdata);
+    EVP_PKEY_free(base_point);
+    EVP_PKEY_free(peer);
+  }
+};
+X25519Scratch& x25519_scratch() noexcept {
+  thread_local X25519Scratch s;
+  return s;
+}
+}  // namespace
 
 X25519Private::~X25519Private() {
   clear();
 }
 
 X25519Private::X25519Private(X25519Private&& o) noexcept
-    : pkey_(o.pkey_), private_(o.private_), public_(o.public_) {
+    : pkey_(o.pkey_), ctx_(o.ctx_), private_(o.private_), public_(o.public_) {
   o.pkey_ = nullptr;
+  o.ctx_ = nullptr;
   wipe(o.private_);
 }
 
@@ -225,16 +255,20 @@ X25519Private& X25519Private::operator=(X25519Private&& o) noexcept {
   if (this != &o) {
     clear();
     pkey_ = o.pkey_;
+    ctx_ = o.ctx_;
     private_ = o.private_;
     public_ = o.public_;
     o.pkey_ = nullptr;
+    o.ctx_ = nullptr;
     wipe(o.private_);
   }
   return *this;
 }
 
 void X25519Private::clear() noexcept {
-  EVP_PKEY_free(pkey_);
+  EVP_PKEY_CTX_free(ctx_);
+  ctx_ = nullptr;
+  EVP_PKEY_free(pkey_);  // libcrypto cleanses the key material
   pkey_ = nullptr;
   wipe(private_);
   public_ = {};
@@ -242,10 +276,21 @@ void X25519Private::clear() noexcept {
 
 bool X25519Private::set(const Key& raw) noexcept {
   clear();
-  pkey_ = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, raw.data(), raw.size());
-  if (pkey_ == nullptr) return false;
-  std::size_t len = public_.size();
-  if (EVP_PKEY_get_raw_public_key(pkey_, public_.data(), &len) != 1 || len != public_.size()) {
+  X25519Scratch& s = x25519_scratch();
+  Key scalar = raw;
+  std::uint8_t placeholder[32] = {9};
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, scalar.data(), scalar.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, placeholder, 32),
+      OSSL_PARAM_construct_end()};
+  const bool imported = EVP_PKEY_fromdata(s.fromdata, &pkey_, EVP_PKEY_KEYPAIR, params) == 1;
+  wipe(scalar);
+  if (!imported) {
+    pkey_ = nullptr;
+    return false;
+  }
+  ctx_ = EVP_PKEY_CTX_new(pkey_, nullptr);
+  if (ctx_ == nullptr || EVP_PKEY_derive_init(ctx_) != 1 || !derive(s.base_point, public_)) {
     clear();
     return false;
   }
@@ -253,22 +298,24 @@ bool X25519Private::set(const Key& raw) noexcept {
   return true;
 }
 
-bool X25519Private::dh(const Key& peer_public, Key& out) const noexcept {
-  if (pkey_ == nullptr) return false;
-  EVP_PKEY* peer =
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(), peer_public.size());
-  if (peer == nullptr) return false;
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(pkey_, nullptr);
-  bool ok = ctx != nullptr && EVP_PKEY_derive_init(ctx) == 1 &&
-            EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1;
+bool X25519Private::derive(EVP_PKEY* peer, Key& out) const noexcept {
   std::size_t len = out.size();
-  ok = ok && EVP_PKEY_derive(ctx, out.data(), &len) == 1 && len == out.size();
-  EVP_PKEY_CTX_free(ctx);
-  EVP_PKEY_free(peer);
-  if (!ok) return false;
+  if (EVP_PKEY_derive_set_peer_ex(ctx_, peer, 0) != 1 ||
+      EVP_PKEY_derive(ctx_, out.data(), &len) != 1 || len != out.size()) {
+    return false;
+  }
   std::uint8_t acc = 0;
   for (auto b : out) acc |= b;
   return acc != 0;  // RFC 7748 section 6.1: reject the all-zero shared secret
+}
+
+bool X25519Private::dh(const Key& peer_public, Key& out) const noexcept {
+  if (ctx_ == nullptr) return false;
+  EVP_PKEY* peer = x25519_scratch().peer;
+  if (EVP_PKEY_set1_encoded_public_key(peer, peer_public.data(), peer_public.size()) != 1) {
+    return false;
+  }
+  return derive(peer, out);
 }
 
 bool x25519(const Key& scalar, const Key& u, Key& out) noexcept {

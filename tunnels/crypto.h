@@ -77,8 +77,9 @@ bool xaead_seal(const Key& key, const std::uint8_t nonce[kXNonceLen], Bytes plai
 [[nodiscard]] bool xaead_open(const Key& key, const std::uint8_t nonce[kXNonceLen], Bytes sealed,
                               Bytes aad, MutBytes out) noexcept;
 
-// X25519 (RFC 7748). A private key object caches the EVP_PKEY so repeated DH with the same
-// private key (static key, ephemeral key) does not re-import it.
+// X25519 (RFC 7748). A private key object keeps its EVP_PKEY and a derive context prepared once,
+// so each DH costs one libcrypto scalar multiplication plus a public-key update (no import, no
+// context allocation). Not thread-safe: one object is used by one thread at a time.
 class X25519Private {
  public:
   X25519Private() = default;
@@ -98,7 +99,10 @@ class X25519Private {
   void clear() noexcept;
 
  private:
+  [[nodiscard]] bool derive(EVP_PKEY* peer, Key& out) const noexcept;
+
   EVP_PKEY* pkey_ = nullptr;
+  EVP_PKEY_CTX* ctx_ = nullptr;  // derive context of pkey_, peer reset per call
   Key private_{};
   Key public_{};
 };

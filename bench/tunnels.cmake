@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: Apache-2.0
+# WireGuard core benchmarks (included by bench/CMakeLists.txt). Each runs beside its reference
+# in the same binary: raw EVP ChaCha20-Poly1305 for the data path, the X25519 rate for
+# handshakes. Run them with bench/run-tunnels.sh.
+add_executable(tun_bench
+  ${CMAKE_CURRENT_LIST_DIR}/tunnels/datapath_bench.cc
+  ${CMAKE_CURRENT_LIST_DIR}/tunnels/handshake_bench.cc)
+target_link_libraries(tun_bench PRIVATE causeway_tun benchmark::benchmark_main)
+target_include_directories(tun_bench PRIVATE ${PROJECT_SOURCE_DIR}/tunnels)
