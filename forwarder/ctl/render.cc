@@ -167,15 +167,20 @@ std::string render_stats(const json& stats, bool show_all) {
 std::string render_routes(const json& routes) {
   const json& list = array_field(routes, "routes");
   bool any_table = false;
+  bool any_source = false;
   for (const auto& r : list) {
-    if (r.is_object() && r.contains("table") && count_of(r["table"]) != 0) any_table = true;
+    if (!r.is_object()) continue;
+    if (r.contains("table") && count_of(r["table"]) != 0) any_table = true;
+    if (r.contains("source")) any_source = true;
   }
   std::vector<TextTable::Column> columns{{"PREFIX"}, {"KIND"}, {"VIA"}, {"PORT"}};
+  if (any_source) columns.push_back({"SOURCE"});
   if (any_table) columns.push_back({"TABLE", Align::kRight});
   TextTable table(std::move(columns));
   for (const auto& r : list) {
     std::vector<std::string> row{json_cell(r, "prefix"), json_cell(r, "kind"), json_cell(r, "via"),
                                  json_cell(r, "port")};
+    if (any_source) row.push_back(json_cell(r, "source"));
     if (any_table) row.push_back(json_cell(r, "table"));
     table.add_row(std::move(row));
   }
