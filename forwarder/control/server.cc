@@ -51,6 +51,8 @@ struct ControlServer::State : std::enable_shared_from_this<ControlServer::State>
         retry_timer(io_in) {}
 
   void accept();
+  void accept_later() noexcept;
+  void on_accept(const boost::system::error_code& ec, stream_protocol::socket socket);
   void stop();
 
   asio::io_context& io;
@@ -81,6 +83,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void start() { read_header(); }
+
+  // Completion handlers run inside io_context::run(): nothing may escape them. An exception
+  // here (allocation failure) costs the connection, never the control thread.
+  template <typename F>
+  void guarded(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      bump(state_->counters.internal_errors);
+      close();
+    }
+  }
   void close() {
     boost::system::error_code ignored;
     socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
@@ -89,9 +103,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void read_header() {
-    asio::async_read(socket_, asio::buffer(header_bytes_),
-                     [self = shared_from_this()](const boost::system::error_code& ec,
-                                                 std::size_t n) { self->on_header(ec, n); });
+    asio::async_read(
+        socket_, asio::buffer(header_bytes_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          self->guarded([&] { self->on_header(ec, n); });
+        });
   }
 
   void on_header(const boost::system::error_code& ec, std::size_t n) {
@@ -121,7 +137,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     payload_.resize(have + chunk);
     asio::async_read(socket_, asio::buffer(payload_.data() + have, chunk),
                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                       self->on_payload(ec);
+                       self->guarded([&] { self->on_payload(ec); });
                      });
   }
 
@@ -175,16 +191,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
       out_ = std::move(frame).value();
     } catch (...) {
       // Out of memory building the reply: the connection cannot be answered reliably.
-      bump(state_->counters.handler_errors);
+      bump(state_->counters.internal_errors);
       close();
       return;
     }
     if (payload_.capacity() > kKeepCapacity) {
       std::vector<std::uint8_t>().swap(payload_);
     }
-    asio::async_write(socket_, asio::buffer(out_),
-                      [self = shared_from_this()](const boost::system::error_code& ec,
-                                                  std::size_t) { self->on_written(ec); });
+    asio::async_write(
+        socket_, asio::buffer(out_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          self->guarded([&] { self->on_written(ec); });
+        });
   }
 
   void on_written(const boost::system::error_code& ec) {
@@ -210,29 +228,50 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void ControlServer::State::accept() {
   acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
                                                     stream_protocol::socket socket) {
-    if (self->stopped || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      // EMFILE and friends: try again a little later instead of spinning.
+    try {
+      self->on_accept(ec, std::move(socket));
+    } catch (...) {
+      // Allocation failure inside the completion handler: nothing may escape into run().
       bump(self->counters.accept_errors);
-      self->retry_timer.expires_after(kAcceptRetry);
-      self->retry_timer.async_wait([self](const boost::system::error_code& tec) {
-        if (!tec && !self->stopped) self->accept();
-      });
-      return;
+      self->accept_later();
     }
-    if (self->connections.size() >= self->options.max_connections) {
-      bump(self->counters.connections_refused);
-      boost::system::error_code ignored;
-      socket.close(ignored);
-    } else {
+  });
+}
+
+void ControlServer::State::accept_later() noexcept {
+  try {
+    retry_timer.expires_after(kAcceptRetry);
+    retry_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->stopped) return;
       try {
-        std::make_shared<Connection>(self, std::move(socket))->start();
+        self->accept();
       } catch (...) {
         bump(self->counters.accept_errors);
+        self->accept_later();
       }
-    }
-    self->accept();
-  });
+    });
+  } catch (...) {
+    bump(counters.accept_errors);  // cannot even arm a timer: accepting stops
+  }
+}
+
+void ControlServer::State::on_accept(const boost::system::error_code& ec,
+                                     stream_protocol::socket socket) {
+  if (stopped || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    // EMFILE and friends: try again a little later instead of spinning.
+    bump(counters.accept_errors);
+    accept_later();
+    return;
+  }
+  if (connections.size() >= options.max_connections) {
+    bump(counters.connections_refused);
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  } else {
+    std::make_shared<Connection>(shared_from_this(), std::move(socket))->start();
+  }
+  accept();
 }
 
 void ControlServer::State::stop() {

@@ -54,6 +54,7 @@ struct ControlServerCounters {
   std::atomic<std::uint64_t> handler_errors{0};  // handler threw: EIO
   std::atomic<std::uint64_t> truncated{0};       // client left in the middle of a frame
   std::atomic<std::uint64_t> accept_errors{0};
+  std::atomic<std::uint64_t> internal_errors{0};  // server-side failure: connection closed
 };
 
 class ControlServer {

@@ -473,6 +473,29 @@ TEST_CASE("many clients at once", "[control][server]") {
   CHECK(f.server->counters().connections_accepted.load() == 8);
 }
 
+TEST_CASE("connections beyond the limit are closed at once", "[control][server]") {
+  test::TempDir dir;
+  boost::asio::io_context io;
+  test::FakeHandler handler;
+  auto path = dir.path() / "fwd.sock";
+  auto server = ControlServer::start(io, handler, {path, 0660, 1});
+  REQUIRE(server);
+  std::thread runner([&] { io.run(); });
+  auto first = ControlClient::connect(path.string());
+  REQUIRE(first);
+  CHECK(first.value().hello());
+  auto second = ControlClient::connect(path.string());
+  REQUIRE(second);  // accepted by the kernel, then closed by the server
+  CHECK_FALSE(second.value().hello());
+  CHECK(server.value()->counters().connections_refused.load() == 1);
+  CHECK(first.value().hello());
+  boost::asio::post(io, [&] {
+    server.value()->stop();
+    io.stop();
+  });
+  runner.join();
+}
+
 TEST_CASE("socket file: stale removed, live or foreign refused, removed on stop",
           "[control][server]") {
   test::TempDir dir;
