@@ -30,6 +30,8 @@ struct Scratch {
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   EVP_MAC_CTX* mac = EVP_MAC_CTX_new(algorithms().blake2s_mac);
   EVP_CIPHER_CTX* cipher = EVP_CIPHER_CTX_new();
+  // The one-shot AEAD context keeps its cipher bound; calls only re-key it (no re-fetch).
+  Scratch() { EVP_CipherInit_ex2(cipher, algorithms().chacha, nullptr, nullptr, 1, nullptr); }
   ~Scratch() {
     EVP_MD_CTX_free(md);
     EVP_MAC_CTX_free(mac);

@@ -119,6 +119,7 @@ struct Device::Impl {
   crypto::X25519Private static_key;
   crypto::Key mac1_key_self{};
   crypto::Key cookie_key_self{};
+  crypto::Hash initial_hash_self{};  // noise_initial_hash(our static public key)
   std::vector<std::unique_ptr<Peer>> peers;
   std::map<Key32, PeerId> by_key;
   std::unordered_map<std::uint32_t, IndexEntry> indices;
@@ -457,7 +458,7 @@ struct Device::Impl {
     const auto msg = HandshakeInitiation::parse(b);
     if (!msg) return DropReason::kBadSize;
     InitiationInProgress st;
-    switch (noise_consume_initiation_static(static_key, *msg, st)) {
+    switch (noise_consume_initiation_static(static_key, initial_hash_self, *msg, st)) {
       case NoiseError::kOk:
         break;
       case NoiseError::kBadPublicKey:
@@ -604,6 +605,7 @@ Result<void> Device::set_private_key(const Key32& private_key) {
   d.config.private_key = private_key;
   d.mac1_key_self = mac1_key_for(d.static_key.public_key());
   d.cookie_key_self = cookie_key_for(d.static_key.public_key());
+  d.initial_hash_self = noise_initial_hash(d.static_key.public_key());
   d.configured = true;
   // Static-static DH of every peer depends on our key: recompute, drop sessions of peers whose
   // key equals ours (wireguard-go does the same).

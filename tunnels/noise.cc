@@ -52,7 +52,12 @@ void NoiseHandshake::clear() noexcept {
   remote_index = 0;
 }
 
+crypto::Hash noise_initial_hash(const crypto::Key& responder_static) {
+  return crypto::hash(initial().hash, responder_static);
+}
+
 bool noise_prepare_peer(const crypto::X25519Private& local_static, NoisePeerKeys& peer) {
+  peer.initial_hash = noise_initial_hash(peer.remote_static);
   peer.static_static_valid = local_static.dh(peer.remote_static, peer.static_static);
   if (!peer.static_static_valid) crypto::wipe(peer.static_static);
   return peer.static_static_valid;
@@ -65,8 +70,8 @@ bool noise_create_initiation(const crypto::X25519Private& local_static, const No
   if (!peer.static_static_valid) return false;
   hs.clear();
   crypto::Key c = initial().chaining_key;
-  crypto::Hash h = crypto::hash(initial().hash, peer.remote_static);  // Hi = HASH(Hi || Spub_r)
-  if (!hs.local_ephemeral.set(ephemeral_private)) return false;       // (Epriv_i, Epub_i)
+  crypto::Hash h = peer.initial_hash;  // Hi = HASH(Hi || Spub_r), precomputed
+  if (!hs.local_ephemeral.set(ephemeral_private)) return false;  // (Epriv_i, Epub_i)
   out.sender = sender_index;
   out.ephemeral = hs.local_ephemeral.public_key();
   crypto::kdf1(c, c, out.ephemeral);   // Ci = KDF1(Ci, Epub_i)
@@ -89,10 +94,11 @@ bool noise_create_initiation(const crypto::X25519Private& local_static, const No
 }
 
 NoiseError noise_consume_initiation_static(const crypto::X25519Private& local_static,
+                                           const crypto::Hash& initial_hash,
                                            const HandshakeInitiation& msg,
                                            InitiationInProgress& st) {
   crypto::Key c = initial().chaining_key;
-  crypto::Hash h = crypto::hash(initial().hash, local_static.public_key());
+  crypto::Hash h = initial_hash;
   crypto::kdf1(c, c, msg.ephemeral);
   h = crypto::hash(h, msg.ephemeral);
   crypto::Key es, k;

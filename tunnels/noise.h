@@ -26,6 +26,7 @@ Tai64n tai64n(std::chrono::system_clock::time_point wall);
 
 struct NoisePeerKeys {
   crypto::Key remote_static{};
+  crypto::Hash initial_hash{};  // HASH(HASH(C || IDENTIFIER) || S_pub_r), fixed per peer
   crypto::Key preshared{};
   crypto::Key static_static{};  // DH(S_priv_local, S_pub_remote), precomputed
   bool static_static_valid = false;
@@ -61,7 +62,12 @@ struct NoiseHandshake {
                                            const Tai64n& timestamp, std::uint32_t sender_index,
                                            HandshakeInitiation& out);
 
-// Responder, section 5.4.2 first half: decrypts the initiator's static key.
+// HASH(HASH(HASH(CONSTRUCTION) || IDENTIFIER) || responder_static): the initial transcript
+// hash, constant per responder key (precomputed by both sides).
+crypto::Hash noise_initial_hash(const crypto::Key& responder_static);
+
+// Responder, section 5.4.2 first half: decrypts the initiator's static key. initial_hash is
+// noise_initial_hash(local static public key).
 struct InitiationInProgress {
   crypto::Hash hash{};
   crypto::Key chaining_key{};
@@ -71,6 +77,7 @@ struct InitiationInProgress {
 };
 enum class NoiseError : std::uint8_t { kOk, kBadPublicKey, kDecrypt };
 [[nodiscard]] NoiseError noise_consume_initiation_static(const crypto::X25519Private& local_static,
+                                                         const crypto::Hash& initial_hash,
                                                          const HandshakeInitiation& msg,
                                                          InitiationInProgress& st);
 // Second half, once the peer is known: decrypts the timestamp.

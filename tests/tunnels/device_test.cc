@@ -182,7 +182,8 @@ TEST_CASE("Noise key schedule: both roles derive the same transport keys", "[noi
   const Tai64n ts = tai64n(std::chrono::system_clock::time_point(1700000000s));
   REQUIRE(noise_create_initiation(si, i_view, hi, key_from(10), ts, 0x11223344, init));
   InitiationInProgress st;
-  REQUIRE(noise_consume_initiation_static(sr, init, st) == NoiseError::kOk);
+  REQUIRE(noise_consume_initiation_static(sr, noise_initial_hash(sr.public_key()), init, st) ==
+          NoiseError::kOk);
   CHECK(st.remote_static == si.public_key());
   Tai64n got;
   REQUIRE(noise_consume_initiation_timestamp(r_view, init, st, got) == NoiseError::kOk);
