@@ -4,6 +4,8 @@
 # run, and prints median and spread (stddev) over repetitions plus the ratio to the reference:
 #   encrypt/decrypt burst of 32 vs raw EVP ChaCha20-Poly1305 (targets: >= 90% at 1420 B,
 #   >= 70% at 64 B), handshakes/s vs X25519 ops/s / 8 (target >= 80%).
+# Repetitions of all benchmarks are interleaved in random order, so load changes on a shared
+# machine hit the core and its reference alike.
 # Usage: bench/run-tunnels.sh [BUILD_DIR] [REPETITIONS]   (defaults: build-bench, 7)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +17,7 @@ cmake --build "$build" -j2 --target tun_bench >/dev/null
 json=$(mktemp /tmp/tun-bench.XXXXXX.json)
 trap 'rm -f "$json"' EXIT
 "$build/bench/tun_bench" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
-  --benchmark_min_time=0.3 --benchmark_out="$json" --benchmark_out_format=json >/dev/null
+  --benchmark_enable_random_interleaving=true --benchmark_min_time=0.3 --benchmark_out="$json" --benchmark_out_format=json >/dev/null
 
 echo "tun_bench: $reps repetitions, median (stddev); burst = 32 packets, one core"
 echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -112,3 +112,56 @@ TEST_CASE("allowed IPs: IPv6, host bits, moves and removal", "[allowed_ips]") {
   CHECK_FALSE(t.lookup(A("3000::1")).valid());
   CHECK(t.size() == 1);
 }
+
+TEST_CASE("allowed IPs: randomized cross-check against a linear longest-prefix match",
+          "[allowed_ips]") {
+  std::uint64_t s = 0x9e3779b97f4a7c15ull;
+  auto rnd = [&] {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  };
+  for (int family = 0; family < 2; ++family) {
+    const bool v4 = family == 0;
+    const unsigned max_len = v4 ? 32 : 128;
+    AllowedIps t;
+    std::vector<std::pair<IpPrefix, PeerId>> ref;
+    auto random_addr = [&] {
+      IpAddress a;
+      a.family = v4 ? Family::kV4 : Family::kV6;
+      // Few distinct leading bytes so prefixes nest and share paths.
+      for (unsigned i = 0; i < a.size(); ++i) a.bytes[i] = static_cast<std::uint8_t>(rnd() & 0x83);
+      return a;
+    };
+    for (int i = 0; i < 300; ++i) {
+      IpPrefix p{random_addr(), static_cast<std::uint8_t>(rnd() % (max_len + 1))};
+      p = p.masked();
+      const PeerId peer(static_cast<std::uint32_t>(rnd() % 7));
+      if (rnd() % 5 == 0 && !ref.empty()) {  // remove an existing one
+        auto& [rp, rpeer] = ref[rnd() % ref.size()];
+        REQUIRE(t.remove(rp, rpeer) == rpeer.valid());
+        rpeer = PeerId::invalid();
+        continue;
+      }
+      t.insert(p, peer);
+      bool replaced = false;
+      for (auto& [rp, rpeer] : ref) {
+        if (rp == p) rpeer = peer, replaced = true;
+      }
+      if (!replaced) ref.emplace_back(p, peer);
+    }
+    std::size_t live = 0;
+    for (const auto& entry : ref) live += entry.second.valid() ? 1 : 0;
+    CHECK(t.size() == live);
+    for (int i = 0; i < 3000; ++i) {
+      const IpAddress a = random_addr();
+      PeerId want;
+      int best = -1;
+      for (const auto& [rp, rpeer] : ref) {
+        if (rpeer.valid() && rp.contains(a) && rp.len > best) best = rp.len, want = rpeer;
+      }
+      REQUIRE(t.lookup(a) == want);
+    }
+  }
+}

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Cryptokey routing table (whitepaper section 2): allowed IPs of every peer, one binary trie
-// per address family, longest-prefix match. A prefix belongs to at most one peer; inserting it
-// for another peer moves it (as `wg set ... allowed-ips` does). Used both ways: destination ->
-// peer when sending, and "is this inner source allowed for the peer it came from" on receive.
+// Cryptokey routing table (whitepaper section 2): allowed IPs of every peer, one
+// path-compressed binary trie per address family, longest-prefix match. A prefix belongs to at most
+// one peer; inserting it for another peer moves it (as `wg set ... allowed-ips` does). Used both
+// ways: destination -> peer when sending, and "is this inner source allowed for the peer it came
+// from" on receive.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -34,19 +36,19 @@ class AllowedIps {
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
 
  private:
+  using Bits = std::array<std::uint64_t, 2>;  // address bits, most significant first
   struct Node {
-    std::uint32_t child[2] = {0, 0};  // 0 = none (node 0 is a root, never a child)
+    Bits key{};  // prefix bits, zero beyond len
+    std::uint8_t len = 0;
+    std::uint32_t child[2] = {0, 0};  // 0 = none (node 0 is an unused sentinel)
     PeerId peer;
   };
-  static constexpr std::uint32_t kRootV4 = 0;
-  static constexpr std::uint32_t kRootV6 = 1;
 
-  PeerId walk(std::uint32_t root, const std::uint8_t* addr, unsigned bits) const noexcept;
+  PeerId walk(std::uint32_t root, const Bits& addr, unsigned max_len) const noexcept;
   std::uint32_t find_node(const IpPrefix& p) const;
-  void collect(std::uint32_t node, std::array<std::uint8_t, 16>& path, unsigned depth, bool v4,
-               PeerId peer, std::vector<IpPrefix>& out) const;
 
   std::vector<Node> nodes_;
+  std::uint32_t root_[2] = {0, 0};  // IPv4, IPv6
   std::size_t count_ = 0;
 };
 
