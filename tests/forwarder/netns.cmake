@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: Apache-2.0
+# Forwarder integration tests in network namespaces (root).
+add_test(NAME fwd_netns_forwarding
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_forwarding_test.sh
+          $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
+set_tests_properties(fwd_netns_forwarding PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)
