@@ -4,8 +4,8 @@
 # socket and TUN device in namespace A, against wireguard-go (an independent implementation)
 # in namespace B, joined by a veth pair.
 #
-#   phase 1  we initiate (wireguard-go has no endpoint for us): ping both ways, iperf3 TCP both
-#            directions;
+#   phase 1  we initiate (wireguard-go has no endpoint for us): ping (IPv4 and IPv6 inside the
+#            tunnel) both ways, iperf3 TCP both directions;
 #   phase 2  wireguard-go is restarted with our endpoint and initiates: a new handshake with us
 #            as responder, then ping and iperf3 both ways again;
 #   phase 3  a transport datagram captured on the wire is replayed, and a copy with one flipped
@@ -38,6 +38,8 @@ outer_a=172.30.77.1
 outer_b=172.30.77.2
 inner_a=10.77.0.1
 inner_b=10.77.0.2
+inner6_a=fd77::1
+inner6_b=fd77::2
 port_a=51821
 port_b=51820
 tmp=$(mktemp -d /tmp/cw-interop.XXXXXX)
@@ -123,8 +125,9 @@ start_wireguard_go() {  # $1: endpoint for our side, or "" for none
   local endpoint=()
   [[ -n $1 ]] && endpoint=(endpoint "$1")
   in_b wg set "$wg_b" private-key "$tmp/b.key" listen-port "$port_b" \
-    peer "$(cat "$tmp/a.pub")" allowed-ips "$inner_a/32" "${endpoint[@]}"
+    peer "$(cat "$tmp/a.pub")" allowed-ips "$inner_a/32,$inner6_a/128" "${endpoint[@]}"
   ip -n "$ns_b" addr add "$inner_b/24" dev "$wg_b"
+  ip -n "$ns_b" addr add "$inner6_b/64" dev "$wg_b" nodad
   ip -n "$ns_b" link set "$wg_b" mtu 1420 up
 }
 
@@ -154,15 +157,19 @@ iperf_ok() {  # $1: label, extra client args...
 start_wireguard_go ""
 in_a "$host_bin" --ifname "$tun_a" --listen-port "$port_a" --private-key "$(cat "$tmp/a.key")" \
   --peer "$(cat "$tmp/b.pub")" --endpoint "$outer_b:$port_b" --allowed-ip "$inner_b/32" \
+  --allowed-ip "$inner6_b/128" \
   --stats "$tmp/stats" >"$tmp/host.log" 2>&1 &
 pids[host]=$!
 wait_for 10 ip -n "$ns_a" link show "$tun_a" >/dev/null 2>&1 || fail "test host TUN"
 ip -n "$ns_a" addr add "$inner_a/24" dev "$tun_a"
+ip -n "$ns_a" addr add "$inner6_a/64" dev "$tun_a" nodad
 ip -n "$ns_a" link set "$tun_a" mtu 1420 up
 
 ping_ok in_a "$inner_b" || fail "phase 1: ping from our side"
 wait_for 5 counter_gt rx_response 0 && counter_gt tx_initiation 0 || fail "phase 1: we did not initiate"
 ping_ok in_b "$inner_a" || fail "phase 1: ping from wireguard-go"
+ping_ok in_a "$inner6_b" || fail "phase 1: IPv6 ping from our side"
+ping_ok in_b "$inner6_a" || fail "phase 1: IPv6 ping from wireguard-go"
 iperf_ok "initiator-a-to-b" || fail "phase 1: iperf3 A->B"
 iperf_ok "initiator-b-to-a" -R || fail "phase 1: iperf3 B->A"
 log "phase 1 (our side initiator): ping and iperf3 both ways passed"
