@@ -755,10 +755,7 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(const FwdConfig& config,
   ctl::ControlServerOptions opts;
   opts.path = config.control_socket;
   auto server = ctl::ControlServer::start(impl->io, *impl, opts);
-  if (!server) {
-    return fail("control socket " + config.control_socket + ": " + server.error().message,
-                server.error().code);
-  }
+  if (!server) return server.error();
   impl->server = std::move(server.value());
   return std::unique_ptr<Forwarder>(new Forwarder(std::move(impl)));
 }

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: Apache-2.0
+// dpdk: the forwarding stages with a real EAL (--no-huge, no devices), real mbufs, a real
+// RouteTable/FIB and the exception path. Tables of input frame -> expected output frame,
+// drop reason or punt reason; every test checks that no mbuf leaks.
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/packet_meta.h"
+#include "dataplane/stages.h"
+#include "dataplane/worker.h"
+#include "packet_builder.h"
+#include "runtime/exception_path.h"
+#include "runtime/route_table.h"
+
+using namespace causeway;
+using namespace causeway::fwd;
+using namespace causeway::fwd::test;
+
+namespace {
+
+constexpr const char* kPort0Mac = "02:00:00:00:00:01";
+constexpr const char* kPort1Mac = "02:00:00:00:00:02";
+constexpr const char* kGw4Mac = "02:00:00:00:aa:01";
+constexpr const char* kGw6Mac = "02:00:00:00:aa:02";
+
+struct Env {
+  rte_mempool* pool = nullptr;
+  rte_rcu_qsbr* qsbr = nullptr;
+  std::unique_ptr<RouteTable> routes;
+  rte_ring* punt_ring = nullptr;
+  std::atomic<bool> armed{false};
+  std::atomic<bool> quit{false};
+  DataplaneShared shared;
+  WorkerCounters* counters = nullptr;
+  WorkerContext* ctx = nullptr;
+  std::vector<PortRuntime> ports;
+  std::vector<rte_mbuf*> injected;
+  std::uint64_t now_ms = 1000;
+  std::unique_ptr<ExceptionPath> exception;
+
+  static Env& get() {
+    static Env env;
+    return env;
+  }
+
+  Env() {
+    std::string prefix = "cwut-" + std::to_string(getpid());
+    std::vector<std::string> args{"dataplane_test",
+                                  "-l",
+                                  "0",
+                                  "--no-huge",
+                                  "-m",
+                                  "512",
+                                  "--no-pci",
+                                  "--file-prefix",
+                                  prefix,
+                                  "--log-level=lib.*:error"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    REQUIRE(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0);
+    pool = rte_pktmbuf_pool_create("ut_pool", 1024, 0, kPacketMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                   static_cast<int>(rte_socket_id()));
+    REQUIRE(pool != nullptr);
+    qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
+    REQUIRE(rte_rcu_qsbr_init(qsbr, 1) == 0);
+    FibConfig fc;
+    fc.v4_max_routes = 1024;
+    fc.v4_tbl8_groups = 8;
+    fc.v6_max_routes = 1024;
+    fc.v6_tbl8_groups = 64;
+    fc.max_next_hops = 64;
+    auto rt = RouteTable::create(fc, 2, static_cast<int>(rte_socket_id()), qsbr);
+    REQUIRE(rt);
+    routes = std::move(rt.value());
+    punt_ring = rte_ring_create("ut_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+
+    const char* macs[2] = {kPort0Mac, kPort1Mac};
+    for (std::uint16_t i = 0; i < 2; ++i) {
+      PortRuntime p;
+      p.index = i;
+      p.name = "lan" + std::to_string(i);
+      p.mac = *MacAddress::parse(macs[i]);
+      p.link_local = eui64_link_local(p.mac);
+      p.mtu = 1500;
+      std::memcpy(shared.ports[i].mac, p.mac.bytes.data(), 6);
+      shared.ports[i].mtu = 1500;
+      ports.push_back(std::move(p));
+    }
+    ports[0].addresses = {*IpPrefix::parse("10.1.0.1/24"), *IpPrefix::parse("2001:db8:1::1/64")};
+    ports[1].addresses = {*IpPrefix::parse("10.2.0.1/24"), *IpPrefix::parse("2001:db8:2::1/64")};
+    shared.ports[1].mtu = 1400;
+    shared.n_ports = 2;
+    shared.next_hops = routes->next_hop_array();
+    shared.n_next_hops = routes->next_hop_capacity();
+    shared.fib = routes->published();
+    shared.qsbr = qsbr;
+    shared.punt_ring = punt_ring;
+    shared.punt_wakeup_armed = &armed;
+    shared.quit = &quit;
+    counters = new WorkerCounters();
+    ctx = new WorkerContext();
+    ctx->shared = &shared;
+    ctx->counters = counters;
+    exception = std::make_unique<ExceptionPath>(
+        ports, *routes, pool, *counters, NeighborTimers{},
+        [this](rte_mbuf* m) {
+          injected.push_back(m);
+          return true;
+        },
+        [this] { return now_ms; });
+
+    auto gw = [](const char* prefix, const char* via, std::uint16_t port) {
+      RouteChange c;
+      c.spec.prefix = *IpPrefix::parse(prefix);
+      c.spec.kind = NextHopKind::kGateway;
+      c.spec.gateway = *IpAddress::parse(via);
+      c.spec.port = port;
+      return c;
+    };
+    auto kind = [](const char* prefix, NextHopKind k, std::uint16_t port = ctl::kNoPort) {
+      RouteChange c;
+      c.spec.prefix = *IpPrefix::parse(prefix);
+      c.spec.kind = k;
+      c.spec.port = port;
+      return c;
+    };
+    std::vector<RouteChange> rs{
+        kind("10.1.0.1/32", NextHopKind::kLocal),
+        kind("2001:db8:1::1/128", NextHopKind::kLocal),
+        kind("224.0.0.0/4", NextHopKind::kLocal),
+        kind("ff00::/8", NextHopKind::kLocal),
+        kind("10.1.0.0/24", NextHopKind::kConnected, 0),
+        kind("10.2.0.0/24", NextHopKind::kConnected, 1),
+        gw("10.2.0.0/16", "10.2.0.254", 1),
+        gw("2001:db8:2::/48", "2001:db8:2::fe", 1),
+        kind("192.0.2.0/24", NextHopKind::kBlackhole),
+        kind("198.51.100.0/24", NextHopKind::kUnreachable),
+    };
+    REQUIRE(routes->apply(RouteSource::kInterface, rs));
+    routes->set_neighbor_mac(1, *IpAddress::parse("10.2.0.254"), MacAddress::parse(kGw4Mac));
+    routes->set_neighbor_mac(1, *IpAddress::parse("2001:db8:2::fe"), MacAddress::parse(kGw6Mac));
+  }
+
+  rte_mbuf* mbuf(const Bytes& frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    REQUIRE(m != nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(),
+                frame.size());
+    return m;
+  }
+  static Bytes bytes(const rte_mbuf* m) {
+    const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    return Bytes(p, p + m->data_len);
+  }
+  std::uint64_t drops(DropReason r) const { return counters->drop[static_cast<int>(r)].get(); }
+};
+
+struct Outcome {
+  std::optional<std::uint16_t> tx_port;
+  Bytes tx_frame;
+  std::optional<PuntReason> punt;
+};
+
+// One frame through process_burst; collects what came out and frees it.
+Outcome run(const Bytes& frame, std::uint16_t in_port = 0) {
+  Env& env = Env::get();
+  rte_mbuf* m = env.mbuf(frame);
+  env.ctx->fib = env.shared.fib->load();
+  process_burst(*env.ctx, in_port, &m, 1);
+  Outcome o;
+  for (std::uint16_t p = 0; p < 2; ++p) {
+    TxBuffer& b = env.ctx->tx[p];
+    if (b.n) {
+      REQUIRE(b.n == 1);
+      o.tx_port = p;
+      o.tx_frame = Env::bytes(b.pkts[0]);
+      rte_pktmbuf_free(b.pkts[0]);
+      b.n = 0;
+    }
+  }
+  void* obj = nullptr;
+  if (rte_ring_dequeue(env.punt_ring, &obj) == 0) {
+    o.punt = meta(static_cast<rte_mbuf*>(obj)).punt;
+    rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
+  }
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("IPv4 via a resolved gateway: TTL decremented, checksum updated, MACs rewritten",
+          "[dataplane]") {
+  Env& env = Env::get();
+  const unsigned before = rte_mempool_in_use_count(env.pool);
+  Ip4Spec in;
+  Outcome o = run(ip4_frame(kPort0Mac, in));
+  REQUIRE(o.tx_port == 1);
+  Ip4Spec out_spec = in;
+  out_spec.ttl = 63;
+  Bytes expected = ip4_frame(kGw4Mac, out_spec);
+  std::memcpy(expected.data() + 6, MacAddress::parse(kPort1Mac)->bytes.data(), 6);
+  CHECK(o.tx_frame == expected);
+  CHECK(rte_mempool_in_use_count(env.pool) == before);
+}
+
+TEST_CASE("IPv6 via a resolved gateway: hop limit decremented, MACs rewritten", "[dataplane]") {
+  Ip6Spec in;
+  Outcome o = run(ip6_frame(kPort0Mac, in));
+  REQUIRE(o.tx_port == 1);
+  Ip6Spec out_spec = in;
+  out_spec.hop_limit = 63;
+  Bytes expected = ip6_frame(kGw6Mac, out_spec);
+  std::memcpy(expected.data() + 6, MacAddress::parse(kPort1Mac)->bytes.data(), 6);
+  CHECK(o.tx_frame == expected);
+}
+
+TEST_CASE("Incremental checksum stays valid across TTL values (RFC 1624)", "[dataplane]") {
+  for (int ttl = 2; ttl <= 255; ttl += 17) {
+    Ip4Spec in;
+    in.ttl = static_cast<std::uint8_t>(ttl);
+    Outcome o = run(ip4_frame(kPort0Mac, in));
+    REQUIRE(o.tx_port == 1);
+    CHECK(wire::csum_fold(wire::csum_add(0, o.tx_frame.data() + 14, 20)) == 0);
+    CHECK(o.tx_frame[14 + 8] == ttl - 1);
+  }
+}
+
+namespace {
+struct Row {
+  const char* name;
+  Bytes frame;
+  std::optional<DropReason> drop;
+  std::optional<PuntReason> punt;
+};
+
+Bytes with(Bytes b, std::size_t off, std::uint8_t v) {
+  b[off] = v;
+  return b;
+}
+Bytes truncated(Bytes b, std::size_t n) {
+  b.resize(n);
+  return b;
+}
+}  // namespace
+
+TEST_CASE("Bad, exceptional and non-forwardable packets: named drop or punt, no leak",
+          "[dataplane]") {
+  Env& env = Env::get();
+  const Bytes good4 = ip4_frame(kPort0Mac, Ip4Spec{});
+  const Bytes good6 = ip6_frame(kPort0Mac, Ip6Spec{});
+  auto ip4 = [](auto f) {
+    Ip4Spec s;
+    f(s);
+    return ip4_frame(kPort0Mac, s);
+  };
+  auto ip6 = [](auto f) {
+    Ip6Spec s;
+    f(s);
+    return ip6_frame(kPort0Mac, s);
+  };
+  Bytes bad_ck = good4;
+  bad_ck[14 + 10] ^= 0xff;
+  Bytes big_len = good4;
+  wire::store_be16(big_len.data() + 14 + 2, 200);
+  Bytes short_total = good4;
+  wire::store_be16(short_total.data() + 14 + 2, 12);
+  short_total[14 + 10] = 0;
+  short_total[14 + 11] = 0;
+  wire::store_be16(short_total.data() + 14 + 10,
+                   wire::csum_fold(wire::csum_add(0, short_total.data() + 14, 20)));
+  Bytes big6 = good6;
+  wire::store_be16(big6.data() + 14 + 4, 500);
+  Bytes vlan = good4;
+  wire::store_be16(vlan.data() + 12, wire::kEtherTypeVlan);
+  Bytes unknown = good4;
+  wire::store_be16(unknown.data() + 12, 0x88cc);  // LLDP
+  Bytes arp = eth("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:99", wire::kEtherTypeArp);
+  arp.resize(60);
+  Bytes oversize = ip4([](Ip4Spec& s) { s.payload = 1481; });
+  Bytes too_big = ip4([](Ip4Spec& s) {
+    s.payload = 1400;
+    s.flags_frag = wire::kIp4FlagDf;
+  });
+
+  std::vector<Row> rows{
+      {"runt frame", truncated(good4, 10), DropReason::eth_truncated, {}},
+      {"unicast MAC of another host",
+       ip4_frame("02:00:00:00:77:77", Ip4Spec{}),
+       DropReason::not_for_us,
+       {}},
+      {"802.1Q tag", vlan, DropReason::vlan_unsupported, {}},
+      {"LLDP ethertype", unknown, DropReason::unknown_ethertype, {}},
+      {"frame above the port MTU", oversize, DropReason::oversize, {}},
+      {"IPv4 header cut short", truncated(good4, 14 + 12), DropReason::ip4_truncated, {}},
+      {"IPv4 version 5", with(good4, 14, 0x55), DropReason::ip4_bad_version, {}},
+      {"IPv4 IHL 4", with(good4, 14, 0x44), DropReason::ip4_bad_ihl, {}},
+      {"IPv4 IHL beyond frame", with(good4, 14, 0x4f), DropReason::ip4_truncated, {}},
+      {"IPv4 total length beyond frame", big_len, DropReason::ip4_truncated, {}},
+      {"IPv4 total length below header", short_total, DropReason::ip4_bad_length, {}},
+      {"IPv4 bad header checksum", bad_ck, DropReason::ip4_bad_checksum, {}},
+      {"IPv4 source 127/8",
+       ip4([](Ip4Spec& s) { s.src = "127.0.0.1"; }),
+       DropReason::ip4_martian_source,
+       {}},
+      {"IPv4 source multicast",
+       ip4([](Ip4Spec& s) { s.src = "224.0.0.5"; }),
+       DropReason::ip4_martian_source,
+       {}},
+      {"IPv4 source 0/8",
+       ip4([](Ip4Spec& s) { s.src = "0.1.2.3"; }),
+       DropReason::ip4_martian_source,
+       {}},
+      {"IPv4 destination 127/8",
+       ip4([](Ip4Spec& s) { s.dst = "127.0.0.1"; }),
+       DropReason::ip4_martian_destination,
+       {}},
+      {"IPv4 TTL 1 in transit", ip4([](Ip4Spec& s) { s.ttl = 1; }), DropReason::ip4_ttl_expired,
+       PuntReason::kTimeExceeded},
+      {"IPv4 no route", ip4([](Ip4Spec& s) { s.dst = "203.0.113.9"; }), DropReason::no_route,
+       PuntReason::kUnreachable},
+      {"IPv4 blackhole", ip4([](Ip4Spec& s) { s.dst = "192.0.2.1"; }), DropReason::blackhole, {}},
+      {"IPv4 unreachable route", ip4([](Ip4Spec& s) { s.dst = "198.51.100.1"; }),
+       DropReason::unreachable, PuntReason::kUnreachable},
+      {"IPv4 DF larger than the output MTU", too_big, DropReason::mtu_exceeded,
+       PuntReason::kTooBig},
+      {"IPv6 header cut short", truncated(good6, 14 + 30), DropReason::ip6_truncated, {}},
+      {"IPv6 version 4 in an IPv6 frame", with(good6, 14, 0x40), DropReason::ip6_bad_version, {}},
+      {"IPv6 payload length beyond frame", big6, DropReason::ip6_truncated, {}},
+      {"IPv6 source loopback",
+       ip6([](Ip6Spec& s) { s.src = "::1"; }),
+       DropReason::ip6_martian_source,
+       {}},
+      {"IPv6 source multicast",
+       ip6([](Ip6Spec& s) { s.src = "ff02::1"; }),
+       DropReason::ip6_martian_source,
+       {}},
+      {"IPv6 destination unspecified",
+       ip6([](Ip6Spec& s) { s.dst = "::"; }),
+       DropReason::ip6_martian_destination,
+       {}},
+      {"IPv6 hop limit 1 in transit", ip6([](Ip6Spec& s) { s.hop_limit = 1; }),
+       DropReason::ip6_hop_limit_expired, PuntReason::kTimeExceeded},
+      {"IPv6 no route", ip6([](Ip6Spec& s) { s.dst = "2001:db8:99::1"; }), DropReason::no_route,
+       PuntReason::kUnreachable},
+      {"ARP", arp, {}, PuntReason::kArp},
+      {"IPv4 to the appliance (TTL 1 still delivered)",
+       ip4([](Ip4Spec& s) {
+         s.dst = "10.1.0.1";
+         s.ttl = 1;
+       }),
+       {},
+       PuntReason::kToKernel},
+      {"IPv6 to the appliance",
+       ip6([](Ip6Spec& s) { s.dst = "2001:db8:1::1"; }),
+       {},
+       PuntReason::kToKernel},
+      {"IPv4 multicast to the kernel",
+       ip4([](Ip4Spec& s) { s.dst = "224.0.0.5"; }),
+       {},
+       PuntReason::kToKernel},
+      {"IPv6 neighbour solicitation",
+       with(ip6([](Ip6Spec& s) {
+              s.next_header = 58;
+              s.dst = "ff02::1:ff00:1";
+              s.payload = 32;
+            }),
+            14 + 40, 135),
+       {},
+       PuntReason::kNd},
+      {"IPv4 on-link host without a MAC yet",
+       ip4([](Ip4Spec& s) { s.dst = "10.2.0.9"; }),
+       {},
+       PuntReason::kResolve},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    const unsigned in_use = rte_mempool_in_use_count(env.pool);
+    const std::uint64_t before = row.drop ? env.drops(*row.drop) : 0;
+    Outcome o = run(row.frame);
+    CHECK_FALSE(o.tx_port.has_value());
+    if (row.drop) CHECK(env.drops(*row.drop) == before + 1);
+    CHECK(o.punt == row.punt);
+    CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+  }
+}
+
+TEST_CASE("Route batches are all or nothing; sources have a precedence", "[routes]") {
+  Env& env = Env::get();
+  RouteTable& rt = *env.routes;
+  const std::size_t size = rt.size();
+  const NextHopId before = rt.lookup(*IpAddress::parse("10.2.3.4"));
+  // Each /25 in a distinct /24 takes one tbl8 group; DPDK rounds the 8 configured up to 64.
+  std::vector<RouteChange> batch;
+  for (int i = 0; i < 100; ++i) {
+    RouteChange c;
+    c.spec.prefix = *IpPrefix::parse("10.2." + std::to_string(10 + i) + ".0/25");
+    c.spec.kind = NextHopKind::kBlackhole;
+    batch.push_back(c);
+  }
+  auto r = rt.apply(RouteSource::kControl, batch);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("nothing was applied") != std::string::npos);
+  CHECK(rt.size() == size);
+  CHECK(rt.lookup(*IpAddress::parse("10.2.10.1")) == before);
+  CHECK(rt.lookup(*IpAddress::parse("10.2.3.4")) == before);
+
+  RouteChange bad;
+  bad.spec.prefix = *IpPrefix::parse("10.7.0.0/16");
+  bad.spec.kind = NextHopKind::kGateway;
+  bad.spec.port = 9;
+  bad.spec.gateway = *IpAddress::parse("10.2.0.5");
+  auto rb = rt.apply(RouteSource::kControl, std::span(&bad, 1));
+  REQUIRE_FALSE(rb);
+  CHECK(rb.error().message.find("route 0") != std::string::npos);
+
+  // A control-socket route under a configured one does not win until the config one goes.
+  RouteChange cfg;
+  cfg.spec.prefix = *IpPrefix::parse("10.50.0.0/16");
+  cfg.spec.kind = NextHopKind::kBlackhole;
+  REQUIRE(rt.apply(RouteSource::kConfig, std::span(&cfg, 1)));
+  RouteChange ctl_route = cfg;
+  ctl_route.spec.kind = NextHopKind::kGateway;
+  ctl_route.spec.port = 1;
+  ctl_route.spec.gateway = *IpAddress::parse("10.2.0.254");
+  REQUIRE(rt.apply(RouteSource::kControl, std::span(&ctl_route, 1)));
+  CHECK(rt.next_hop(rt.lookup(*IpAddress::parse("10.50.1.1"))).kind == NextHopKind::kBlackhole);
+  RouteChange del = cfg;
+  del.remove = true;
+  REQUIRE(rt.apply(RouteSource::kConfig, std::span(&del, 1)));
+  CHECK(rt.next_hop(rt.lookup(*IpAddress::parse("10.50.1.1"))).kind == NextHopKind::kGateway);
+  auto flushed = rt.flush(RouteSource::kControl);
+  REQUIRE(flushed);
+  CHECK(flushed.value().removed == 1);
+  CHECK(rt.lookup(*IpAddress::parse("10.50.1.1")) == rt.lookup(*IpAddress::parse("10.3.0.1")));
+  CHECK(rt.size() == size);
+
+  // Next hops are shared and released: adding and removing many routes through one gateway
+  // leaves the next-hop count where it was.
+  const std::size_t nhs = rt.next_hops_in_use();
+  std::vector<RouteChange> adds, dels;
+  for (int i = 0; i < 40; ++i) {
+    RouteChange c = ctl_route;
+    c.spec.prefix = *IpPrefix::parse("10.60." + std::to_string(i) + ".0/24");
+    adds.push_back(c);
+    c.remove = true;
+    dels.push_back(c);
+  }
+  REQUIRE(rt.apply(RouteSource::kControl, adds));
+  REQUIRE(rt.apply(RouteSource::kControl, adds));  // replace with the same: no leak
+  CHECK(rt.next_hops_in_use() == nhs + 0);         // 10.2.0.254 is already in use
+  auto rd = rt.apply(RouteSource::kControl, dels);
+  REQUIRE(rd);
+  CHECK(rd.value().removed == 40);
+  CHECK(rt.next_hops_in_use() == nhs);
+}
+
+TEST_CASE("ARP request for our address is answered; the sender is learnt", "[exception]") {
+  Env& env = Env::get();
+  Bytes req = eth("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:99", wire::kEtherTypeArp);
+  const std::uint8_t arp[28] = {0,  1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0,  0, 0, 0x99,
+                                10, 1, 0, 2, 0, 0, 0, 0, 0,    0, 10, 1, 0, 1};
+  req.insert(req.end(), arp, arp + 28);
+  rte_mbuf* m = env.mbuf(req);
+  meta(m).in_port = 0;
+  meta(m).punt = PuntReason::kArp;
+  env.exception->handle_punt(m);
+  REQUIRE(env.injected.size() == 1);
+  Bytes reply = Env::bytes(env.injected[0]);
+  rte_pktmbuf_free(env.injected[0]);
+  env.injected.clear();
+  CHECK(MacAddress{{reply[0], reply[1], reply[2], reply[3], reply[4], reply[5]}}.str() ==
+        "02:00:00:00:00:99");
+  CHECK(wire::load_be16(reply.data() + 14 + 6) == 2);  // reply
+  CHECK(std::memcmp(reply.data() + 14 + 8, MacAddress::parse(kPort0Mac)->bytes.data(), 6) == 0);
+  CHECK(std::memcmp(reply.data() + 14 + 14, IpAddress::parse("10.1.0.1")->bytes.data(), 4) == 0);
+  CHECK(std::memcmp(reply.data() + 14 + 24, IpAddress::parse("10.1.0.2")->bytes.data(), 4) == 0);
+  bool learnt = false;
+  for (const auto& n : env.exception->neighbors()) {
+    if (n.address.str() == "10.1.0.2" && n.mac && n.mac->str() == "02:00:00:00:00:99")
+      learnt = true;
+  }
+  CHECK(learnt);
+  // The learnt on-link neighbour now has a host route: traffic to it is forwarded directly.
+  Ip4Spec s;
+  s.src = "10.2.0.5";
+  s.dst = "10.1.0.2";
+  Outcome o = run(ip4_frame(kPort1Mac, s), 1);
+  CHECK(o.tx_port == 0);
+}
+
+TEST_CASE("Packets wait for neighbour resolution, bounded, then leave in order", "[exception]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  for (int i = 0; i < 3; ++i) {
+    Ip4Spec s;
+    s.dst = "10.1.0.77";
+    s.src = "10.2.0.5";
+    s.payload = static_cast<std::uint16_t>(26 + i);
+    rte_mbuf* m = env.mbuf(ip4_frame(kPort1Mac, s));
+    env.ctx->fib = env.shared.fib->load();
+    process_burst(*env.ctx, 1, &m, 1);
+    void* obj = nullptr;
+    REQUIRE(rte_ring_dequeue(env.punt_ring, &obj) == 0);
+    env.exception->handle_punt(static_cast<rte_mbuf*>(obj));
+  }
+  // One ARP request went out (broadcast), the three packets wait.
+  REQUIRE(env.injected.size() == 1);
+  CHECK(wire::load_be16(rte_pktmbuf_mtod(env.injected[0], std::uint8_t*) + 12) ==
+        wire::kEtherTypeArp);
+  rte_pktmbuf_free(env.injected[0]);
+  env.injected.clear();
+  // The reply arrives.
+  Bytes rep = eth(kPort0Mac, "02:00:00:00:00:77", wire::kEtherTypeArp);
+  const std::uint8_t arp[28] = {0,  1, 8, 0,  6,    4, 0, 2, 0x02, 0,    0,  0, 0, 0x77,
+                                10, 1, 0, 77, 0x02, 0, 0, 0, 0,    0x01, 10, 1, 0, 1};
+  rep.insert(rep.end(), arp, arp + 28);
+  rte_mbuf* m = env.mbuf(rep);
+  meta(m).in_port = 0;
+  meta(m).punt = PuntReason::kArp;
+  env.exception->handle_punt(m);
+  REQUIRE(env.injected.size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    Bytes out = Env::bytes(env.injected[i]);
+    CHECK(out.size() == 14u + 20u + 26u + static_cast<unsigned>(i));
+    CHECK(out[0 + 5] == 0x77);
+    CHECK(out[14 + 8] == 63);
+    CHECK(meta(env.injected[i]).out_port == 0);
+    rte_pktmbuf_free(env.injected[i]);
+  }
+  env.injected.clear();
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Unanswered resolution ends in ICMP host unreachable", "[exception]") {
+  Env& env = Env::get();
+  Ip4Spec s;
+  s.dst = "10.1.0.88";
+  s.src = "10.2.0.5";
+  rte_mbuf* m = env.mbuf(ip4_frame(kPort1Mac, s));
+  env.ctx->fib = env.shared.fib->load();
+  process_burst(*env.ctx, 1, &m, 1);
+  void* obj = nullptr;
+  REQUIRE(rte_ring_dequeue(env.punt_ring, &obj) == 0);
+  env.exception->handle_punt(static_cast<rte_mbuf*>(obj));
+  const std::uint64_t unresolved = env.drops(DropReason::neighbor_unresolved);
+  // Probes at 0, +1 s, +2 s (NeighborTimers defaults: 3 probes, 1 s apart); given up at +3 s.
+  for (int i = 0; i < 2; ++i) {
+    env.now_ms += 1000;
+    env.exception->on_timer();
+  }
+  CHECK(env.drops(DropReason::neighbor_unresolved) == unresolved);
+  env.now_ms += 1000;
+  env.exception->on_timer();
+  CHECK(env.drops(DropReason::neighbor_unresolved) == unresolved + 1);
+  // ARP requests (3 probes) and, last, the ICMP error back toward 10.2.0.5 (whose neighbour
+  // is unknown, so it is held for resolution in turn: one more ARP request on port 1).
+  bool arp_on_port1 = false;
+  for (rte_mbuf* x : env.injected) {
+    if (meta(x).out_port == 1) arp_on_port1 = true;
+    rte_pktmbuf_free(x);
+  }
+  env.injected.clear();
+  CHECK(arp_on_port1);
+}
