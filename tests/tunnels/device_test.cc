@@ -663,3 +663,57 @@ TEST_CASE("counters are declared once with names and help text", "[counters]") {
   }
   CHECK(kEventInfo.size() == kEventCount);
 }
+
+TEST_CASE("more named drops: forged cookie, initiation flood, unconfigured, staging, endpoint",
+          "[device][drops]") {
+  Pair p;
+  SECTION("cookie reply that does not authenticate") {
+    p.a.dev.initiate_handshake(p.now, p.a.peer, p.a.sink);
+    const auto init = capture_one(p.a.sink);
+    std::vector<std::uint8_t> cookie(CookieReply::kSize, 0x5a);
+    store_le32(cookie.data(), kMessageCookieReply);
+    store_le32(cookie.data() + 4, load_le32(init.data() + 4));  // names the pending handshake
+    p.a.dev.receive(p.now, p.b.ep, cookie, p.a.sink);
+    CHECK(p.a.dev.counters()[DropReason::kCookieDecrypt] == 1);
+    CHECK(p.a.dev.counters()[Event::kRxCookie] == 0);
+  }
+  SECTION("initiations from one peer faster than one per 20 ms") {
+    p.a.dev.initiate_handshake(p.now, p.a.peer, p.a.sink);
+    auto first = capture_one(p.a.sink);
+    p.advance(kRekeyTimeout + 1s);  // lets a build a second, newer initiation
+    p.a.dev.initiate_handshake(p.now, p.a.peer, p.a.sink);
+    auto second = capture_one(p.a.sink);
+    p.b.dev.receive(p.now, p.a.ep, first, p.b.sink);
+    p.b.dev.receive(p.now + 10ms, p.a.ep, second, p.b.sink);
+    CHECK(p.b.dev.counters()[Event::kRxInitiation] == 1);
+    CHECK(p.b.dev.counters()[DropReason::kInitiationFlood] == 1);
+    auto again = second;  // the same message later is fine (newer timestamp, 20 ms passed)
+    p.b.dev.receive(p.now + 30ms, p.a.ep, again, p.b.sink);
+    CHECK(p.b.dev.counters()[Event::kRxInitiation] == 2);
+  }
+  SECTION("handshake to a device without a private key") {
+    p.a.dev.initiate_handshake(p.now, p.a.peer, p.a.sink);
+    auto init = capture_one(p.a.sink);
+    FakeRng rng(5);
+    FakeWallClock wall;
+    Device bare(rng, wall);
+    RecordingSink s;
+    bare.receive(p.now, p.a.ep, init, s);
+    CHECK(bare.counters()[DropReason::kNotConfigured] == 1);
+    CHECK(s.sent.empty());
+  }
+  SECTION("staged queue is bounded while the handshake is pending") {
+    for (std::size_t i = 0; i < kMaxStagedPackets + 3; ++i) {
+      p.a.dev.send(p.now, ipv4_packet("10.0.0.1", "10.0.0.2", 10), p.a.sink);
+    }
+    CHECK(p.a.dev.counters()[DropReason::kStagedOverflow] == 3);
+    CHECK(p.a.sink.sent.size() == 1);  // one initiation, not one per packet
+    p.pump();                          // handshake completes, the 128 staged packets flow
+    CHECK(p.b.sink.delivered.size() == kMaxStagedPackets);
+  }
+  SECTION("responder without an endpoint cannot send first") {
+    p.b.dev.send(p.now, ipv4_packet("10.0.0.2", "10.0.0.1", 10), p.b.sink);
+    CHECK(p.b.dev.counters()[DropReason::kNoEndpoint] == 1);
+    CHECK(p.b.sink.sent.empty());
+  }
+}
