@@ -129,7 +129,7 @@ Hash hmac(Bytes key, Bytes a, Bytes b) noexcept {
   std::uint8_t k[kBlake2sBlockLen] = {};
   if (key.size() > kBlake2sBlockLen) {
     digest({key}, k);
-  } else {
+  } else if (!key.empty()) {
     std::memcpy(k, key.data(), key.size());
   }
   std::uint8_t pad[kBlake2sBlockLen];
