@@ -189,6 +189,7 @@ iperf_ok "responder-b-to-a" -R || fail "phase 2: iperf3 B->A"
 log "phase 2 (restart -> new handshake, our side responder): ping and iperf3 both ways passed"
 
 # ---- phase 3: replayed and forged datagrams on the wire ----
+: >"$tmp/tcpdump.log"
 in_a tcpdump -i "$veth_a" -U -n -w "$tmp/capture.pcap" \
   "udp and src host $outer_b and dst port $port_a and udp[8] = 4 and greater 100" \
   >"$tmp/tcpdump.log" 2>&1 &
