@@ -13,7 +13,8 @@ cmake -S "$here" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAUSEWAY_FUZZ=ON -DCAUSEWAY_BENCH=OFF \
   -DCAUSEWAY_FUZZ_SECONDS="$seconds" >/dev/null
 # Fuzz targets are the build targets whose name ends in _fuzz (one per module convention).
-mapfile -t targets < <(cmake --build "$build" --target help | awk '{ print $2 }' | grep -E '_fuzz$' || true)
+# (Parsed from the generator's target list; works for Makefiles and Ninja.)
+mapfile -t targets < <(cmake --build "$build" --target help | grep -oE '\b[A-Za-z0-9_]+_fuzz\b' | sort -u || true)
 if ((${#targets[@]} == 0)); then
   echo "build-fuzz: no *_fuzz targets" >&2
   exit 1
