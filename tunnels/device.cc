@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "crypto.h"
+#include "device_testing.h"
 #include "noise.h"
 #include "replay.h"
 
@@ -1028,6 +1029,13 @@ std::size_t Device::decrypt_burst(Nanos now, std::span<PacketBuf> pkts) noexcept
     ++ok;
   }
   return ok;
+}
+
+bool testing::set_send_counter(Device& dev, PeerId id, std::uint64_t next_nonce) {
+  Peer* p = dev.impl_->peer(id);
+  if (p == nullptr || !p->current) return false;
+  p->current->send_nonce = next_nonce;
+  return true;
 }
 
 }  // namespace causeway::tun

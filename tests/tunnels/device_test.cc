@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "crypto.h"
+#include "device_testing.h"
 #include "noise.h"
 #include "test_util.h"
 
@@ -715,5 +716,41 @@ TEST_CASE("more named drops: forged cookie, initiation flood, unconfigured, stag
     p.b.dev.send(p.now, ipv4_packet("10.0.0.2", "10.0.0.1", 10), p.b.sink);
     CHECK(p.b.dev.counters()[DropReason::kNoEndpoint] == 1);
     CHECK(p.b.sink.sent.empty());
+  }
+}
+
+TEST_CASE("message limits: REKEY_AFTER_MESSAGES and REJECT_AFTER_MESSAGES", "[device][timers]") {
+  Pair p;
+  p.establish();
+  SECTION("any side rekeys after REKEY_AFTER_MESSAGES (here the responder)") {
+    REQUIRE(testing::set_send_counter(p.b.dev, p.b.peer, kRekeyAfterMessages));
+    p.b.dev.send(p.now, ipv4_packet("10.0.0.2", "10.0.0.1", 10), p.b.sink);
+    REQUIRE(p.b.sink.sent.size() == 2);  // the data, then an initiation
+    CHECK(load_le64(p.b.sink.sent[0].bytes.data() + 8) == kRekeyAfterMessages);
+    CHECK(p.b.sink.sent[1].bytes.size() == HandshakeInitiation::kSize);
+  }
+  SECTION("no nonce at or beyond REJECT_AFTER_MESSAGES is ever used") {
+    p.advance(kRekeyTimeout + 1s);  // past the spacing of initiations
+    REQUIRE(testing::set_send_counter(p.a.dev, p.a.peer, kRejectAfterMessages - 1));
+    auto first = ipv4_packet("10.0.0.1", "10.0.0.2", 10);
+    p.a.dev.send(p.now, first, p.a.sink);
+    REQUIRE(p.a.sink.sent.size() == 2);  // the last usable nonce, then a (rekey) initiation
+    CHECK(load_le64(p.a.sink.sent[0].bytes.data() + 8) == kRejectAfterMessages - 1);
+    CHECK(p.a.sink.sent[1].bytes.size() == HandshakeInitiation::kSize);
+    // The receiver refuses counters at the limit even if authentic (window check).
+    auto last = p.a.sink.sent[0].bytes;
+    p.b.dev.receive(p.now, p.a.ep, last, p.b.sink);
+    CHECK(p.b.sink.delivered.size() == 1);
+    p.a.sink.sent.erase(p.a.sink.sent.begin());  // keep the initiation for the pump below
+    std::vector<std::uint8_t> buf(200);
+    PacketBuf pb = make_buf(buf.data() + 16, 20, 16, 100);
+    CHECK(p.a.dev.encrypt_burst(p.now, p.a.peer, std::span(&pb, 1)) == 0);
+    CHECK(pb.result == DropReason::kCounterExhausted);
+    CHECK(p.a.dev.counters()[DropReason::kCounterExhausted] == 1);
+    // Once the new session exists, traffic flows again on fresh nonces.
+    p.pump();
+    p.a.dev.send(p.now, ipv4_packet("10.0.0.1", "10.0.0.2", 10), p.a.sink);
+    p.pump();
+    CHECK(p.b.sink.delivered.size() == 2);
   }
 }

@@ -35,6 +35,11 @@
 
 namespace causeway::tun {
 
+class Device;
+namespace testing {
+bool set_send_counter(Device& dev, PeerId peer, std::uint64_t next_nonce);  // device_testing.h
+}  // namespace testing
+
 // Outer UDP endpoint of a peer.
 struct Endpoint {
   IpAddress addr;
@@ -165,6 +170,7 @@ class Device {
   [[nodiscard]] bool under_load(Nanos now) const noexcept;
 
  private:
+  friend bool testing::set_send_counter(Device&, PeerId, std::uint64_t);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
