@@ -9,7 +9,8 @@
 #   phase 2  wireguard-go is restarted with our endpoint and initiates: a new handshake with us
 #            as responder, then ping and iperf3 both ways again;
 #   phase 3  a transport datagram captured on the wire is replayed, and a copy with one flipped
-#            byte is injected: both are dropped and counted (replayed / auth_failed).
+#            byte is injected: both are dropped and counted (replayed / auth_failed); the
+#            handshake initiation captured in phase 2 is replayed too (replayed_timestamp).
 #
 # Every namespace, link and process is created here, processes are stopped by PID, and the
 # EXIT trap removes everything even on failure. States are polled with deadlines.
@@ -179,10 +180,16 @@ before_init=$(counter rx_initiation)
 before_sessions=$(counter sessions_derived)
 stop_pid wireguard-go
 wait_for 10 bash -c "! ip -n $ns_b link show $wg_b >/dev/null 2>&1" || fail "wireguard-go stop"
+: >"$tmp/tcpdump-init.log"
+in_a tcpdump -i "$veth_a" -U -n -w "$tmp/initiation.pcap" \
+  "udp and src host $outer_b and dst port $port_a and udp[8] = 1" >"$tmp/tcpdump-init.log" 2>&1 &
+pids[tcpdump-init]=$!
+wait_for 10 grep -q "listening on" "$tmp/tcpdump-init.log" || fail "tcpdump did not start"
 start_wireguard_go "$outer_a:$port_a"
 ping_ok in_b "$inner_a" || fail "phase 2: ping from wireguard-go"
 wait_for 10 counter_gt rx_initiation "$before_init" || fail "phase 2: no new initiation received"
 counter_gt sessions_derived "$before_sessions" || fail "phase 2: no new session"
+stop_pid tcpdump-init
 ping_ok in_a "$inner_b" || fail "phase 2: ping from our side"
 iperf_ok "responder-a-to-b" || fail "phase 2: iperf3 A->B"
 iperf_ok "responder-b-to-a" -R || fail "phase 2: iperf3 B->A"
@@ -200,13 +207,18 @@ wait_for 10 bash -c "(( \$(stat -c %s $tmp/capture.pcap) > 100 ))" || fail "noth
 stop_pid tcpdump
 before_replayed=$(counter drop_replayed)
 before_forged=$(counter drop_auth_failed)
-in_b "$inject_bin" "$tmp/capture.pcap" "$outer_a" "$port_a" >>"$tmp/inject.log" 2>&1 ||
+in_b "$inject_bin" "$tmp/capture.pcap" "$outer_a" "$port_a" 4 >>"$tmp/inject.log" 2>&1 ||
   fail "replay injection"
 wait_for 10 counter_gt drop_replayed "$before_replayed" || fail "replayed datagram not counted"
-in_b "$inject_bin" "$tmp/capture.pcap" "$outer_a" "$port_a" 40 >>"$tmp/inject.log" 2>&1 ||
+in_b "$inject_bin" "$tmp/capture.pcap" "$outer_a" "$port_a" 4 40 >>"$tmp/inject.log" 2>&1 ||
   fail "forged injection"
 wait_for 10 counter_gt drop_auth_failed "$before_forged" || fail "forged datagram not counted"
+before_ts=$(counter drop_replayed_timestamp)
+in_b "$inject_bin" "$tmp/initiation.pcap" "$outer_a" "$port_a" 1 >>"$tmp/inject.log" 2>&1 ||
+  fail "initiation replay injection"
+wait_for 10 counter_gt drop_replayed_timestamp "$before_ts" || fail "replayed initiation not counted"
 log "phase 3: replayed datagram -> drop_replayed=$(counter drop_replayed)," \
-  "forged datagram -> drop_auth_failed=$(counter drop_auth_failed)"
+  "forged datagram -> drop_auth_failed=$(counter drop_auth_failed)," \
+  "replayed initiation -> drop_replayed_timestamp=$(counter drop_replayed_timestamp)"
 ping_ok in_a "$inner_b" || fail "tunnel still works after the injections"
 log "PASS"

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Interop-test helper: takes the first WireGuard transport-data datagram (type 4) from a pcap
-// capture (Ethernet + IPv4 + UDP, as tcpdump -w writes on a veth) and sends its UDP payload
-// again to IP:PORT, optionally with one byte flipped. Replays and forgeries on the wire.
+// Interop-test helper: takes the first WireGuard datagram of message type TYPE (1-4) from a
+// pcap capture (Ethernet + IPv4 + UDP, as tcpdump -w writes on a veth) and sends its UDP
+// payload again to IP:PORT, optionally with one byte flipped. Replays and forgeries on the wire.
 //
-// Usage: tun_udp_inject CAPTURE.pcap DST_IPV4 DST_PORT [FLIP_OFFSET]
+// Usage: tun_udp_inject CAPTURE.pcap DST_IPV4 DST_PORT TYPE [FLIP_OFFSET]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -25,10 +25,12 @@ std::uint32_t le32(const std::uint8_t* p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: tun_udp_inject CAPTURE.pcap DST_IPV4 DST_PORT [FLIP_OFFSET]\n");
+  if (argc < 5) {
+    std::fprintf(stderr,
+                 "usage: tun_udp_inject CAPTURE.pcap DST_IPV4 DST_PORT TYPE [FLIP_OFFSET]\n");
     return 2;
   }
+  const auto type = static_cast<std::uint32_t>(std::strtoul(argv[4], nullptr, 10));
   std::ifstream f(argv[1], std::ios::binary);
   std::vector<std::uint8_t> pcap((std::istreambuf_iterator<char>(f)),
                                  std::istreambuf_iterator<char>());
@@ -48,11 +50,11 @@ int main(int argc, char** argv) {
     if (ip[9] != 17 || caplen < 14 + ihl + 8) continue;
     const std::uint8_t* udp = ip + ihl;
     const std::size_t udp_len = (std::size_t{udp[4]} << 8) | udp[5];
-    if (udp_len < 8 + 32 || 14 + ihl + udp_len > caplen) continue;
+    if (udp_len < 8 + 4 || 14 + ihl + udp_len > caplen) continue;
     std::vector<std::uint8_t> payload(udp + 8, udp + udp_len);
-    if (le32(payload.data()) != 4) continue;  // transport data only
-    if (argc > 4) {
-      const std::size_t flip = std::strtoul(argv[4], nullptr, 10);
+    if (le32(payload.data()) != type) continue;
+    if (argc > 5) {
+      const std::size_t flip = std::strtoul(argv[5], nullptr, 10);
       if (flip >= payload.size()) return 1;
       payload[flip] ^= 0x01;
     }
@@ -73,6 +75,6 @@ int main(int argc, char** argv) {
                                                 (std::uint64_t{le32(payload.data() + 12)} << 32)));
     return 0;
   }
-  std::fprintf(stderr, "udp_inject: no transport-data datagram in capture\n");
+  std::fprintf(stderr, "udp_inject: no datagram of type %u in capture\n", type);
   return 1;
 }
