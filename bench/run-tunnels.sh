@@ -8,6 +8,7 @@
 # machine hit the core and its reference alike.
 # Usage: bench/run-tunnels.sh [BUILD_DIR] [REPETITIONS]   (defaults: build-bench, 7)
 set -euo pipefail
+command -v jq >/dev/null || { echo "run-tunnels: needs jq (apt-get install jq)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-bench}
 reps=${2:-7}
@@ -45,4 +46,4 @@ jq -r --argjson reps "$reps" '
       fmt(med("BM_X25519Derive"; "x25519_per_s") / 8),
       pct(med("BM_Handshake"; "handshakes_per_s") / (med("BM_X25519Derive"; "x25519_per_s") / 8)),
       fmt(med("BM_X25519Keygen"; "items_per_second")) ] | @tsv )
-' "$json" | column -t -s $'\t'
+' "$json" | if command -v column >/dev/null; then column -t -s $'\t'; else cat; fi
