@@ -7,6 +7,8 @@
 //    the reply to the last batch: the forwarder replies once both FIB copies hold the batch
 //    and the new copy is published, so the last reply means the whole table is live.
 //    Any rejected batch, or an "added" total other than the number sent, exits non-zero.
+//    Also the CPU time the forwarder's control thread ran meanwhile (it applies the batches),
+//    which tells a slow load from a control thread that other processes kept off its core.
 // 2. Memory: causeway-fwd's VmRSS (/proc/PID/status) after the load.
 // 3. Forwarding rate (--measure-seconds): after a warm-up, reads the forwarder's counters
 //    (kGetStats) twice, a window apart, and reports the packets sent on the output port per
@@ -73,6 +75,17 @@ std::uint64_t worker_run_ns(long pid) {
     if (sched >> ns) total += ns;
   }
   return total;
+}
+
+// CPU time (ns) the forwarder's control thread (the main thread: TID == PID, which applies
+// route batches) ran; 0 if unknown.
+std::uint64_t control_run_ns(long pid) {
+  if (pid <= 0) return 0;
+  std::ifstream sched("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
+                      "/schedstat");
+  std::uint64_t ns = 0;
+  sched >> ns;
+  return ns;
 }
 
 struct Sample {
@@ -208,6 +221,7 @@ int main(int argc, char** argv) {
     std::uint64_t added = 0;
     std::size_t batches = 0;
     const std::span<const RouteUpdate> all(updates);
+    const std::uint64_t control_ns0 = control_run_ns(pid);
     const auto t0 = Clock::now();
     for (std::size_t first = 0; first < all.size(); first += batch) {
       const auto part = all.subspan(first, std::min(batch, all.size() - first));
@@ -221,11 +235,12 @@ int main(int argc, char** argv) {
       ++batches;
     }
     const double load_s = seconds_since(t0);
+    const double control_s = static_cast<double>(control_run_ns(pid) - control_ns0) / 1e9;
     std::printf(
         "fib_load routes=%zu order=%s batches=%zu batch_size=%zu added=%llu seconds=%.3f "
-        "routes_per_second=%.0f\n",
+        "routes_per_second=%.0f control_cpu_seconds=%.3f\n",
         updates.size(), order.c_str(), batches, batch, static_cast<unsigned long long>(added),
-        load_s, static_cast<double>(updates.size()) / load_s);
+        load_s, static_cast<double>(updates.size()) / load_s, control_s);
     if (added != updates.size()) {
       std::fprintf(stderr, "cw_route_loader: the forwarder added %llu routes of %zu\n",
                    static_cast<unsigned long long>(added), updates.size());
