@@ -591,9 +591,6 @@ Device::Device(Rng& rng, WallClock& wall) : impl_(std::make_unique<Impl>(rng, wa
 Device::~Device() = default;
 
 Result<void> Device::configure(const DeviceConfig& config) {
-  if (config.under_load_handshakes_per_second == 0) {
-    return fail("under_load_handshakes_per_second must be > 0", EINVAL);
-  }
   impl_->config = config;
   return set_private_key(config.private_key);
 }

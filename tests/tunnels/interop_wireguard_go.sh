@@ -10,7 +10,9 @@
 #            as responder, then ping and iperf3 both ways again;
 #   phase 3  a transport datagram captured on the wire is replayed, and a copy with one flipped
 #            byte is injected: both are dropped and counted (replayed / auth_failed); the
-#            handshake initiation captured in phase 2 is replayed too (replayed_timestamp).
+#            handshake initiation captured in phase 2 is replayed too (replayed_timestamp);
+#   phase 4  both restart, our side in permanent cookie mode: wireguard-go's initiation gets a
+#            cookie reply (XChaCha20-Poly1305), its retry carries mac2 and is accepted.
 #
 # Every namespace, link and process is created here, processes are stopped by PID, and the
 # EXIT trap removes everything even on failure. States are polled with deadlines.
@@ -65,6 +67,11 @@ cleanup() {
   local rc=$?
   set +e
   for name in "${!pids[@]}"; do stop_pid "$name"; done
+  # Nothing of ours may outlive the test (checked by name, never killed by name).
+  if pgrep -f -- "--ifname $tun_a( |$)" >/dev/null || pgrep -f -- "wireguard-go -f $wg_b( |$)" >/dev/null; then
+    echo "interop: FAIL: a process started by this test is still running" >&2
+    rc=1
+  fi
   if ((rc != 0)); then
     for f in "$tmp"/*.log "$tmp/stats"; do
       [[ -f $f ]] && { echo "---- $f"; tail -n 40 "$f"; }
@@ -97,6 +104,9 @@ wait_for() {
 counter() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/stats" 2>/dev/null || true; }
 counter_gt() { local v; v=$(counter "$1"); [[ -n $v ]] && ((v > $2)); }
 
+# Foreground helpers only: a shell function started with & would run in a subshell whose PID
+# is not the process's (background processes are started with ip netns exec directly, which
+# execs the program, so $! is its PID).
 in_a() { ip netns exec "$ns_a" "$@"; }
 in_b() { ip netns exec "$ns_b" "$@"; }
 
@@ -139,7 +149,7 @@ ping_ok() {  # $1: namespace runner, $2: destination
 iperf_ok() {  # $1: label, extra client args...
   local label=$1
   shift
-  in_b iperf3 -s -1 -B "$inner_b" -p 5201 >"$tmp/iperf-server.log" 2>&1 &
+  ip netns exec "$ns_b" iperf3 -s -1 -B "$inner_b" -p 5201 >"$tmp/iperf-server.log" 2>&1 &
   pids[iperf3-server]=$!
   wait_for 10 bash -c "ip netns exec $ns_b ss -Hltn 'sport = :5201' | grep -q ." ||
     fail "iperf3 server did not listen"
@@ -154,17 +164,21 @@ iperf_ok() {  # $1: label, extra client args...
   [[ -n $rate ]]
 }
 
+start_host() {  # extra host arguments...
+  rm -f "$tmp/stats"
+  ip netns exec "$ns_a" "$host_bin" --ifname "$tun_a" --listen-port "$port_a" --private-key "$(cat "$tmp/a.key")" \
+    --peer "$(cat "$tmp/b.pub")" --allowed-ip "$inner_b/32" --allowed-ip "$inner6_b/128" \
+    --stats "$tmp/stats" "$@" >>"$tmp/host.log" 2>&1 &
+  pids[host]=$!
+  wait_for 10 ip -n "$ns_a" link show "$tun_a" >/dev/null 2>&1 || fail "test host TUN"
+  ip -n "$ns_a" addr add "$inner_a/24" dev "$tun_a"
+  ip -n "$ns_a" addr add "$inner6_a/64" dev "$tun_a" nodad
+  ip -n "$ns_a" link set "$tun_a" mtu 1420 up
+}
+
 # ---- phase 1: we initiate ----
 start_wireguard_go ""
-in_a "$host_bin" --ifname "$tun_a" --listen-port "$port_a" --private-key "$(cat "$tmp/a.key")" \
-  --peer "$(cat "$tmp/b.pub")" --endpoint "$outer_b:$port_b" --allowed-ip "$inner_b/32" \
-  --allowed-ip "$inner6_b/128" \
-  --stats "$tmp/stats" >"$tmp/host.log" 2>&1 &
-pids[host]=$!
-wait_for 10 ip -n "$ns_a" link show "$tun_a" >/dev/null 2>&1 || fail "test host TUN"
-ip -n "$ns_a" addr add "$inner_a/24" dev "$tun_a"
-ip -n "$ns_a" addr add "$inner6_a/64" dev "$tun_a" nodad
-ip -n "$ns_a" link set "$tun_a" mtu 1420 up
+start_host --endpoint "$outer_b:$port_b"
 
 ping_ok in_a "$inner_b" || fail "phase 1: ping from our side"
 wait_for 5 counter_gt rx_response 0 && counter_gt tx_initiation 0 || fail "phase 1: we did not initiate"
@@ -181,7 +195,7 @@ before_sessions=$(counter sessions_derived)
 stop_pid wireguard-go
 wait_for 10 bash -c "! ip -n $ns_b link show $wg_b >/dev/null 2>&1" || fail "wireguard-go stop"
 : >"$tmp/tcpdump-init.log"
-in_a tcpdump -i "$veth_a" -U -n -w "$tmp/initiation.pcap" \
+ip netns exec "$ns_a" tcpdump -i "$veth_a" --immediate-mode -U -n -w "$tmp/initiation.pcap" \
   "udp and src host $outer_b and dst port $port_a and udp[8] = 1" >"$tmp/tcpdump-init.log" 2>&1 &
 pids[tcpdump-init]=$!
 wait_for 10 grep -q "listening on" "$tmp/tcpdump-init.log" || fail "tcpdump did not start"
@@ -189,6 +203,7 @@ start_wireguard_go "$outer_a:$port_a"
 ping_ok in_b "$inner_a" || fail "phase 2: ping from wireguard-go"
 wait_for 10 counter_gt rx_initiation "$before_init" || fail "phase 2: no new initiation received"
 counter_gt sessions_derived "$before_sessions" || fail "phase 2: no new session"
+wait_for 10 bash -c "(( \$(stat -c %s $tmp/initiation.pcap) > 100 ))" || fail "initiation not captured"
 stop_pid tcpdump-init
 ping_ok in_a "$inner_b" || fail "phase 2: ping from our side"
 iperf_ok "responder-a-to-b" || fail "phase 2: iperf3 A->B"
@@ -197,7 +212,7 @@ log "phase 2 (restart -> new handshake, our side responder): ping and iperf3 bot
 
 # ---- phase 3: replayed and forged datagrams on the wire ----
 : >"$tmp/tcpdump.log"
-in_a tcpdump -i "$veth_a" -U -n -w "$tmp/capture.pcap" \
+ip netns exec "$ns_a" tcpdump -i "$veth_a" --immediate-mode -U -n -w "$tmp/capture.pcap" \
   "udp and src host $outer_b and dst port $port_a and udp[8] = 4 and greater 100" \
   >"$tmp/tcpdump.log" 2>&1 &
 pids[tcpdump]=$!
@@ -221,4 +236,19 @@ log "phase 3: replayed datagram -> drop_replayed=$(counter drop_replayed)," \
   "forged datagram -> drop_auth_failed=$(counter drop_auth_failed)," \
   "replayed initiation -> drop_replayed_timestamp=$(counter drop_replayed_timestamp)"
 ping_ok in_a "$inner_b" || fail "tunnel still works after the injections"
+
+# ---- phase 4: cookie mode against wireguard-go ----
+stop_pid host
+stop_pid wireguard-go
+wait_for 10 bash -c "! ip -n $ns_a link show $tun_a >/dev/null 2>&1" || fail "host TUN gone"
+start_host --under-load-threshold 0
+start_wireguard_go "$outer_a:$port_a"
+# wireguard-go retries its initiation after REKEY_TIMEOUT (5 s) with mac2 from our cookie.
+wait_for 30 ping_ok in_b "$inner_a" || fail "phase 4: no tunnel in cookie mode"
+counter_gt tx_cookie 0 || fail "phase 4: no cookie reply sent"
+counter_gt drop_bad_mac2 0 || fail "phase 4: initiation without mac2 not refused"
+counter_gt rx_initiation 0 || fail "phase 4: initiation with mac2 not accepted"
+log "phase 4: cookie mode: tx_cookie=$(counter tx_cookie) drop_bad_mac2=$(counter drop_bad_mac2)" \
+  "rx_initiation=$(counter rx_initiation), ping through the tunnel passed"
+ping_ok in_a "$inner_b" || fail "phase 4: ping from our side"
 log "PASS"

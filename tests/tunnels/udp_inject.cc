@@ -70,9 +70,7 @@ int main(int argc, char** argv) {
       std::perror("udp_inject: sendto");
       return 1;
     }
-    std::printf("injected %zu bytes (counter %llu)\n", payload.size(),
-                static_cast<unsigned long long>(le32(payload.data() + 8) |
-                                                (std::uint64_t{le32(payload.data() + 12)} << 32)));
+    std::printf("injected %zu bytes of type %u\n", payload.size(), type);
     return 0;
   }
   std::fprintf(stderr, "udp_inject: no datagram of type %u in capture\n", type);

@@ -9,6 +9,7 @@
 //
 // Usage: tun_wg_host --ifname NAME --listen-port P --private-key B64 --peer B64
 //                    [--endpoint IP:PORT] --allowed-ip PREFIX... --stats FILE
+//                    [--under-load-threshold N]   (handshakes/s before cookie mode; 0 = always)
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
   std::optional<Endpoint> endpoint;
   std::vector<IpPrefix> allowed;
   int port = 0;
+  long under_load = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return usage();
@@ -176,6 +178,8 @@ int main(int argc, char** argv) {
       allowed.push_back(*p);
     } else if (a == "--stats") {
       stats = v;
+    } else if (a == "--under-load-threshold") {
+      under_load = std::stol(v);
     } else {
       return usage();
     }
@@ -185,7 +189,11 @@ int main(int argc, char** argv) {
   if (ifname.empty() || stats.empty() || port <= 0 || !priv || !peer_key) return usage();
 
   Device dev;
-  if (auto r = dev.set_private_key(*priv); !r) {
+  DeviceConfig config;
+  config.private_key = *priv;
+  if (under_load >= 0)
+    config.under_load_handshakes_per_second = static_cast<std::uint32_t>(under_load);
+  if (auto r = dev.configure(config); !r) {
     std::fprintf(stderr, "wg_host: %s\n", r.error().message.c_str());
     return 1;
   }

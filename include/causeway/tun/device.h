@@ -76,7 +76,8 @@ class ActionSink {
 struct DeviceConfig {
   Key32 private_key{};
   // Handshake messages per second above which the responder demands a valid mac2 (cookie mode,
-  // whitepaper section 5.3). wireguard-go's trigger is queue depth; ours is a rate.
+  // whitepaper section 5.3). wireguard-go's trigger is queue depth; ours is a rate. 0 = always
+  // demand mac2 (every handshake goes through a cookie round trip).
   std::uint32_t under_load_handshakes_per_second = 1000;
   // Under load, handshake messages accepted per source address per second (token bucket).
   std::uint32_t per_source_handshakes_per_second = 20;
