@@ -52,6 +52,23 @@ bool v6_is_loopback(const std::uint8_t* a) noexcept {
   return std::memcmp(a, kLoop, 16) == 0;
 }
 
+// RFC 1071: the ones'-complement sum of a valid header is 0xffff. The common 20-byte header
+// is summed as five 32-bit words (end-around carry folds them the same as 16-bit words).
+inline bool ip4_header_checksum_ok(const std::uint8_t* ip, std::uint32_t ihl) noexcept {
+  if (ihl != kIp4MinHeaderLen) return rte_raw_cksum(ip, ihl) == 0xffff;
+  std::uint64_t sum = 0;
+  for (unsigned i = 0; i < 5; ++i) {
+    std::uint32_t w;
+    std::memcpy(&w, ip + 4 * i, 4);
+    sum += w;
+  }
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one changed 16-bit word.
 inline void csum_replace16(std::uint8_t* csum, std::uint16_t old_word,
                            std::uint16_t new_word) noexcept {
@@ -69,7 +86,9 @@ std::uint16_t eth_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept 
   const DataplanePort& port = ctx.shared->ports[ctx.in_port];
   const std::uint32_t max_frame = port.mtu + kEthHeaderLen;
   std::uint16_t keep = 0;
+  std::uint64_t bytes = 0;
   for (rte_mbuf* m : pkts) {
+    bytes += m->pkt_len;
     PacketMeta& pm = meta(m);
     pm.in_port = ctx.in_port;
     pm.l3_offset = kEthHeaderLen;
@@ -113,6 +132,10 @@ std::uint16_t eth_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept 
     }
     pkts[keep++] = m;
   }
+  // Counted here, in the one loop that touches every received mbuf anyway.
+  PortCounters& pc = ctx.counters->port[ctx.in_port];
+  pc.rx_packets.add(pkts.size());
+  pc.rx_bytes.add(bytes);
   return keep;
 }
 
@@ -147,7 +170,7 @@ std::uint16_t ip_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       }
       const std::uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
       if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-          (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff)) {
+          (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !ip4_header_checksum_ok(ip, ihl))) {
         drop(ctx, m, DropReason::ip4_bad_checksum);
         continue;
       }

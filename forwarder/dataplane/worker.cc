@@ -55,8 +55,7 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
 void tx_flush(WorkerContext& ctx, std::uint16_t port) noexcept {
   TxBuffer& b = ctx.tx[port];
   if (b.n == 0) return;
-  std::uint64_t bytes = 0;
-  for (std::uint16_t i = 0; i < b.n; ++i) bytes += b.pkts[i]->pkt_len;
+  std::uint64_t bytes = b.bytes;
   const std::uint16_t sent = rte_eth_tx_burst(ctx.shared->ports[port].dpdk_port,
                                               static_cast<std::uint16_t>(ctx.id), b.pkts, b.n);
   PortCounters& pc = ctx.counters->port[port];
@@ -69,12 +68,16 @@ void tx_flush(WorkerContext& ctx, std::uint16_t port) noexcept {
   pc.tx_packets.add(sent);
   pc.tx_bytes.add(bytes);
   b.n = 0;
+  b.bytes = 0;
 }
 
 void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept {
   TxBuffer& b = ctx.tx[port];
-  b.pkts[b.n++] = m;
-  if (b.n == kTxBufferSize) tx_flush(ctx, port);
+  const std::uint16_t n = b.n;
+  b.pkts[n] = m;
+  b.bytes += m->pkt_len;
+  b.n = static_cast<std::uint16_t>(n + 1);
+  if (n + 1 == kTxBufferSize) tx_flush(ctx, port);
 }
 
 void tx_flush_all(WorkerContext& ctx) noexcept {
@@ -103,11 +106,6 @@ int worker_main(void* arg) {
       const std::uint16_t n =
           rte_eth_rx_burst(sh.ports[rq.port].dpdk_port, rq.queue, pkts, kBurstSize);
       if (n == 0) continue;
-      PortCounters& pc = wc.port[rq.port];
-      std::uint64_t bytes = 0;
-      for (std::uint16_t i = 0; i < n; ++i) bytes += pkts[i]->pkt_len;
-      pc.rx_packets.add(n);
-      pc.rx_bytes.add(bytes);
       process_burst(ctx, rq.port, pkts, n);
       total += n;
     }

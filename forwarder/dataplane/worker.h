@@ -60,6 +60,7 @@ struct RxQueueRef {
 
 struct TxBuffer {
   std::uint16_t n = 0;
+  std::uint64_t bytes = 0;  // sum of pkt_len of the buffered packets
   rte_mbuf* pkts[kTxBufferSize];
 };
 

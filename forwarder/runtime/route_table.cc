@@ -3,6 +3,7 @@
 
 #include <rte_lcore.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -151,6 +152,7 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
 
   std::unordered_map<PrefixKey, Entry, PrefixKeyHash> touched;
   touched.reserve(batch.size());
+  if (rib_.bucket_count() < rib_.size() + batch.size()) rib_.reserve(rib_.size() + batch.size());
   std::vector<std::uint32_t> acquired;  // references taken by this batch (undone on failure)
   std::vector<std::uint32_t> replaced;  // references given up by this batch (dropped on success)
   acquired.reserve(batch.size());
@@ -215,6 +217,14 @@ Result<BatchResult> RouteTable::commit(std::unordered_map<PrefixKey, Entry, Pref
     const std::uint32_t new_nh = e.effective();
     if (old_nh != new_nh) ops.push_back(FibOp{key, old_nh, new_nh});
   }
+  // Apply in address order: the DPDK RIB under each FIB copy is a trie, and walking it in
+  // order keeps its nodes in cache (measured: 1M random /24s take 2.25 s per copy in hash
+  // order, 0.16 s sorted; bench/forwarding/fib_insert_bench.cc).
+  std::sort(ops.begin(), ops.end(), [](const FibOp& a, const FibOp& b) {
+    if (a.key.family != b.key.family) return a.key.family < b.key.family;
+    if (a.key.bytes != b.key.bytes) return a.key.bytes < b.key.bytes;
+    return a.key.len < b.key.len;
+  });
 
   FibCopy& standby = *copies_[standby_];
   for (std::size_t i = 0; i < ops.size(); ++i) {
