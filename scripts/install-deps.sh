@@ -13,7 +13,7 @@ packages=(
   prometheus-cpp-dev catch2 libbenchmark-dev libpcap-dev libbpf-dev libxdp-dev
   # real peers and lab tools
   frr frr-pythontools wireguard-tools wireguard-go bird2 iproute2 ethtool iperf3
-  tcpdump iputils-ping procps psmisc
+  tcpdump iputils-ping procps psmisc jq
 )
 
 missing=()
