@@ -74,7 +74,8 @@ struct FwdConfig {
   FibConfig fib;
   NeighborTimers neighbor;
   std::string control_socket = "/run/causeway/fwd.sock";
-  std::uint32_t idle_sleep_max_us = 500;  // adaptive polling: longest sleep of an idle worker
+  std::uint32_t idle_sleep_max_us =
+      1000;  // adaptive polling: longest sleep of an idle worker; 0 = busy-poll
 };
 
 // Parse and validate a whole configuration document. Errors name the field path.

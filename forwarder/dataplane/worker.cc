@@ -130,7 +130,7 @@ int worker_main(void* arg) {
       continue;
     }
     wc.idle_polls.add();
-    if (++idle_rounds < kIdleRoundsBeforeSleep) continue;
+    if (sh.idle_sleep_max_us == 0 || ++idle_rounds < kIdleRoundsBeforeSleep) continue;
     // Adaptive back-off: nothing is buffered (flushed above) and no FIB copy is held.
     wc.sleeps.add();
     rte_rcu_qsbr_thread_offline(sh.qsbr, ctx.id);

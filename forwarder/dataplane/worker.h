@@ -49,8 +49,8 @@ struct DataplaneShared {
   // punt_eventfd to wake it. So a burst of punts costs one syscall, not one per packet.
   std::atomic<bool>* punt_wakeup_armed = nullptr;
   int punt_eventfd = -1;
-  std::atomic<bool>* quit = nullptr;  // set by the control thread at shutdown
-  std::uint32_t idle_sleep_max_us = 500;
+  std::atomic<bool>* quit = nullptr;       // set by the control thread at shutdown
+  std::uint32_t idle_sleep_max_us = 1000;  // 0 = busy-poll
 };
 
 struct RxQueueRef {

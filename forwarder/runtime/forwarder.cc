@@ -406,7 +406,7 @@ Result<void> Forwarder::Impl::init_workers() {
   shared.punt_wakeup_armed = &punt_armed;
   shared.punt_eventfd = punt_eventfd;
   shared.quit = &quit;
-  shared.idle_sleep_max_us = std::max<std::uint32_t>(1, cfg.idle_sleep_max_us);
+  shared.idle_sleep_max_us = cfg.idle_sleep_max_us;  // 0 = busy-poll
 
   workers = static_cast<WorkerContext*>(
       rte_zmalloc("cw_workers", sizeof(WorkerContext) * n_workers, RTE_CACHE_LINE_SIZE));

@@ -184,7 +184,7 @@ TEST_CASE("a minimal document takes every default", "[config]") {
   CHECK(c.neighbor.probes == 3);
   CHECK(c.neighbor.queue_per_neighbor == 16);
   CHECK(c.control_socket == "/run/causeway/fwd.sock");
-  CHECK(c.idle_sleep_max_us == 500);
+  CHECK(c.idle_sleep_max_us == 1000);
 }
 
 // Two ports most rows build on: lan0 has IPv4 and IPv6, wan0 IPv4 only.
