@@ -19,6 +19,8 @@
 #include "causeway/common/ip.h"
 #include "route_set.h"
 
+#include "causeway/common/byte_order.h"
+
 namespace {
 
 using causeway::IpAddress;
@@ -34,13 +36,8 @@ constexpr std::size_t kPayloadLen = kFrameLen - kEthLen - kIpLen - kUdpLen;  // 
 constexpr std::uint8_t kTtl = 64;
 constexpr std::uint8_t kIpProtoUdp = 17;
 
-void store_be16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-void store_be32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
-}
+using causeway::store_be16;
+using causeway::store_be32;
 
 // RFC 1071 one's-complement sum of big-endian 16-bit words.
 std::uint32_t sum16(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0) {

@@ -1,30 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// Explicit big-endian loads and stores on packet memory (STYLE.md 7): packet headers are
-// not aligned for their fields, so fields are read through memcpy, which compiles to one
-// unaligned load and a byte swap.
+// Wire constants of the headers the data path parses, the big-endian load/store helpers
+// (include/causeway/common/byte_order.h) and RFC 1071 checksum helpers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
+
+#include "causeway/common/byte_order.h"
 
 namespace causeway::fwd::wire {
 
-inline std::uint16_t load_be16(const std::uint8_t* p) noexcept {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-inline std::uint32_t load_be32(const std::uint8_t* p) noexcept {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return __builtin_bswap32(v);
-}
-inline void store_be16(std::uint8_t* p, std::uint16_t v) noexcept {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-inline void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
-  v = __builtin_bswap32(v);
-  std::memcpy(p, &v, 4);
-}
+using causeway::load_be16;
+using causeway::load_be32;
+using causeway::store_be16;
+using causeway::store_be32;
 
 // Ethernet (IEEE 802.3) and the network headers we parse.
 inline constexpr unsigned kEthHeaderLen = 14;

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "causeway/common/byte_order.h"
 #include "causeway/common/ip.h"
 #include "causeway/common/result.h"
 #include "causeway/fwd/control_protocol.h"
@@ -33,24 +34,11 @@ inline constexpr std::size_t kRouteBatchPrefixSize = 4;  // big-endian record co
 inline constexpr std::size_t kMaxRouteBatchRecords =
     (kMaxPayload - kRouteBatchPrefixSize) / kRouteRecordSize;
 
-// ---- Byte order helpers (explicit big-endian loads/stores) ----
-[[nodiscard]] constexpr std::uint16_t load_be16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>((std::uint16_t{p[0]} << 8) | std::uint16_t{p[1]});
-}
-[[nodiscard]] constexpr std::uint32_t load_be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
-         std::uint32_t{p[3]};
-}
-constexpr void store_be16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-constexpr void store_be32(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
+// ---- Byte order helpers: the shared ones (include/causeway/common/byte_order.h) ----
+using causeway::load_be16;
+using causeway::load_be32;
+using causeway::store_be16;
+using causeway::store_be32;
 
 // ---- Headers ----
 using HeaderBytes = std::array<std::uint8_t, kHeaderSize>;
