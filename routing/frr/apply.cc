@@ -8,14 +8,19 @@
 //   4. frr-reload.py --reload <new>          applies only the difference; exit 1 on error
 //   5. frr-reload.py --test  <new>           verify: nothing left to apply
 //   6. rename <new> over <config>
-// A failure in 4 or 5 reloads the previous <config> (when there is one) so FRR runs what the
-// file on disk says; the error names the step and carries FRR's own message.
+// frr-reload.py --reload ends with `vtysh write` whenever the file it applied is not
+// <confdir>/frr.conf (always so with -N: it compares with /etc/frr/frr.conf), which writes the
+// running configuration over <config>. The applier therefore keeps the previous text itself:
+// a failure in 4 or 5 writes it back and reloads it, so FRR runs what the file on disk says;
+// after a success, 6 replaces FRR's rewrite with the rendered text. The error names the step
+// and carries FRR's own message.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -34,23 +39,38 @@ std::string trim_right(std::string text) {
   return text;
 }
 
+// Removes terminal colour sequences (frr-reload.py colours its warnings).
+std::string strip_escapes(const std::string& line) {
+  std::string out;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\x1b' && i + 1 < line.size() && line[i + 1] == '[') {
+      i += 2;
+      while (i < line.size() && !(line[i] >= '@' && line[i] <= '~')) ++i;
+      continue;
+    }
+    out += line[i];
+  }
+  return out;
+}
+
+// FRR's own answers from a command's output: vtysh prints "% <reason>" and
+// "line N: <what failed>"; frr-reload.py adds its log and repeats them for each pass. Each
+// answer is kept once; without any, the end of the output is shown.
 std::string describe(const CommandResult& r) {
-  std::string text = trim_right(r.err);
-  const std::string out = trim_right(r.out);
-  if (!out.empty()) text = text.empty() ? out : out + "\n" + text;
-  // frr-reload.py logs every line it sends; keep FRR's answers ("% ...", "line N: ...").
+  const std::string text = trim_right(r.out + (r.out.empty() ? "" : "\n") + r.err);
   std::istringstream lines(text);
   std::string line;
-  std::string kept;
+  std::vector<std::string> kept;
   while (std::getline(lines, line)) {
-    if (line.find("% ") != std::string::npos || line.find("line ") == 0 ||
-        line.find("WARNING") != std::string::npos || line.find("ERROR") != std::string::npos ||
-        line.find("rror") != std::string::npos) {
-      kept += (kept.empty() ? "" : "\n") + line;
-    }
+    line = trim_right(strip_escapes(line));
+    const bool answer = line.rfind("% ", 0) == 0 || line.rfind("line ", 0) == 0 ||
+                        line.rfind("cannot run ", 0) == 0 || line.rfind("killed after ", 0) == 0;
+    if (answer && std::find(kept.begin(), kept.end(), line) == kept.end()) kept.push_back(line);
   }
-  if (kept.empty()) kept = text.size() > 2000 ? text.substr(text.size() - 2000) : text;
-  return "exit " + std::to_string(r.exit_code) + (kept.empty() ? "" : ": " + kept);
+  std::string shown;
+  for (const std::string& k : kept) shown += (shown.empty() ? "" : "\n") + k;
+  if (shown.empty()) shown = text.size() > 2000 ? text.substr(text.size() - 2000) : text;
+  return "exit " + std::to_string(r.exit_code) + (shown.empty() ? "" : ": " + shown);
 }
 
 bool write_file(const std::string& path, const std::string& text) {
@@ -70,8 +90,12 @@ bool write_file(const std::string& path, const std::string& text) {
   return ::close(fd) == 0 && synced;
 }
 
-bool exists(const std::string& path) {
-  return ::access(path.c_str(), F_OK) == 0;
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace
@@ -205,18 +229,25 @@ Result<ApplyReport> FrrApplier::difference(const std::string& file) {
   return parse_reload_diff(r.out);
 }
 
-std::string FrrApplier::restore_previous() {
-  if (!exists(options_.config_path)) {
-    return "; no previous " + options_.config_path + " to restore";
+std::string FrrApplier::restore_previous(const std::optional<std::string>& previous) {
+  if (!previous) return "; no previous " + options_.config_path + " to restore";
+  // frr-reload.py has already written the running configuration over config_path (see the
+  // top of this file): put the previous text back, under a name of its own while reloading.
+  const std::string saved = options_.config_path + ".prev";
+  if (!write_file(saved, *previous)) {
+    return "; cannot write " + saved + " to restore the previous configuration";
   }
-  const CommandResult r = runner_(reload_args("--reload", options_.config_path));
-  if (r.exit_code != 0) {
-    return "; restoring " + options_.config_path + " failed too (" + describe(r) + ")";
-  }
-  return "; the running configuration was restored from " + options_.config_path;
+  const CommandResult r = runner_(reload_args("--reload", saved));
+  const bool kept = ::rename(saved.c_str(), options_.config_path.c_str()) == 0;
+  std::string note = kept ? "" : " (but cannot put it back in " + options_.config_path + ")";
+  if (r.exit_code != 0)
+    return "; restoring the previous configuration failed too (" + describe(r) + ")" + note;
+  return "; the running configuration was restored from the previous " + options_.config_path +
+         note;
 }
 
 Result<ApplyReport> FrrApplier::apply(const std::string& config_text) {
+  const std::optional<std::string> previous = read_file(options_.config_path);
   const std::string candidate = options_.config_path + ".new";
   if (!write_file(candidate, config_text)) {
     return fail("cannot write " + candidate + ": " + std::strerror(errno), errno ? errno : EIO);
@@ -239,8 +270,9 @@ Result<ApplyReport> FrrApplier::apply(const std::string& config_text) {
     const CommandResult reload = runner_(reload_args("--reload", candidate));
     if (reload.exit_code != 0) {
       discard();
-      return fail("frr-reload.py --reload failed (" + describe(reload) + ")" + restore_previous(),
-                  EIO);
+      return fail(
+          "frr-reload.py --reload failed (" + describe(reload) + ")" + restore_previous(previous),
+          EIO);
     }
     auto after = difference(candidate);
     if (!after || after.value().changed()) {
@@ -252,7 +284,7 @@ Result<ApplyReport> FrrApplier::apply(const std::string& config_text) {
       discard();
       return fail((after ? "FRR did not take the whole configuration; still different:" + left
                          : after.error().message) +
-                      restore_previous(),
+                      restore_previous(previous),
                   EIO);
     }
   }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,7 +91,7 @@ class FrrApplier {
   std::vector<std::string> vtysh_args(std::vector<std::string> rest) const;
   std::vector<std::string> reload_args(const std::string& mode, const std::string& file) const;
   Result<ApplyReport> difference(const std::string& file);
-  std::string restore_previous();
+  std::string restore_previous(const std::optional<std::string>& previous);
 
   ApplyOptions options_;
   CommandRunner runner_;

@@ -64,7 +64,11 @@ struct FakeFrr {
       if (argv[0] == "vtysh")
         return std::find(argv.begin(), argv.end(), "-C") != argv.end() ? check : vtysh_file;
       if (argv[1] == "--test") return tests.at(std::min(test_calls++, tests.size() - 1));
-      if (argv[1] == "--reload") return argv.back() == config_path ? restore : reload;
+      if (argv[1] == "--reload") {
+        // Like frr-reload.py: `vtysh write` puts the running configuration in the live file.
+        if (!config_path.empty()) std::ofstream(config_path) << "written by vtysh\n";
+        return argv.back() == config_path + ".prev" ? restore : reload;
+      }
       FAIL("unexpected command " << argv[0]);
       return CommandResult{};
     };
@@ -155,10 +159,12 @@ TEST_CASE("apply: a failed reload restores the previous configuration") {
           "frr-reload.py --reload failed (exit 1: % Local-AS allowed only for EBGP peers\nline 2:",
           0) == 0);
   CHECK(message.find("Executed") == std::string::npos);  // frr-reload's own log is left out
-  CHECK(message.find("; the running configuration was restored from " + o.config_path) !=
-        std::string::npos);
+  CHECK(message.find("; the running configuration was restored from the previous " +
+                     o.config_path) != std::string::npos);
   REQUIRE(frr.calls.size() == 4);
-  CHECK(frr.calls[3] == Argv{"frr-reload.py", "--reload", "-N", "pop1", "--stdout", o.config_path});
+  CHECK(frr.calls[3] ==
+        Argv{"frr-reload.py", "--reload", "-N", "pop1", "--stdout", o.config_path + ".prev"});
+  CHECK_FALSE(fs::exists(o.config_path + ".prev"));
   CHECK(read(o.config_path) == "old\n");
   CHECK_FALSE(fs::exists(o.config_path + ".new"));
 }
@@ -179,7 +185,7 @@ TEST_CASE("apply: a difference left after the reload is an error, and restores")
             "  delete: router bgp 65001\n  delete:  no neighbor 192.0.2.1 bfd\n",
             0) == 0);
   CHECK(frr.calls.back() ==
-        Argv{"frr-reload.py", "--reload", "-N", "pop1", "--stdout", o.config_path});
+        Argv{"frr-reload.py", "--reload", "-N", "pop1", "--stdout", o.config_path + ".prev"});
   CHECK(read(o.config_path) == "old\n");
 }
 
