@@ -12,7 +12,8 @@
 # 3. SLA state "degraded" re-renders only the route-map: BIRD sees the degraded communities;
 # 4. an invalid intent changes nothing (file, running configuration, session);
 # 5. a frr.conf that FRR itself rejects half-way (bgpd refuses one line) is rolled back: file
-#    and running configuration as before, session untouched.
+#    and running configuration as before, session untouched;
+# 6. control: `clear bgp` resets the session, and the same check sees the reset.
 # Every daemon runs in the foreground under a PID we hold; the EXIT trap stops them and
 # removes the namespaces and FRR's per-namespace directories.
 set -uo pipefail
@@ -170,5 +171,11 @@ cw_check "running configuration restored after the rejection" test "$(running)" 
 cw_check "no leftover candidate file" test ! -e "$CONF.new"
 cw_check "the session survived everything" same_session
 cw_check "BIRD never got 10.7.0.0/16 for good" cw_wait_until 30 bird_route_lacks 10.7.0.0/16 10.7.0.0
+
+# ---- 6. control: a real reset is seen by the same checks -------------------------------------
+VTY -c 'clear bgp 192.0.2.2' >/dev/null
+reset_seen() { ! same_session; }
+cw_check "a hard reset of the session is detected as one" cw_wait_until 30 reset_seen
+cw_check "and the session comes back" cw_wait_until 60 established
 
 cw_summary
