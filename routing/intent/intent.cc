@@ -358,6 +358,19 @@ class Unique {
   std::map<std::string, std::string> seen_;
 };
 
+// A list of route prefixes; each must be new to `seen`.
+std::vector<IpPrefix> to_prefixes(const YAML::Node& node, const std::string& path, Unique& seen) {
+  std::vector<IpPrefix> out;
+  auto list = to_list(node, path);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string at = item_path(path, i);
+    IpPrefix prefix = to_prefix(list[i], at);
+    seen.add(prefix.str(), at, list[i]);
+    out.push_back(prefix);
+  }
+  return out;
+}
+
 template <typename T>
 const T* find_named(const std::vector<T>& items, std::string_view name) {
   for (const T& item : items) {
@@ -630,10 +643,9 @@ class Reader {
     for (const char* key : {"src_prefixes", "dst_prefixes"}) {
       auto n = m.get(key);
       if (!n) continue;
-      auto list = to_list(*n, m.at(key));
+      Unique seen("prefix");
       auto& out = std::string_view(key) == "src_prefixes" ? match.src_prefixes : match.dst_prefixes;
-      for (std::size_t i = 0; i < list.size(); ++i)
-        out.push_back(to_prefix(list[i], item_path(m.at(key), i)));
+      out = to_prefixes(*n, m.at(key), seen);
     }
     return match;
   }
@@ -789,13 +801,7 @@ class Reader {
       }
       overlay.add(p.overlay_address.str(), m.at("overlay_address"), ov);
       if (auto n = m.get("site_prefixes")) {
-        auto list = to_list(*n, m.at("site_prefixes"));
-        for (std::size_t j = 0; j < list.size(); ++j) {
-          const std::string at = item_path(m.at("site_prefixes"), j);
-          IpPrefix prefix = to_prefix(list[j], at);
-          sites.add(prefix.str(), at, list[j]);
-          p.site_prefixes.push_back(prefix);
-        }
+        p.site_prefixes = to_prefixes(*n, m.at("site_prefixes"), sites);
       }
       if (auto n = m.get("keepalive_s")) {
         p.keepalive_s = static_cast<std::uint32_t>(to_uint(*n, m.at("keepalive_s"), 0, 65535));
@@ -894,14 +900,8 @@ class Reader {
       }
     }
     if (auto n = m.get("announce")) {
-      auto list = to_list(*n, m.at("announce"));
       Unique prefixes("prefix");
-      for (std::size_t i = 0; i < list.size(); ++i) {
-        const std::string at = item_path(m.at("announce"), i);
-        IpPrefix p = to_prefix(list[i], at);
-        prefixes.add(p.str(), at, list[i]);
-        bgp.announce.push_back(p);
-      }
+      bgp.announce = to_prefixes(*n, m.at("announce"), prefixes);
     }
     if (auto n = m.get("sla_communities")) {
       auto list = to_list(*n, m.at("sla_communities"));
