@@ -1007,6 +1007,8 @@ Result<Intent> parse_intent(std::string_view yaml_text) {
     return fail(with_line(e), EINVAL);
   } catch (const YAML::Exception& e) {
     return fail("document: " + e.msg, EINVAL);
+  } catch (const std::exception& e) {  // e.g. bad_alloc on a hostile document
+    return fail(std::string("document: cannot be read: ") + e.what(), EINVAL);
   }
 }
 
