@@ -754,6 +754,25 @@ class Reader {
     return e;
   }
 
+  // The WAN ports of the endpoint's backbone must have an address of the endpoint's family
+  // (a port without addresses, e.g. configured later by DHCP, is not held against it).
+  void check_reachable(const Endpoint& ep, const std::string& path, const YAML::Node& node) {
+    bool any_address = false;
+    for (const Port& port : intent_.ports) {
+      if (port.backbone != ep.backbone) continue;
+      for (const IpPrefix& a : port.addresses) {
+        if (a.addr.family == ep.address.family) return;
+        any_address = true;
+      }
+    }
+    if (any_address) {
+      invalid(path, node,
+              std::string("no WAN port on backbone ") + ep.backbone + " has an " +
+                  (ep.address.is_v4() ? "IPv4" : "IPv6") + " address to reach " + ep.address.str() +
+                  " from");
+    }
+  }
+
   void read_peers(const YAML::Node& node, const std::string& path) {
     auto items = to_list(node, path);
     Unique names("peer name");
@@ -788,6 +807,7 @@ class Reader {
         }
         Endpoint ep = to_endpoint(entry.second, at);
         ep.backbone = backbone;
+        check_reachable(ep, at, entry.second);
         p.endpoints.push_back(std::move(ep));
       }
       std::sort(p.endpoints.begin(), p.endpoints.end(),

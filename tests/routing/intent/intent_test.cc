@@ -211,6 +211,8 @@ const BadCase kBad[] = {
      "peers[0].endpoints.aws: expected ADDRESS[:PORT]"},
     {"peers[0].endpoints.inet", "'2001:db8::1:51820'",
      "peers[0].endpoints.inet: expected ADDRESS[:PORT]"},
+    {"peers[0].endpoints.aws", "'[2001:db8::20]:51820'",
+     "peers[0].endpoints.aws: no WAN port on backbone aws has an IPv6 address"},
     {"peers[0].endpoints", "{}", "peers[0].endpoints: expected a map of backbone name"},
     {"peers[1].public_key",
      "neAN2cKV57G8y8uIGu9qOv6LUSnex9JUaLcR0GNsSFI=", "peers[1].public_key: public key"},
