@@ -2,10 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # FRR configured from the intent, peering with BIRD (an independent BGP implementation).
 #
-#   ns F: zebra (-M dplane_fpm_nl), bgpd, bfdd  --veth 192.0.2.1/30 -- 192.0.2.2/30--  ns B: BIRD
+#   ns F (PoP t1): zebra (-M dplane_fpm_nl), bgpd, bfdd --veth 192.0.2.1/30 -- .2/30-- ns B: BIRD
+#        | lo 10.255.0.1 (overlay address), veth 100.64.0.1/30 standing in for the overlay
+#   ns P (PoP t2): zebra, bgpd; lo 10.255.0.2; iBGP with t1 between the overlay addresses
 #
 # 1. apply the rendered intent: eBGP with BIRD Established, BFD up, BIRD has 10.1.0.0/16 with
-#    the compliant SLA communities (65001:100, 65001:2:0);
+#    the compliant SLA communities (65001:100, 65001:2:0); iBGP t1-t2 Established between the
+#    overlay addresses (update-source), t2 learns BIRD's route with t1's overlay address as
+#    next hop (next-hop-self), t1 learns t2's prefix, which BIRD does not get (only announced
+#    prefixes go to carriers);
 # 2. apply an intent that only changes a community value and adds a prefix: the session is
 #    not reset (FRR's established counter and uptime epoch unchanged, BIRD's session start
 #    unchanged) and BIRD sees 65001:200 on both prefixes;
@@ -19,10 +24,12 @@
 set -uo pipefail
 TOOL=$1
 INTENT=$2
+INTENT_T2=$3
 source "$(dirname "$0")/../../../scripts/lib/netns.sh"
 
 NSF=cwrtf$$
 NSB=cwrtb$$
+NSP=cwrtp$$
 WORK=$(mktemp -d /tmp/cw-rt-frr.XXXXXX)
 CONF=/etc/frr/$NSF/frr.conf
 VTY() { vtysh -N "$NSF" "$@"; }
@@ -30,7 +37,7 @@ BIRDC() { birdc -s "$WORK/bird.ctl" "$@"; }
 
 cleanup() {
   cw_cleanup
-  rm -rf "/etc/frr/$NSF" "/var/run/frr/$NSF" "$WORK"
+  rm -rf "/etc/frr/$NSF" "/var/run/frr/$NSF" "/etc/frr/$NSP" "/var/run/frr/$NSP" "$WORK"
 }
 trap cleanup EXIT
 
@@ -43,24 +50,39 @@ cw_ns_add "$NSB"
 cw_veth "$NSF" wan0 "$NSB" noc0
 ip -n "$NSF" addr add 192.0.2.1/30 dev wan0
 ip -n "$NSB" addr add 192.0.2.2/30 dev noc0
+cw_ns_add "$NSP"
+cw_veth "$NSF" ovl0 "$NSP" ovl0
+ip -n "$NSF" addr add 100.64.0.1/30 dev ovl0
+ip -n "$NSP" addr add 100.64.0.2/30 dev ovl0
 ip -n "$NSF" addr add 10.255.0.1/32 dev lo
+ip -n "$NSP" addr add 10.255.0.2/32 dev lo
+ip -n "$NSF" route add 10.255.0.2/32 via 100.64.0.2
+ip -n "$NSP" route add 10.255.0.1/32 via 100.64.0.1
 
-mkdir -p "/etc/frr/$NSF" "/var/run/frr/$NSF"
-echo 'service integrated-vtysh-config' >"/etc/frr/$NSF/vtysh.conf"
-chown -R frr:frr "/etc/frr/$NSF" "/var/run/frr/$NSF"
-cw_spawn "$NSF" "$WORK/zebra.log" /usr/lib/frr/zebra -N "$NSF" -M dplane_fpm_nl -P 0 -f /dev/null
-cw_spawn "$NSF" "$WORK/bfdd.log" /usr/lib/frr/bfdd -N "$NSF" -P 0 -f /dev/null
-cw_spawn "$NSF" "$WORK/bgpd.log" /usr/lib/frr/bgpd -N "$NSF" -P 0 -f /dev/null
-daemons_up() {
-  local d
-  for d in zebra bfdd bgpd; do [[ -S /var/run/frr/$NSF/$d.vty ]] || return 1; done
-  VTY -c 'show version' >/dev/null
+start_frr() {  # NS DAEMON...: FRR daemons in the foreground, own pathspace, no config yet
+  local ns=$1 d
+  shift
+  mkdir -p "/etc/frr/$ns" "/var/run/frr/$ns"
+  echo 'service integrated-vtysh-config' >"/etc/frr/$ns/vtysh.conf"
+  chown -R frr:frr "/etc/frr/$ns" "/var/run/frr/$ns"
+  cw_spawn "$ns" "$WORK/zebra-$ns.log" /usr/lib/frr/zebra -N "$ns" -M dplane_fpm_nl -P 0 -f /dev/null
+  for d in "$@"; do cw_spawn "$ns" "$WORK/$d-$ns.log" "/usr/lib/frr/$d" -N "$ns" -P 0 -f /dev/null; done
 }
-cw_check "FRR daemons answer on their vty sockets" cw_wait_until 20 daemons_up || exit 1
+daemons_up() {  # NS DAEMON...
+  local ns=$1 d
+  shift
+  for d in zebra "$@"; do [[ -S /var/run/frr/$ns/$d.vty ]] || return 1; done
+  vtysh -N "$ns" -c 'show version' >/dev/null
+}
+start_frr "$NSF" bfdd bgpd
+start_frr "$NSP" bgpd
+cw_check "FRR daemons of t1 answer on their vty sockets" cw_wait_until 20 daemons_up "$NSF" bfdd bgpd || exit 1
+cw_check "FRR daemons of t2 answer on their vty sockets" cw_wait_until 20 daemons_up "$NSP" bgpd || exit 1
 
 cat >"$WORK/bird.conf" <<BIRD
 router id 192.0.2.2;
 protocol device {}
+protocol static { ipv4; route 198.18.0.0/15 blackhole; }
 protocol bfd { interface "noc0" { min rx interval 300 ms; min tx interval 300 ms; }; }
 protocol bgp carrier {
   local 192.0.2.2 as 64500;
@@ -68,7 +90,7 @@ protocol bgp carrier {
   hold time 9;
   keepalive time 3;
   bfd on;
-  ipv4 { import all; export none; };
+  ipv4 { import all; export where source = RTS_STATIC; };
 }
 BIRD
 cw_spawn "$NSB" "$WORK/bird.log" bird -f -c "$WORK/bird.conf" -s "$WORK/bird.ctl"
@@ -111,6 +133,24 @@ cw_check "BIRD receives 10.1.0.0/16 with the compliant SLA communities" \
   cw_wait_until 30 bird_route_has 10.1.0.0/16 "(65001,100)" "(65001, 2, 0)"
 cw_check "zebra was started with the FPM module and has the address" \
   bash -c "vtysh -N $NSF -c 'show running-config' | grep -qx 'fpm address 127.0.0.1'"
+cw_check "t2's rendered intent applies" "$TOOL" "$INTENT_T2" "/etc/frr/$NSP/frr.conf" "$NSP"
+ibgp_established() {
+  [[ $(VTY -c 'show bgp neighbors 10.255.0.2 json' | jq -r '.["10.255.0.2"].bgpState') == Established ]]
+}
+# NS PREFIX NEXTHOP: the best path for PREFIX in NS has NEXTHOP
+bgp_best_via() {
+  vtysh -N "$1" -c "show bgp ipv4 unicast $2 json" |
+    jq -e --arg nh "$3" '[.paths[] | select(.bestpath.overall) | .nexthops[].ip] | index($nh) != null' >/dev/null
+}
+cw_check "iBGP t1-t2 Established between the overlay addresses" cw_wait_until 60 ibgp_established
+cw_check "t1 sources the iBGP session from its overlay address" \
+  bash -c "vtysh -N $NSF -c 'show bgp neighbors 10.255.0.2 json' | jq -e '.[\"10.255.0.2\"].hostLocal == \"10.255.0.1\"'"
+cw_check "t2 learns BIRD's 198.18.0.0/15 via t1's overlay address (next-hop-self)" \
+  cw_wait_until 30 bgp_best_via "$NSP" 198.18.0.0/15 10.255.0.1
+cw_check "t2 learns t1's 10.1.0.0/16 over iBGP" cw_wait_until 30 bgp_best_via "$NSP" 10.1.0.0/16 10.255.0.1
+cw_check "t1 learns t2's 10.2.0.0/16 over iBGP" cw_wait_until 30 bgp_best_via "$NSF" 10.2.0.0/16 10.255.0.2
+cw_check "BIRD does not get t2's prefix (carriers get only announced prefixes)" \
+  bird_route_lacks 10.2.0.0/16 10.2.0.0
 cw_check "a second apply of the same intent changes nothing" \
   bash -c "'$TOOL' '$WORK/intent.yaml' '$CONF' '$NSF' | grep -qx unchanged"
 counters_before=$(session_counters)
