@@ -3,6 +3,8 @@
 // the FRR instance of a pathspace with FrrApplier, the way causeway-routed does.
 //   rt_frr_apply INTENT.yaml CONFIG_PATH PATHSPACE [class=state ...]
 //   rt_frr_apply --raw FRR.conf CONFIG_PATH PATHSPACE      (apply a given frr.conf as is)
+//   rt_frr_apply --sla INTENT.yaml CONFIG_PATH PATHSPACE class=state...
+//                                    (only the carrier route-map, as a vtysh -f fragment)
 // Prints what changed; on error prints the message and exits 1.
 #include <cstring>
 #include <fstream>
@@ -21,7 +23,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool raw = std::strcmp(argv[1], "--raw") == 0;
-  const int first = raw ? 2 : 1;
+  const bool sla_only = std::strcmp(argv[1], "--sla") == 0;
+  const int first = raw || sla_only ? 2 : 1;
   std::string text;
   if (raw) {
     std::ifstream in(argv[first]);
@@ -43,12 +46,22 @@ int main(int argc, char** argv) {
                                   : state == "degraded" ? intent::SlaState::kDegraded
                                                         : intent::SlaState::kCompliant;
     }
-    text = frr::render_frr_conf(parsed.value(), states);
+    text = sla_only ? frr::render_sla_update(parsed.value(), states)
+                    : frr::render_frr_conf(parsed.value(), states);
   }
   frr::ApplyOptions options;
   options.config_path = argv[first + 1];
   options.pathspace = argv[first + 2];
   frr::FrrApplier applier(options);
+  if (sla_only) {
+    auto done = applier.apply_fragment(text);
+    if (!done) {
+      std::cerr << "apply failed: " << done.error().message << "\n";
+      return 1;
+    }
+    std::cout << "applied\n";
+    return 0;
+  }
   auto report = applier.apply(text);
   if (!report) {
     std::cerr << "apply failed: " << report.error().message << "\n";

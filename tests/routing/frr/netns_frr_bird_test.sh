@@ -15,6 +15,8 @@
 #    not reset (FRR's established counter and uptime epoch unchanged, BIRD's session start
 #    unchanged) and BIRD sees 65001:200 on both prefixes;
 # 3. SLA state "degraded" re-renders only the route-map: BIRD sees the degraded communities;
+#    the same change as a vtysh fragment (render_sla_update) works too and leaves nothing for
+#    the full rendering to change;
 # 4. an invalid intent changes nothing (file, running configuration, session);
 # 5. a frr.conf that FRR itself rejects half-way (bgpd refuses one line) is rolled back: file
 #    and running configuration as before, session untouched;
@@ -177,6 +179,13 @@ cw_check "SLA states voice=degraded erp=down apply" \
 cw_check "BIRD sees the degraded/down communities" \
   cw_wait_until 30 bird_route_has 10.1.0.0/16 "(65001,101)" "(65001, 2, 2)"
 cw_check "the session was not reset by the SLA change" same_session
+cw_check "the SLA fragment alone (vtysh -f) applies voice=down erp=compliant" \
+  "$TOOL" --sla "$WORK/intent2.yaml" "$CONF" "$NSF" voice=down erp=compliant
+cw_check "BIRD sees the communities set by the fragment" \
+  cw_wait_until 30 bird_route_has 10.1.0.0/16 "(65001,102)" "(65001, 2, 0)"
+cw_check "the full rendering for the same states finds nothing left to change" \
+  bash -c "'$TOOL' '$WORK/intent2.yaml' '$CONF' '$NSF' voice=down erp=compliant | grep -qx unchanged"
+cw_check "the session was not reset by the fragment" same_session
 
 # ---- 4. an invalid intent changes nothing -----------------------------------------------------
 conf_sum=$(sha256sum <"$CONF")
