@@ -9,8 +9,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Server::Server(asio::io_context& io, RouteSink& sink, ServerOptions options)
-    : io_(io),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       core_(sink, options_.core),
       acceptor_(io),
       timer_(io) {}

@@ -60,7 +60,6 @@ class Server {
   void close_connection();
   void arm_timer();
 
-  boost::asio::io_context& io_;
   ServerOptions options_;
   Core core_;
   boost::asio::ip::tcp::acceptor acceptor_;
