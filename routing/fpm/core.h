@@ -27,6 +27,8 @@ struct CoreOptions {
 class Core {
  public:
   explicit Core(RouteSink& sink, CoreOptions options = {});
+  Core(const Core&) = delete;  // state_ refers to counters_
+  Core& operator=(const Core&) = delete;
 
   // A new zebra connection (replacing any other): new framer, new snapshot.
   void connection_opened(TimePoint now);

@@ -9,10 +9,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Server::Server(asio::io_context& io, RouteSink& sink, ServerOptions options)
-    : options_(std::move(options)),
-      core_(sink, options_.core),
-      acceptor_(io),
-      timer_(io) {}
+    : options_(std::move(options)), core_(sink, options_.core), acceptor_(io), timer_(io) {}
 
 Result<std::unique_ptr<Server>> Server::start(asio::io_context& io, RouteSink& sink,
                                               ServerOptions options) {

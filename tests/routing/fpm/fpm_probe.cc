@@ -6,8 +6,8 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <cstdio>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "fpm/server.h"
@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
       const Server& s = *server.value();
       std::uint64_t frames = s.core().counters()[Counter::kFrames];
       bool open = s.core().state().snapshot_open();
-      if (sink.dirty || frames != last_frames || open != last_open || s.connected() != last_connected) {
+      if (sink.dirty || frames != last_frames || open != last_open ||
+          s.connected() != last_connected) {
         write_table(s, out);
         sink.dirty = false;
         last_frames = frames;

@@ -21,12 +21,14 @@
 
 namespace causeway::rt::fpm::test {
 
+#ifdef CAUSEWAY_FPM_FIXTURE_DIR
 inline std::vector<std::uint8_t> load_fixture(const std::string& name) {
   std::string path = std::string(CAUSEWAY_FPM_FIXTURE_DIR) + "/" + name + ".bin";
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("missing fixture " + path);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
+#endif
 
 // "t254 198.51.100.0/24 unicast p196 m20 [10.0.1.2@3 10.0.2.2@5]"; "@3" is a connected hop,
 // "*2" a weight other than 1.
