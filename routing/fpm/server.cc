@@ -45,8 +45,9 @@ void Server::stop() {
 }
 
 void Server::accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (stopped_) return;
+  acceptor_.async_accept([this, alive = std::weak_ptr<int>(alive_)](
+                             const boost::system::error_code& ec, tcp::socket socket) {
+    if (alive.expired() || stopped_) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
       ++counters_.accept_errors;
@@ -67,9 +68,10 @@ void Server::accept() {
 
 void Server::read() {
   conn_->async_read_some(
-      asio::buffer(buf_),
-      [this, id = conn_id_](const boost::system::error_code& ec, std::size_t n) {
-        if (stopped_ || id != conn_id_ || !conn_) return;  // a replaced connection's last read
+      asio::buffer(buf_), [this, id = conn_id_, alive = std::weak_ptr<int>(alive_)](
+                              const boost::system::error_code& ec, std::size_t n) {
+        if (alive.expired() || stopped_ || id != conn_id_ || !conn_)
+          return;  // a replaced connection's last read
         if (ec) {
           ++counters_.connections_lost;
           close_connection();
@@ -99,11 +101,12 @@ void Server::arm_timer() {
   auto deadline = core_.deadline();
   if (!deadline) return;
   timer_.expires_at(*deadline);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopped_) return;
-    core_.tick(Clock::now());
-    arm_timer();
-  });
+  timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+        if (alive.expired() || ec || stopped_) return;
+        core_.tick(Clock::now());
+        arm_timer();
+      });
 }
 
 }  // namespace causeway::rt::fpm

@@ -42,7 +42,8 @@ class Server {
   [[nodiscard]] static Result<std::unique_ptr<Server>> start(boost::asio::io_context& io,
                                                              RouteSink& sink,
                                                              ServerOptions options = {});
-  // Closes the listener and the connection. Idempotent.
+  // Closes the listener and the connection. Idempotent. The server may be destroyed on the
+  // io_context's thread or while it is not running; queued handlers then do nothing.
   void stop();
   ~Server();
   Server(const Server&) = delete;
@@ -70,6 +71,9 @@ class Server {
   std::uint16_t port_ = 0;
   ServerCounters counters_;
   bool stopped_ = false;
+  // Expires with the server: completion handlers still queued in the io_context after the
+  // server is gone (aborted reads, accepts, timer waits) check it before touching `this`.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace causeway::rt::fpm

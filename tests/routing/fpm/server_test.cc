@@ -102,3 +102,28 @@ TEST_CASE("server: a bad address or a busy port is a clear error") {
 
 }  // namespace
 }  // namespace causeway::rt::fpm::test
+
+namespace causeway::rt::fpm::test {
+namespace {
+
+TEST_CASE("server: destroyed with a connection and a timer pending, the io_context runs on") {
+  boost::asio::io_context io;
+  RecordingSink sink;
+  auto started = Server::start(io, sink, ServerOptions{"127.0.0.1", 0, CoreOptions{50ms}});
+  REQUIRE(started.has_value());
+  auto server = std::move(started).value();
+  auto client = dial(io, server->port());
+  send(client, "nhg-01-connect");
+  REQUIRE(run_until(io, [&] { return server->core().routes().size() == 5; }));
+  server.reset();  // read, accept and quiet-period timer still queued
+  io.restart();
+  io.run_for(200ms);
+  // The listener is gone: the client sees the connection closed.
+  std::uint8_t byte;
+  boost::system::error_code ec;
+  boost::asio::read(client, boost::asio::buffer(&byte, 1), ec);
+  CHECK(ec == boost::asio::error::eof);
+}
+
+}  // namespace
+}  // namespace causeway::rt::fpm::test
