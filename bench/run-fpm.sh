@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds and runs the FPM core benchmarks: routes/s (CPU time) through the whole core beside
 # libnl's rtnl_route_parse alone on the same 100,000 messages, median and stddev over
-# interleaved repetitions, and the core/reference ratio.
+# interleaved repetitions, and the core/reference ratio; then the heap a core holds for
+# 1,000,000 routes.
 # Usage: bench/run-fpm.sh [BUILD_DIR] [REPETITIONS]   (defaults: build-bench, 7)
 set -euo pipefail
 command -v jq >/dev/null || { echo "run-fpm: needs jq (apt-get install jq)" >&2; exit 1; }
@@ -28,3 +29,10 @@ jq -r '
       | [ $n, k(agg($n; "median").items_per_second), k(agg($n; "stddev").items_per_second),
           (((agg($n; "median").items_per_second / $ref) * 1000 | round) / 10 | tostring) + "%" ] | @tsv )
 ' "$json" | column -t -s $'\t'
+jq -r '
+  def agg(n; a): (.benchmarks[] | select(.run_name == n and .aggregate_name == a));
+  "1,000,000 routes held: heap " + (agg("BM_CoreHeap1M/iterations:1"; "median").heap_MiB | round | tostring)
+  + " MiB (" + (agg("BM_CoreHeap1M/iterations:1"; "median").heap_bytes_per_route | round | tostring)
+  + " B/route), loaded at " + ((agg("BM_CoreHeap1M/iterations:1"; "median").routes_per_s / 1000 | round | tostring))
+  + "k routes/s"
+' "$json"

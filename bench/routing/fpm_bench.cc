@@ -6,7 +6,10 @@
 //   BM_CoreLoadInline      empty table <- routes with RTA_GATEWAY/RTA_OIF (no NHG mode)
 //   BM_CoreLoadNhg         empty table <- routes with RTA_NH_ID to a 2-way group (NHG mode)
 //   BM_CoreReplayIdentical full table <- reconnect + identical replay + sweep (no changes)
+//   BM_CoreHeap1M          heap bytes per route held by a core with 1,000,000 routes
+//                          (glibc mallinfo2, before/after; one iteration)
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <netlink/route/route.h>
 
 #include <memory>
@@ -30,7 +33,7 @@ std::string v4(std::uint32_t host_order) {
 }
 
 // One FPM frame per route: 10.0.0.0/24, 10.0.1.0/24, ...
-std::vector<std::uint8_t> stream(bool nhg) {
+std::vector<std::uint8_t> stream(bool nhg, std::uint32_t routes = kRoutes) {
   std::vector<std::uint8_t> out;
   auto append = [&](const std::vector<std::uint8_t>& f) {
     out.insert(out.end(), f.begin(), f.end());
@@ -54,8 +57,8 @@ std::vector<std::uint8_t> stream(bool nhg) {
     b.end();
     append(b.frame());
   }
-  for (std::uint32_t i = 0; i < kRoutes; ++i) {
-    std::string dst = v4((10u << 24) | (i << 8));
+  for (std::uint32_t i = 0; i < routes; ++i) {
+    std::string dst = v4((10u << 24) + (i << 8));
     b.begin(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE);
     b.rtmsg_(AF_INET, 24);
     b.addr(RTA_DST, dst.c_str());
@@ -145,6 +148,24 @@ void BM_CoreReplayIdentical(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kRoutes);
 }
 BENCHMARK(BM_CoreReplayIdentical)->Unit(benchmark::kMillisecond);
+
+void BM_CoreHeap1M(benchmark::State& state) {
+  constexpr std::uint32_t kMillion = 1000000;
+  auto bytes = stream(false, kMillion);
+  for (auto _ : state) {
+    NullSink sink;
+    std::size_t before = mallinfo2().uordblks;
+    auto core = std::make_unique<Core>(sink);
+    core->connection_opened(kT0);
+    if (!core->receive(bytes, kT0) || core->routes().size() != kMillion)
+      state.SkipWithError("load");
+    std::size_t after = mallinfo2().uordblks;
+    state.counters["heap_bytes_per_route"] = static_cast<double>(after - before) / kMillion;
+    state.counters["heap_MiB"] = static_cast<double>(after - before) / (1 << 20);
+    state.counters["routes_per_s"] = benchmark::Counter(kMillion, benchmark::Counter::kIsRate);
+  }
+}
+BENCHMARK(BM_CoreHeap1M)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace causeway::rt::fpm
