@@ -45,12 +45,21 @@ fpm_frr_start() {
   FPM_STATICD_PID=$(cat "/var/run/frr/$ns/staticd.pid")
 }
 
-# fpm_frr_stop: staticd, then zebra, by PID (whichever is still set).
+# fpm_frr_stop: staticd, then zebra, by PID (whichever is still set), and their crash-log
+# directories. FRR names that directory /var/tmp/frr/<daemon>.<pid before daemonizing> and
+# leaves it behind when killed; it holds logbuf.<tid> files, the main thread's tid being the
+# daemon's PID, which is how ours is told apart from other instances'.
 fpm_frr_stop() {
-  [[ -n ${FPM_STATICD_PID:-} ]] && { cw_stop "$FPM_STATICD_PID" 10 || true; }
-  [[ -n ${FPM_ZEBRA_PID:-} ]] && { cw_stop "$FPM_ZEBRA_PID" 10 || true; }
-  FPM_STATICD_PID=""
-  FPM_ZEBRA_PID=""
+  local var pid d
+  for var in FPM_STATICD_PID FPM_ZEBRA_PID; do
+    pid=${!var:-}
+    [[ -n $pid ]] || continue
+    cw_stop "$pid" 10 || true
+    for d in /var/tmp/frr/*.*; do
+      [[ -e $d/logbuf.$pid ]] && rm -rf "$d"
+    done
+    printf -v "$var" '%s' ""
+  done
 }
 
 fpm_frr_remove() { rm -rf "/etc/frr/$1" "/var/run/frr/$1"; }
