@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: Apache-2.0
+# WireGuard UAPI (forwarder/uapi): codec and session (unit), socket server (unit: temporary
+# directory), the real `wg` tool against the server (needs root for /var/run/wireguard: netns),
+# and a libFuzzer target for the request parser.
+causeway_test(uapi_codec_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/uapi_codec_test.cc
+  LIBS causeway_uapi
+  LABELS unit)
