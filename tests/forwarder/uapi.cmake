@@ -6,3 +6,15 @@ causeway_test(uapi_codec_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/uapi_codec_test.cc
   LIBS causeway_uapi
   LABELS unit)
+
+causeway_test(uapi_session_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/uapi_session_test.cc
+  LIBS causeway_uapi
+  LABELS unit)
+target_include_directories(uapi_session_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+
+causeway_test(uapi_server_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/uapi_server_test.cc
+  LIBS causeway_uapi
+  LABELS unit)
+target_include_directories(uapi_server_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})

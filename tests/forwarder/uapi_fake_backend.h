@@ -53,8 +53,8 @@ class FakeBackend final : public Backend {
       if (it == next.peers.end()) {
         if (c.update_only) continue;
         if (next.peers.size() >= max_peers_) return fail("too many peers", ENOSPC);
-        next.peers.push_back(PeerView{.public_key = c.public_key});
-        it = next.peers.end() - 1;
+        it = next.peers.insert(next.peers.end(), PeerView{});
+        it->public_key = c.public_key;
       }
       PeerView& p = *it;
       if (c.preshared_key) p.preshared_key = *c.preshared_key;
