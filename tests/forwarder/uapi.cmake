@@ -18,3 +18,11 @@ causeway_test(uapi_server_test
   LIBS causeway_uapi
   LABELS unit)
 target_include_directories(uapi_server_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+
+# The real `wg` against the server: needs root (wg only looks in /var/run/wireguard).
+causeway_test(uapi_wg_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/uapi_wg_test.cc
+  LIBS causeway_uapi
+  LABELS netns
+  TIMEOUT 120)
+target_include_directories(uapi_wg_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
