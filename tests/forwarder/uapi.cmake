@@ -26,3 +26,22 @@ causeway_test(uapi_wg_test
   LABELS netns
   TIMEOUT 120)
 target_include_directories(uapi_wg_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+
+# libFuzzer target (clang; scripts/build-fuzz.sh builds every *_fuzz target and runs ctest -L fuzz).
+if(CAUSEWAY_FUZZ)
+  set(CAUSEWAY_FUZZ_SECONDS 20 CACHE STRING "Run time of each fuzz target under ctest")
+  target_compile_options(causeway_uapi PRIVATE -fsanitize=fuzzer-no-link,address)
+  target_link_options(causeway_uapi INTERFACE -fsanitize=address)
+  file(GLOB _uapi_seeds ${CMAKE_CURRENT_LIST_DIR}/fuzz/uapi_seeds/*.txt)
+  string(REPLACE ";" "," _uapi_seeds "${_uapi_seeds}")
+  add_executable(uapi_request_fuzz ${CMAKE_CURRENT_LIST_DIR}/fuzz/uapi_request_fuzz.cc)
+  target_include_directories(uapi_request_fuzz PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+  target_compile_options(uapi_request_fuzz PRIVATE -fsanitize=fuzzer,address)
+  target_link_options(uapi_request_fuzz PRIVATE -fsanitize=fuzzer,address)
+  target_link_libraries(uapi_request_fuzz PRIVATE causeway_uapi)
+  add_test(NAME uapi_request_fuzz
+    COMMAND uapi_request_fuzz -max_total_time=${CAUSEWAY_FUZZ_SECONDS} -rss_limit_mb=2048
+            -print_final_stats=1 -dict=${CMAKE_CURRENT_LIST_DIR}/fuzz/uapi.dict
+            -seed_inputs=${_uapi_seeds})
+  set_tests_properties(uapi_request_fuzz PROPERTIES LABELS fuzz TIMEOUT 600)
+endif()
