@@ -4,13 +4,10 @@
 #include "uapi/server.h"
 
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include <array>
 #include <cctype>
 #include <cerrno>
-#include <cstring>
 #include <unordered_set>
 #include <utility>
 
@@ -20,6 +17,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include "ipc/unix_listener.h"
+
 namespace causeway::fwd::uapi {
 
 namespace asio = boost::asio;
@@ -28,8 +27,6 @@ using asio::local::stream_protocol;
 namespace {
 
 constexpr std::size_t kReadChunk = 4096;
-constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
-constexpr std::size_t kSunPathMax = sizeof(sockaddr_un{}.sun_path);
 constexpr std::size_t kIfNameMax = 15;  // IFNAMSIZ - 1
 
 void bump(std::atomic<std::uint64_t>& c) {
@@ -42,30 +39,22 @@ class Connection;
 
 struct UapiServer::State : std::enable_shared_from_this<UapiServer::State> {
   State(asio::io_context& io_in, Backend& backend_in, UapiServerOptions options_in,
-        std::filesystem::path path_in)
+        std::shared_ptr<ipc::UnixListener> listener_in)
       : io(io_in),
         backend(&backend_in),
         options(std::move(options_in)),
-        path(std::move(path_in)),
-        acceptor(io_in),
-        retry_timer(io_in) {}
+        listener(std::move(listener_in)) {}
 
-  void accept();
-  void accept_later() noexcept;
-  void on_accept(const boost::system::error_code& ec, stream_protocol::socket socket);
+  void on_socket(stream_protocol::socket socket);
   void stop();
 
   asio::io_context& io;
   Backend* backend;
   UapiServerOptions options;
-  std::filesystem::path path;
+  std::shared_ptr<ipc::UnixListener> listener;
   UapiCounters counters;
-  stream_protocol::acceptor acceptor;
-  asio::steady_timer retry_timer;
   std::unordered_set<Connection*> connections;  // live connections, for stop()
   bool stopped = false;
-  dev_t socket_dev = 0;  // identity of the socket file we bound, so stop() removes only ours
-  ino_t socket_ino = 0;
 };
 
 namespace {
@@ -176,66 +165,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 }  // namespace
 
-void UapiServer::State::accept() {
-  acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
-                                                    stream_protocol::socket socket) {
-    try {
-      self->on_accept(ec, std::move(socket));
-    } catch (...) {
-      bump(self->counters.accept_errors);
-      self->accept_later();
-    }
-  });
-}
-
-void UapiServer::State::accept_later() noexcept {
-  try {
-    retry_timer.expires_after(kAcceptRetry);
-    retry_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec || self->stopped) return;
-      try {
-        self->accept();
-      } catch (...) {
-        bump(self->counters.accept_errors);
-        self->accept_later();
-      }
-    });
-  } catch (...) {
-    bump(counters.accept_errors);  // cannot even arm a timer: accepting stops
-  }
-}
-
-void UapiServer::State::on_accept(const boost::system::error_code& ec,
-                                  stream_protocol::socket socket) {
-  if (stopped || ec == asio::error::operation_aborted) return;
-  if (ec) {
-    // EMFILE and friends: try again a little later instead of spinning.
-    bump(counters.accept_errors);
-    accept_later();
-    return;
-  }
+void UapiServer::State::on_socket(stream_protocol::socket socket) {
+  if (stopped) return;
   if (connections.size() >= options.max_connections) {
     bump(counters.connections_refused);
     boost::system::error_code ignored;
     socket.close(ignored);
-  } else {
-    std::make_shared<Connection>(shared_from_this(), std::move(socket))->start();
+    return;
   }
-  accept();
+  std::make_shared<Connection>(shared_from_this(), std::move(socket))->start();
 }
 
 void UapiServer::State::stop() {
   if (stopped) return;
   stopped = true;
-  boost::system::error_code ignored;
-  retry_timer.cancel();
-  acceptor.close(ignored);
+  listener->stop();
   for (Connection* c : connections) c->close();
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == socket_dev &&
-      st.st_ino == socket_ino) {
-    ::unlink(path.c_str());
-  }
 }
 
 Result<void> check_interface_name(std::string_view name) {
@@ -254,83 +199,27 @@ Result<void> check_interface_name(std::string_view name) {
   return boost::outcome_v2::success();
 }
 
-namespace {
-
-// Removes a socket file left by a dead server. Refuses to touch anything else, or a socket on
-// which a server (another causeway-fwd, wireguard-go) still answers.
-Result<void> remove_stale_socket(asio::io_context& io, const std::filesystem::path& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return boost::outcome_v2::success();
-    int err = errno;
-    return fail("cannot inspect " + path.string() + ": " + std::strerror(err), err);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return fail("cannot create UAPI socket " + path.string() + ": the path is not a socket",
-                EEXIST);
-  }
-  stream_protocol::socket probe(io);
-  boost::system::error_code ec;
-  probe.connect(stream_protocol::endpoint(path.string()), ec);
-  if (!ec) {
-    return fail("cannot create UAPI socket " + path.string() +
-                    ": another WireGuard implementation serves this interface",
-                EADDRINUSE);
-  }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    int err = errno;
-    return fail("cannot remove stale UAPI socket " + path.string() + ": " + std::strerror(err),
-                err);
-  }
-  return boost::outcome_v2::success();
-}
-
-}  // namespace
-
 Result<std::unique_ptr<UapiServer>> UapiServer::start(asio::io_context& io, Backend& backend,
                                                       UapiServerOptions options) {
   BOOST_OUTCOME_TRY(check_interface_name(options.interface_name));
   const std::filesystem::path path = options.socket_dir / (options.interface_name + ".sock");
   const std::string where = "UAPI socket " + path.string();
-  if (path.string().size() >= kSunPathMax) {
-    return fail(where + ": path longer than " + std::to_string(kSunPathMax - 1) + " bytes",
-                ENAMETOOLONG);
-  }
   if (options.limits.max_request_bytes == 0 || options.limits.max_line_bytes == 0 ||
       options.read_timeout.count() <= 0 || options.max_connections == 0) {
     return fail(where + ": limits, read timeout and max_connections must be positive", EINVAL);
   }
-  std::error_code fec;
-  std::filesystem::create_directories(options.socket_dir, fec);
-  if (fec) {
-    return fail("cannot create directory " + options.socket_dir.string() + " for " + where + ": " +
-                    fec.message(),
-                fec.value());
-  }
   try {
-    BOOST_OUTCOME_TRY(remove_stale_socket(io, path));
-    auto state = std::make_shared<State>(io, backend, std::move(options), path);
-    boost::system::error_code ec;
-    stream_protocol::endpoint endpoint(path.string());
-    state->acceptor.open(endpoint.protocol(), ec);
-    if (!ec) state->acceptor.bind(endpoint, ec);
-    if (ec) return fail("cannot bind " + where + ": " + ec.message(), ec.value());
-    // The mode is set before listen(), so nobody can connect while the socket still has the
-    // umask's mode.
-    struct stat st {};
-    if (::chmod(path.c_str(), kSocketMode) != 0 || ::lstat(path.c_str(), &st) != 0) {
-      int err = errno;
-      ::unlink(path.c_str());
-      return fail("cannot set the mode of " + where + ": " + std::strerror(err), err);
-    }
-    state->socket_dev = st.st_dev;
-    state->socket_ino = st.st_ino;
-    state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      ::unlink(path.c_str());
-      return fail("cannot listen on " + where + ": " + ec.message(), ec.value());
-    }
-    state->accept();
+    auto listener =
+        ipc::UnixListener::listen(io, {path, kSocketMode, "UAPI socket",
+                                       "another WireGuard implementation serves this interface"});
+    if (!listener) return boost::outcome_v2::failure(std::move(listener).error());
+    auto state =
+        std::make_shared<State>(io, backend, std::move(options), std::move(listener).value());
+    state->listener->start(
+        [weak = std::weak_ptr<State>(state)](stream_protocol::socket socket) {
+          if (auto s = weak.lock()) s->on_socket(std::move(socket));
+        },
+        state->counters.accept_errors);
     return std::unique_ptr<UapiServer>(new UapiServer(std::move(state)));
   } catch (const std::exception& e) {
     return fail("cannot start " + where + ": " + e.what(), EIO);
@@ -348,7 +237,7 @@ void UapiServer::stop() {
 }
 
 const std::filesystem::path& UapiServer::path() const {
-  return state_->path;
+  return state_->listener->file().path;
 }
 
 const UapiCounters& UapiServer::counters() const {
