@@ -218,6 +218,21 @@ TEST_CASE("wg show, showconf, set, setconf and errors against the UAPI server",
           std::vector<std::string>{priv + "\t" + pub + "\t40000\t0x20",
                                    peer2 + "\t(none)\t(none)\t192.0.2.0/24\t0\t0\t0\toff"});
 
+  // addconf adds without replacing; `wg show interfaces` lists the socket's interface.
+  const std::string peer3 = shell_out(dir, "wg genkey | wg pubkey");
+  const auto add_file = dir.path() / "add.conf";
+  std::ofstream(add_file) << "[Peer]\nPublicKey = " << peer3 << "\nAllowedIPs = 198.51.100.0/24\n";
+  REQUIRE(wg({"addconf", ifname, add_file.string()}).exit_code == 0);
+  REQUIRE(trim(wg({"show", ifname, "peers"}).out) == peer2 + "\n" + peer3);
+  auto interfaces = wg({"show", "interfaces"});
+  REQUIRE(interfaces.exit_code == 0);
+  REQUIRE((" " + trim(interfaces.out) + " ").find(" " + ifname + " ") != std::string::npos);
+
+  // An empty private key file removes the key (all zeros on the wire).
+  REQUIRE(wg({"set", ifname, "private-key", "/dev/null"}).exit_code == 0);
+  REQUIRE_FALSE(backend.snapshot().private_key);
+  REQUIRE(lines(wg({"show", ifname, "dump"}).out).at(0) == "(none)\t(none)\t40000\t0x20");
+
   // The socket goes away with the server, and wg then reports the interface missing.
   st.stop();
   REQUIRE_FALSE(std::filesystem::exists(std::filesystem::symlink_status(sock)));
