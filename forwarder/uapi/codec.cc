@@ -374,6 +374,11 @@ std::string format_errno_reply(int errno_value) {
   return "errno=-" + std::to_string(errno_value < 0 ? -errno_value : errno_value) + "\n\n";
 }
 
+std::string format_get_error_reply(int errno_value) {
+  int n = errno_value < 0 ? -errno_value : errno_value;
+  return "errno=" + std::to_string(n == 0 ? EIO : n) + "\n\n";
+}
+
 std::string format_set_request(const SetRequest& request) {
   std::string out = "set=1\n";
   if (request.private_key) line(out, "private_key", key_to_hex(*request.private_key));

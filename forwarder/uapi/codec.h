@@ -92,8 +92,11 @@ class RequestFramer {
 // `get=1` reply: device keys, then per peer its keys, statistics and allowed IPs, in
 // wireguard-go's order, then `errno=0` and the empty line.
 [[nodiscard]] std::string format_get_reply(const DeviceView& view);
-// `errno=-N` + empty line for a positive errno value N; `errno=0` for 0.
+// `errno=-N` + empty line for a positive errno value N; `errno=0` for 0. The reply to a set.
 [[nodiscard]] std::string format_errno_reply(int errno_value);
+// `errno=N` (positive) + empty line: the reply to a get that failed. `wg` reads the errno of a
+// get as an unsigned number (a negative one becomes EPROTO), and reports N as the error.
+[[nodiscard]] std::string format_get_error_reply(int errno_value);
 // The text of a `set=1` request (what `wg set` sends); parse_request() reads it back to an
 // equal SetRequest. Used by tests, the fuzzer and any in-tree client.
 [[nodiscard]] std::string format_set_request(const SetRequest& request);

@@ -56,7 +56,7 @@ void Session::answer(std::string_view request, Output& out) {
     } catch (const std::exception& e) {
       bump(counters_->backend_exceptions);
       out.errors.push_back(std::string("get failed: ") + e.what());
-      out.reply += format_errno_reply(EIO);
+      out.reply += format_get_error_reply(EIO);
     }
     return;
   }

@@ -131,6 +131,8 @@ TEST_CASE("an unconfigured device replies errno=0 only", "[uapi][codec]") {
   REQUIRE(format_errno_reply(EINVAL) == "errno=-22\n\n");
   REQUIRE(format_errno_reply(-EADDRINUSE) == "errno=-98\n\n");
   REQUIRE(format_errno_reply(0) == "errno=0\n\n");
+  REQUIRE(format_get_error_reply(EIO) == "errno=5\n\n");
+  REQUIRE(format_get_error_reply(-ENOMEM) == "errno=12\n\n");
 }
 
 TEST_CASE("golden set request as `wg set` writes it", "[uapi][codec]") {

@@ -204,6 +204,12 @@ TEST_CASE("wg show, showconf, set, setconf and errors against the UAPI server",
   REQUIRE(full.exit_code != 0);
   REQUIRE(full.err.find(std::strerror(ENOSPC)) != std::string::npos);
   backend.set_max_peers(1000);
+  // A get that fails is reported by wg with the errno sent.
+  backend.throw_on_get(true);
+  auto broken = wg({"show", ifname});
+  REQUIRE(broken.exit_code != 0);
+  REQUIRE(broken.err.find(std::strerror(EIO)) != std::string::npos);
+  backend.throw_on_get(false);
   REQUIRE(st.server()->counters().rejected_backend == 2);
 
   // setconf: replace_peers and fwmark.
