@@ -3,11 +3,7 @@
 // state shared with other threads is ControlServerCounters (atomics, read-only outside).
 #include "control/server.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -16,8 +12,9 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+
+#include "ipc/unix_listener.h"
 
 namespace causeway::fwd::ctl {
 
@@ -31,8 +28,6 @@ namespace {
 constexpr std::size_t kReadChunk = 1u << 20;
 // A connection keeps a payload buffer up to this capacity between requests.
 constexpr std::size_t kKeepCapacity = 1u << 20;
-constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
-constexpr std::size_t kSunPathMax = sizeof(sockaddr_un{}.sun_path);
 
 void bump(std::atomic<std::uint64_t>& c) {
   c.fetch_add(1, std::memory_order_relaxed);
@@ -43,28 +38,19 @@ class Connection;
 }  // namespace
 
 struct ControlServer::State : std::enable_shared_from_this<ControlServer::State> {
-  State(asio::io_context& io_in, ControlHandler& handler_in, ControlServerOptions options_in)
-      : io(io_in),
-        handler(&handler_in),
-        options(std::move(options_in)),
-        acceptor(io_in),
-        retry_timer(io_in) {}
+  State(ControlHandler& handler_in, ControlServerOptions options_in,
+        std::shared_ptr<ipc::UnixListener> listener_in)
+      : handler(&handler_in), options(std::move(options_in)), listener(std::move(listener_in)) {}
 
-  void accept();
-  void accept_later() noexcept;
-  void on_accept(const boost::system::error_code& ec, stream_protocol::socket socket);
+  void on_socket(stream_protocol::socket socket);
   void stop();
 
-  asio::io_context& io;
   ControlHandler* handler;
   ControlServerOptions options;
+  std::shared_ptr<ipc::UnixListener> listener;
   ControlServerCounters counters;
-  stream_protocol::acceptor acceptor;
-  asio::steady_timer retry_timer;
   std::unordered_set<Connection*> connections;  // live connections, for stop()
   bool stopped = false;
-  dev_t socket_dev = 0;  // identity of the socket file we bound, so stop() removes only ours
-  ino_t socket_ino = 0;
 };
 
 namespace {
@@ -225,154 +211,42 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 }  // namespace
 
-void ControlServer::State::accept() {
-  acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
-                                                    stream_protocol::socket socket) {
-    try {
-      self->on_accept(ec, std::move(socket));
-    } catch (...) {
-      // Allocation failure inside the completion handler: nothing may escape into run().
-      bump(self->counters.accept_errors);
-      self->accept_later();
-    }
-  });
-}
-
-void ControlServer::State::accept_later() noexcept {
-  try {
-    retry_timer.expires_after(kAcceptRetry);
-    retry_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec || self->stopped) return;
-      try {
-        self->accept();
-      } catch (...) {
-        bump(self->counters.accept_errors);
-        self->accept_later();
-      }
-    });
-  } catch (...) {
-    bump(counters.accept_errors);  // cannot even arm a timer: accepting stops
-  }
-}
-
-void ControlServer::State::on_accept(const boost::system::error_code& ec,
-                                     stream_protocol::socket socket) {
-  if (stopped || ec == asio::error::operation_aborted) return;
-  if (ec) {
-    // EMFILE and friends: try again a little later instead of spinning.
-    bump(counters.accept_errors);
-    accept_later();
-    return;
-  }
+void ControlServer::State::on_socket(stream_protocol::socket socket) {
+  if (stopped) return;
   if (connections.size() >= options.max_connections) {
     bump(counters.connections_refused);
     boost::system::error_code ignored;
     socket.close(ignored);
-  } else {
-    std::make_shared<Connection>(shared_from_this(), std::move(socket))->start();
+    return;
   }
-  accept();
+  std::make_shared<Connection>(shared_from_this(), std::move(socket))->start();
 }
 
 void ControlServer::State::stop() {
   if (stopped) return;
   stopped = true;
-  boost::system::error_code ignored;
-  retry_timer.cancel();
-  acceptor.close(ignored);
+  listener->stop();
   for (Connection* c : connections) c->close();
-  struct stat st {};
-  const auto& path = options.path;
-  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == socket_dev &&
-      st.st_ino == socket_ino) {
-    ::unlink(path.c_str());
-  }
 }
-
-namespace {
-
-std::string errno_text(const boost::system::error_code& ec) {
-  return ec.message();
-}
-
-// Removes a socket file left by a dead server. Refuses to touch anything else.
-Result<void> remove_stale_socket(asio::io_context& io, const std::filesystem::path& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return boost::outcome_v2::success();
-    int err = errno;
-    return fail("cannot inspect " + path.string() + ": " + std::strerror(err), err);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return fail(
-        "cannot create control socket " + path.string() + ": the path exists and is not a socket",
-        EEXIST);
-  }
-  stream_protocol::socket probe(io);
-  boost::system::error_code ec;
-  probe.connect(stream_protocol::endpoint(path.string()), ec);
-  if (!ec) {
-    return fail("cannot create control socket " + path.string() +
-                    ": another server is listening on it (is causeway-fwd already running?)",
-                EADDRINUSE);
-  }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    int err = errno;
-    return fail("cannot remove stale control socket " + path.string() + ": " + std::strerror(err),
-                err);
-  }
-  return boost::outcome_v2::success();
-}
-
-}  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::start(asio::io_context& io,
                                                             ControlHandler& handler,
                                                             ControlServerOptions options) {
-  const std::filesystem::path path = options.path;
-  const std::string where = "control socket " + path.string();
-  if (path.empty()) return fail("control socket path is empty", EINVAL);
-  if (path.string().size() >= kSunPathMax) {
-    return fail(where + ": path longer than " + std::to_string(kSunPathMax - 1) + " bytes",
-                ENAMETOOLONG);
-  }
-  if (path.has_parent_path()) {
-    std::error_code fec;
-    std::filesystem::create_directories(path.parent_path(), fec);
-    if (fec) {
-      return fail("cannot create directory " + path.parent_path().string() + " for " + where +
-                      ": " + fec.message(),
-                  fec.value());
-    }
-  }
+  const std::string path = options.path.string();
   try {
-    if (auto r = remove_stale_socket(io, path); !r) return boost::outcome_v2::failure(r.error());
-
-    auto state = std::make_shared<State>(io, handler, std::move(options));
-    boost::system::error_code ec;
-    stream_protocol::endpoint endpoint(path.string());
-    state->acceptor.open(endpoint.protocol(), ec);
-    if (!ec) state->acceptor.bind(endpoint, ec);
-    if (ec) return fail("cannot bind " + where + ": " + errno_text(ec), ec.value());
-    // Permissions are set before listen(), so nobody can connect while the socket still has
-    // the umask's mode.
-    struct stat st {};
-    if (::chmod(path.c_str(), state->options.mode) != 0 || ::lstat(path.c_str(), &st) != 0) {
-      int err = errno;
-      ::unlink(path.c_str());
-      return fail("cannot set the mode of " + where + ": " + std::strerror(err), err);
-    }
-    state->socket_dev = st.st_dev;
-    state->socket_ino = st.st_ino;
-    state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      ::unlink(path.c_str());
-      return fail("cannot listen on " + where + ": " + errno_text(ec), ec.value());
-    }
-    state->accept();
+    auto listener = ipc::UnixListener::listen(
+        io, {options.path, options.mode, "control socket",
+             "another server is listening on it (is causeway-fwd already running?)"});
+    if (!listener) return boost::outcome_v2::failure(std::move(listener).error());
+    auto state = std::make_shared<State>(handler, std::move(options), std::move(listener).value());
+    state->listener->start(
+        [weak = std::weak_ptr<State>(state)](stream_protocol::socket socket) {
+          if (auto s = weak.lock()) s->on_socket(std::move(socket));
+        },
+        state->counters.accept_errors);
     return std::unique_ptr<ControlServer>(new ControlServer(std::move(state)));
   } catch (const std::exception& e) {
-    return fail("cannot start " + where + ": " + e.what(), EIO);
+    return fail("cannot start control socket " + path + ": " + e.what(), EIO);
   }
 }
 
