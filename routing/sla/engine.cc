@@ -334,7 +334,8 @@ struct Engine::State {
     return out + "]";
   }
 
-  Decision choose(const Group& g) const {
+  // `explain` builds the human detail (only done when the decision changes: it allocates).
+  Decision choose(const Group& g, bool explain) const {
     const auto& tc = policy.traffic_classes[g.tc];
     const std::uint32_t k = tc_sla[g.tc];
     Decision d;
@@ -349,7 +350,8 @@ struct Engine::State {
     const auto id = [&](std::size_t i) { return paths[g.candidates[i]].id; };
     if (!any && g.backup < 0) {
       d.reason = Reason::kNoPath;
-      d.detail = fmt::format("no tunnel to '{}' on any backbone of '{}'", g.remote_pop, tc.name);
+      if (explain)
+        d.detail = fmt::format("no tunnel to '{}' on any backbone of '{}'", g.remote_pop, tc.name);
       return d;
     }
     if (!compliant.empty()) {
@@ -358,13 +360,15 @@ struct Engine::State {
         std::string names;
         for (auto i : compliant) {
           d.paths.push_back(id(i));
-          names += fmt::format("{}'{}'", names.empty() ? "" : ", ", tc.backbones[i]);
+          if (explain) names += fmt::format("{}'{}'", names.empty() ? "" : ", ", tc.backbones[i]);
         }
-        d.detail = fmt::format("ecmp over {} (compliant with '{}')", names, tc.sla_class);
+        if (explain)
+          d.detail = fmt::format("ecmp over {} (compliant with '{}')", names, tc.sla_class);
       } else {
         const std::size_t first = compliant.front();
         d.reason = Reason::kPreferred;
         d.paths.push_back(id(first));
+        if (!explain) return d;
         d.detail = fmt::format("'{}' compliant with '{}' (preference {})", tc.backbones[first],
                                tc.sla_class, first + 1);
         for (std::size_t i = 0; i < first; ++i)
@@ -372,30 +376,34 @@ struct Engine::State {
       }
       return d;
     }
-    const std::string why = explain_none(g, k);
+    const std::string why = explain ? explain_none(g, k) : std::string();
     switch (tc.fallback.mode) {
       case FallbackMode::kDrop:
         d.reason = Reason::kDrop;
-        d.detail = why + "; fallback drop";
+        if (explain) d.detail = why + "; fallback drop";
         return d;
       case FallbackMode::kBackup:
         if (g.backup >= 0 && paths[g.backup].health == PathHealth::kUp) {
           d.reason = Reason::kBackup;
           d.paths.push_back(paths[g.backup].id);
-          d.detail = fmt::format("{}; backup backbone '{}'", why, tc.fallback.backup_backbone);
+          if (explain)
+            d.detail = fmt::format("{}; backup backbone '{}'", why, tc.fallback.backup_backbone);
         } else {
           d.reason = Reason::kNoPathUp;
-          d.detail = fmt::format("{}; backup backbone '{}' is {}", why, tc.fallback.backup_backbone,
-                                 g.backup < 0 ? "missing" : "not up");
+          if (explain)
+            d.detail =
+                fmt::format("{}; backup backbone '{}' is {}", why, tc.fallback.backup_backbone,
+                            g.backup < 0 ? "missing" : "not up");
         }
         return d;
       case FallbackMode::kBestOfWorst:
-        return best_of_worst(g, k, why);
+        return best_of_worst(g, k, explain, why);
     }
     return d;
   }
 
-  Decision best_of_worst(const Group& g, std::uint32_t k, const std::string& why) const {
+  Decision best_of_worst(const Group& g, std::uint32_t k, bool explain,
+                         const std::string& why) const {
     const auto& tc = policy.traffic_classes[g.tc];
     const SlaClass& c = policy.sla_classes[k];
     Decision d;
@@ -407,7 +415,7 @@ struct Engine::State {
     }
     if (up.empty()) {
       d.reason = Reason::kNoPathUp;
-      d.detail = why + "; best of worst: no path up";
+      if (explain) d.detail = why + "; best of worst: no path up";
       return d;
     }
     double best = std::numeric_limits<double>::infinity();
@@ -429,6 +437,7 @@ struct Engine::State {
       }
       d.paths.push_back(id(pick));
     }
+    if (!explain) return d;
     std::string names;
     for (auto pid : d.paths) {
       for (std::size_t i = 0; i < g.candidates.size(); ++i)
@@ -441,12 +450,10 @@ struct Engine::State {
   }
 
   void decide(Group& g) {
-    Decision d = choose(g);
+    Decision d = choose(g, false);
     g.evaluated = true;
-    if (g.has_decision && d.paths == g.decision.paths && d.reason == g.decision.reason) {
-      g.decision.detail = std::move(d.detail);  // same decision, fresher explanation
-      return;
-    }
+    if (g.has_decision && d.paths == g.decision.paths && d.reason == g.decision.reason) return;
+    d = choose(g, true);  // same inputs, same paths; now with the explanation
     DecisionChange ch;
     ch.remote_pop = g.remote_pop;
     ch.traffic_class = policy.traffic_classes[g.tc].name;
