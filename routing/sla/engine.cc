@@ -61,8 +61,12 @@ struct Judged {
 };
 
 struct Path {
-  Path(PathId i, std::string r, std::string b, std::uint32_t window)
-      : id(i), remote_pop(std::move(r)), backbone(std::move(b)), rtt(window), loss(window) {}
+  Path(PathId i, std::string r, std::string b, const Timers& t)
+      : id(i),
+        remote_pop(std::move(r)),
+        backbone(std::move(b)),
+        rtt(t.window_probes),
+        loss(t.loss_window_probes) {}
 
   PathId id;
   std::string remote_pop;
@@ -315,8 +319,10 @@ struct Engine::State {
         return fmt::format("'{}': recovering (hold-down, {:.0f} ms left)", backbone,
                            to_ms(s.since + hold_down() - now));
       case Compliance::kViolating: {
-        auto v = violations(m, c, 1.0 - t().enter_band_pct / 100.0);
-        return fmt::format("'{}': out of SLA ({})", backbone, v.empty() ? "recovering" : v);
+        // Name the threshold that is broken; if none, the enter band that is not reached yet.
+        auto v = violations(m, c, 1.0);
+        if (v.empty()) v = violations(m, c, 1.0 - t().enter_band_pct / 100.0) + ", enter band";
+        return fmt::format("'{}': out of SLA ({})", backbone, v);
       }
       case Compliance::kCompliant:
         return fmt::format("'{}': compliant", backbone);
@@ -511,7 +517,6 @@ Result<void> Engine::set_policy(Policy policy) {
   const Policy old = std::move(s.policy);
   s.policy = std::move(policy);
   s.index_policy();
-  const std::uint32_t window = s.t().window_probes;
   for (auto& p : s.paths) {
     std::vector<ClassState> cls(s.policy.sla_classes.size());
     for (std::size_t k = 0; k < cls.size(); ++k) {
@@ -526,12 +531,15 @@ Result<void> Engine::set_policy(Policy policy) {
       }
     }
     p.cls = std::move(cls);
-    if (window != old.timers.window_probes) {
-      RttWindow rtt(window);
+    // Resized windows keep the newest samples.
+    if (s.t().window_probes != old.timers.window_probes) {
+      RttWindow rtt(s.t().window_probes);
       for (auto v : p.rtt.samples()) rtt.push(v);
-      LossWindow loss(window);
-      for (bool l : p.loss.outcomes()) loss.push(l);
       p.rtt = std::move(rtt);
+    }
+    if (s.t().loss_window_probes != old.timers.loss_window_probes) {
+      LossWindow loss(s.t().loss_window_probes);
+      for (bool l : p.loss.outcomes()) loss.push(l);
       p.loss = std::move(loss);
     }
     p.dirty = true;
@@ -552,7 +560,7 @@ Result<void> Engine::add_path(PathId id, std::string remote_pop, std::string bac
     return fail(fmt::format("path {}: '{}' already has a path on backbone '{}'", id.value(),
                             remote_pop, backbone),
                 EEXIST);
-  Path p(id, std::move(remote_pop), std::move(backbone), s.t().window_probes);
+  Path p(id, std::move(remote_pop), std::move(backbone), s.t());
   p.cls.resize(s.policy.sla_classes.size());
   s.paths.push_back(std::move(p));
   s.reindex_paths();

@@ -45,7 +45,9 @@ Result<void> validate_timers(const Timers& t) {
   BOOST_OUTCOME_TRY(
       check_range("timers.loss_timeout_ms", t.loss_timeout_ms, t.probe_interval_ms, 60'000));
   BOOST_OUTCOME_TRY(check_range("timers.window_probes", t.window_probes, 2, kMaxWindowProbes));
-  BOOST_OUTCOME_TRY(check_range("timers.min_samples", t.min_samples, 1, t.window_probes));
+  BOOST_OUTCOME_TRY(
+      check_range("timers.loss_window_probes", t.loss_window_probes, 2, kMaxWindowProbes));
+  BOOST_OUTCOME_TRY(check_range("timers.min_samples", t.min_samples, 1, t.loss_window_probes));
   BOOST_OUTCOME_TRY(check_range("timers.blackout_probes", t.blackout_probes, 1, 100));
   BOOST_OUTCOME_TRY(check_range("timers.hold_down_ms", t.hold_down_ms, 0, 3'600'000));
   BOOST_OUTCOME_TRY(check_range("timers.enter_band_pct", t.enter_band_pct, 0.0, 99.0));

@@ -126,11 +126,30 @@ TEST_CASE("brownout: +150 ms on the preferred backbone moves voice; bulk stays")
   // (17 x 170 + 13 x 20) / 30 = 105 ms. The 17th delayed probe left at 21.6 s, back at 21.77 s.
   CHECK(voice[0].at == 21770ms);
   CHECK(voice[0].to == ids({2}));
-  CHECK_THAT(voice[0].detail, Catch::Contains("'inet': out of SLA (rtt 105.0 ms > 90.0 ms)"));
+  CHECK_THAT(voice[0].detail, Catch::Contains("'inet': out of SLA (rtt 105.0 ms > 100.0 ms)"));
   CHECK(voice[0].at - 20000ms < 2s);
   CHECK(net.changes("bulk", 20s).empty());
   CHECK(net.paths("fra", "bulk") == ids({1}));
   CHECK(net.state(1, "bulk") == Compliance::kCompliant);
+}
+
+TEST_CASE("brownout by loss: 5% loss moves the 1% class when the loss is declared; 5% stays") {
+  Net net(base_policy(100));
+  // From 20 s, every 20th probe of inet is lost (5%); losses count after the 1 s timeout.
+  net.add(1, "fra", "inet", [](TimePoint tx) -> std::optional<TimePoint> {
+    if (tx >= 20s && (tx / 100ms) % 20 == 0) return std::nullopt;
+    return 20ms;
+  });
+  net.add(2, "fra", "mpls", constant(30ms));
+  net.run_until(60s);
+  const auto voice = net.changes("voice", 20s);
+  REQUIRE(voice.size() == 1);
+  // Losses of the probes of 20 s and 22 s are declared at 21 s and 23 s; 2 of 100 > 1%.
+  CHECK(voice[0].at == 23s);
+  CHECK(voice[0].to == ids({2}));
+  CHECK_THAT(voice[0].detail, Catch::Contains("'inet': out of SLA (loss 2.0% > 1.0%)"));
+  // bulk allows 5%: 5 in the 100-outcome window is not over it.
+  CHECK(net.changes("bulk", 20s).empty());
 }
 
 TEST_CASE("recovery: the path returns only after the hold-down of sustained compliance") {
@@ -378,8 +397,10 @@ TEST_CASE("metrics: RTT mean/min/max/p90, jitter as mean |consecutive difference
   });
   net.run_until(10s);
   const auto p = net.engine().snapshot().paths.at(0);
-  // 30-outcome window: 3 lost -> 10%.
-  CHECK(p.metrics.loss_pct == Approx(10.0));
+  // Outcomes so far: 90 replies (probes of 0..9.9 s minus 10 lost) and 9 losses declared (the
+  // probe of 9.9 s has not timed out yet): 9 / 99.
+  CHECK(p.metrics.outcomes == 99);
+  CHECK(p.metrics.loss_pct == Approx(100.0 * 9 / 99));
   CHECK(p.metrics.rtt_min_ms == Approx(10.0));
   CHECK(p.metrics.rtt_max_ms == Approx(30.0));
   CHECK(p.metrics.rtt_p90_ms == Approx(30.0));

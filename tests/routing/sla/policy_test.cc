@@ -119,8 +119,12 @@ TEST_CASE("bad numbers name the field, the range and the value") {
   CHECK(error_of(p) == "timers.loss_timeout_ms: must be between 100 and 60000, got 50");
 
   p = base_policy();
-  p.timers.min_samples = 31;
-  CHECK(error_of(p) == "timers.min_samples: must be between 1 and 30, got 31");
+  p.timers.min_samples = 101;
+  CHECK(error_of(p) == "timers.min_samples: must be between 1 and 100, got 101");
+
+  p = base_policy();
+  p.timers.loss_window_probes = 20000;
+  CHECK(error_of(p) == "timers.loss_window_probes: must be between 2 and 10000, got 20000");
 
   p = base_policy();
   p.timers.window_probes = 1;

@@ -53,14 +53,15 @@ struct TrafficClass {
 
 // Measurement and anti-flap knobs, shared by every path.
 struct Timers {
-  std::uint32_t probe_interval_ms = 100;  // the forwarder's probe cadence; min 10
-  std::uint32_t loss_timeout_ms = 1000;   // a probe without reply after this counts as lost
-  std::uint32_t window_probes = 30;       // sliding window: last N probe outcomes / RTT samples
-  std::uint32_t min_samples = 10;         // outcomes needed before a path is judged at all
-  std::uint32_t blackout_probes = 3;      // fast fail: this many probe intervals without reply
-  std::uint32_t hold_down_ms = 10000;     // slow recover: sustained compliance before return
-  double enter_band_pct = 10.0;           // re-enter only when every metric <= threshold*(1-enter%)
-  double leave_band_pct = 0.0;            // leave when any metric > threshold*(1+leave%)
+  std::uint32_t probe_interval_ms = 100;   // the forwarder's probe cadence; min 10
+  std::uint32_t loss_timeout_ms = 1000;    // a probe without reply after this counts as lost
+  std::uint32_t window_probes = 30;        // RTT/jitter window: last N RTT samples
+  std::uint32_t loss_window_probes = 100;  // loss window: last N probe outcomes
+  std::uint32_t min_samples = 10;          // outcomes needed before a path is judged at all
+  std::uint32_t blackout_probes = 3;       // fast fail: this many probe intervals without reply
+  std::uint32_t hold_down_ms = 10000;      // slow recover: sustained compliance before return
+  double enter_band_pct = 10.0;  // re-enter only when every metric <= threshold*(1-enter%)
+  double leave_band_pct = 0.0;   // leave when any metric > threshold*(1+leave%)
 };
 
 struct Policy {
