@@ -113,18 +113,16 @@ class Net {
     return d->reason;
   }
   Compliance state(std::uint32_t path, const std::string& sla) const {
-    for (const auto& p : engine_.snapshot().paths)
-      if (p.id == PathId(path))
-        for (const auto& c : p.classes)
-          if (c.sla_class == sla) return c.state;
-    FAIL("no such path/class");
-    return Compliance::kPending;
+    return class_state(path, sla).state;
   }
   TimePoint state_since(std::uint32_t path, const std::string& sla) const {
+    return class_state(path, sla).since;
+  }
+  PathClassState class_state(std::uint32_t path, const std::string& sla) const {
     for (const auto& p : engine_.snapshot().paths)
       if (p.id == PathId(path))
         for (const auto& c : p.classes)
-          if (c.sla_class == sla) return c.since;
+          if (c.sla_class == sla) return c;
     FAIL("no such path/class");
     return {};
   }
