@@ -252,8 +252,10 @@ struct Engine::State {
     }
     if (p.health != PathHealth::kDown && p.has_ref && p.unanswered >= t().blackout_probes &&
         now - p.ref >= blackout_time()) {
+      // A path that never answered is down too, but that is no blackout of a working path
+      // (e.g. an RTT above blackout_probes x interval before the first reply).
+      if (p.health == PathHealth::kUp) ++p.blackouts;
       p.health = PathHealth::kDown;
-      ++p.blackouts;
       p.dirty = true;
     }
   }
@@ -663,9 +665,12 @@ std::optional<TimePoint> Engine::next_deadline() const {
 
 const Decision* Engine::decision(std::string_view remote_pop,
                                  std::string_view traffic_class) const {
-  for (const auto& [key, g] : s_->groups)
-    if (key.first == remote_pop && s_->policy.traffic_classes[key.second].name == traffic_class)
-      return g.has_decision ? &g.decision : nullptr;
+  const auto& tcs = s_->policy.traffic_classes;
+  for (std::uint32_t i = 0; i < tcs.size(); ++i) {
+    if (tcs[i].name != traffic_class) continue;
+    const auto it = s_->groups.find({std::string(remote_pop), i});
+    return it != s_->groups.end() && it->second.has_decision ? &it->second.decision : nullptr;
+  }
   return nullptr;
 }
 

@@ -100,6 +100,32 @@ TEST_CASE("blackout at 20 ms probes: switch 60 ms after the last reply") {
   CHECK(ch[0].at - 19995ms <= 60ms);
 }
 
+TEST_CASE("fast fail needs 3 missed probes: 2 lost in a row do not take the path out") {
+  Net net(base_policy(100));
+  net.add(1, "fra", "inet", blackout(20ms, 20s, 20200ms));  // probes of 20.0 and 20.1 s lost
+  net.add(2, "fra", "mpls", constant(30ms));
+  net.run_until(21s);
+  CHECK(net.engine().snapshot().paths.at(0).blackouts == 0);
+  // bulk (5% loss allowed) stays; voice (1%) leaves when the 2 losses are declared (21.1 s).
+  CHECK(net.changes("bulk", 20s).empty());
+  net.run_until(22s);
+  CHECK(net.paths("fra", "bulk") == ids({1}));
+}
+
+TEST_CASE("a long-RTT path whose replies flow is not a blackout") {
+  Net net(base_policy(100));
+  net.add(1, "fra", "inet", constant(350ms));  // 3.5 probe intervals in flight
+  net.run_until(30s);
+  const auto p = net.engine().snapshot().paths.at(0);
+  CHECK(p.blackouts == 0);
+  CHECK(p.health == PathHealth::kUp);
+  CHECK(p.lost == 0);
+  CHECK(net.paths("fra", "bulk") == ids({1}));
+  CHECK(net.reason("fra", "bulk") == Reason::kPreferred);
+  // voice (100 ms) cannot use it; best of worst still does.
+  CHECK(net.reason("fra", "voice") == Reason::kBestOfWorst);
+}
+
 TEST_CASE("fast fail happens within one advance even if routed calls it only at deadlines") {
   Net net(base_policy(100));
   net.add(1, "fra", "inet", blackout(20ms, 20s));

@@ -76,7 +76,7 @@ struct PathSnapshot {
   std::uint64_t probes_sent = 0;
   std::uint64_t replies = 0;
   std::uint64_t lost = 0;
-  std::uint64_t late_replies = 0;     // reply after the probe was declared lost
+  std::uint64_t late_replies = 0;     // reply after the probe was declared lost, or a duplicate
   std::uint64_t unknown_replies = 0;  // sequence number never sent or already answered
   std::uint64_t blackouts = 0;
 };
