@@ -4,3 +4,7 @@
 # Run: nice build/bench/sla_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 add_executable(sla_bench ${CMAKE_CURRENT_LIST_DIR}/sla/engine_bench.cc)
 target_link_libraries(sla_bench PRIVATE causeway_rt_sla benchmark::benchmark_main)
+
+# Failover times in simulated time (median/max over start offsets), no wall clock involved.
+add_executable(sla_failover_sim ${CMAKE_CURRENT_LIST_DIR}/sla/failover_sim.cc)
+target_link_libraries(sla_failover_sim PRIVATE causeway_rt_sla)

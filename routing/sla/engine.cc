@@ -50,6 +50,8 @@ struct Pending {
 struct ClassState {
   Compliance state = Compliance::kPending;
   TimePoint since{};
+  Compliance before_down = Compliance::kPending;  // restored if the blackout proves spurious
+  TimePoint since_before_down{};
 };
 
 // Metrics as judged against thresholds (ms and %).
@@ -85,6 +87,11 @@ struct Path {
   bool changed = true;  // something a decision depends on changed in this advance()
   std::vector<ClassState> cls;
   std::uint64_t probes_sent = 0, replies = 0, lost = 0, late = 0, unknown = 0, blackouts = 0;
+  std::uint64_t spurious_blackouts = 0;
+  std::uint64_t lost_at_blackout = 0;
+  // Set when a blackout ends without any probe having been lost (a delay step longer than the
+  // detect time, not an outage); holds the RTT of the reply that ended it.
+  std::optional<std::int64_t> spurious_rtt_ns;
 
   Judged judge(std::uint32_t min_samples) const {
     Judged j;
@@ -256,6 +263,8 @@ struct Engine::State {
       // (e.g. an RTT above blackout_probes x interval before the first reply).
       if (p.health == PathHealth::kUp) ++p.blackouts;
       p.health = PathHealth::kDown;
+      p.lost_at_blackout = p.lost;
+      p.spurious_rtt_ns.reset();
       p.dirty = true;
     }
   }
@@ -293,7 +302,20 @@ struct Engine::State {
     const Judged m = p.judge(t().min_samples);
     for (std::size_t k = 0; k < p.cls.size(); ++k) {
       auto& s = p.cls[k];
-      const Compliance n = next_state(p, s, m, policy.sla_classes[k]);
+      const SlaClass& c = policy.sla_classes[k];
+      if (s.state == Compliance::kDown && p.health == PathHealth::kUp && p.spurious_rtt_ns &&
+          (!c.max_latency_ms || to_ms(*p.spurious_rtt_ns) <= *c.max_latency_ms)) {
+        // Spurious blackout: nothing was lost and the late reply meets the class's latency,
+        // so the path was only slow for a moment. Back to where it was, no hold-down.
+        s.state = s.before_down;
+        s.since = s.since_before_down;
+        p.changed = true;
+      }
+      const Compliance n = next_state(p, s, m, c);
+      if (n == Compliance::kDown && s.state != Compliance::kDown) {
+        s.before_down = s.state;
+        s.since_before_down = s.since;
+      }
       if (n != s.state) {
         s.state = n;
         s.since = now;
@@ -301,6 +323,7 @@ struct Engine::State {
       }
     }
     p.dirty = false;
+    p.spurious_rtt_ns.reset();
   }
 
   // ---- step 3: decisions ---------------------------------------------------------------------
@@ -622,6 +645,10 @@ void Engine::on_probe_reply(PathId path, std::uint32_t seq, TimePoint rx) {
   }
   p->ref = std::max(p->ref, rx);
   p->has_ref = true;
+  if (p->health == PathHealth::kDown && p->lost == p->lost_at_blackout) {
+    ++p->spurious_blackouts;
+    p->spurious_rtt_ns = std::max<std::int64_t>(0, (rx - tx).count());
+  }
   p->health = PathHealth::kUp;
   p->dirty = true;
 }
@@ -710,6 +737,7 @@ Snapshot Engine::snapshot() const {
     ps.late_replies = p.late;
     ps.unknown_replies = p.unknown;
     ps.blackouts = p.blackouts;
+    ps.spurious_blackouts = p.spurious_blackouts;
     out.paths.push_back(std::move(ps));
   }
   std::sort(out.paths.begin(), out.paths.end(),

@@ -50,7 +50,8 @@ nlohmann::json to_json(const Snapshot& s) {
                      {"lost", p.lost},
                      {"late_replies", p.late_replies},
                      {"unknown_replies", p.unknown_replies},
-                     {"blackouts", p.blackouts}});
+                     {"blackouts", p.blackouts},
+                     {"spurious_blackouts", p.spurious_blackouts}});
   }
   json classes = json::array();
   for (const auto& c : s.classes) {

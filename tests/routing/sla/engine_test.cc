@@ -126,6 +126,42 @@ TEST_CASE("a long-RTT path whose replies flow is not a blackout") {
   CHECK(net.reason("fra", "voice") == Reason::kBestOfWorst);
 }
 
+TEST_CASE("20 ms probes: a +150 ms step looks like a blackout; nothing lost, so bulk returns") {
+  Net net(base_policy(20));
+  net.add(1, "fra", "inet", delayed(15ms, 150ms, 20s));
+  net.add(2, "fra", "mpls", constant(25ms));
+  net.run_until(30s);
+  // No reply for 60 ms (the delayed replies need 165 ms): fast fail at 19.995 + 0.060 s.
+  const auto voice = net.changes("voice", 20s);
+  REQUIRE(voice.size() == 1);
+  CHECK(voice[0].at == 20055ms);
+  CHECK(voice[0].to == ids({2}));
+  // The first delayed reply (probe of 20.000 s) arrives at 20.165 s with no probe lost: the
+  // blackout was spurious. bulk (no latency limit) goes back at once, without hold-down;
+  // voice stays away because 165 ms breaks its 100 ms limit.
+  const auto bulk = net.changes("bulk", 20s);
+  REQUIRE(bulk.size() == 2);
+  CHECK(bulk[0].at == 20055ms);
+  CHECK(bulk[0].to == ids({2}));
+  CHECK(bulk[1].at == 20165ms);
+  CHECK(bulk[1].to == ids({1}));
+  const auto p = net.engine().snapshot().paths.at(0);
+  CHECK(p.blackouts == 1);
+  CHECK(p.spurious_blackouts == 1);
+  CHECK(p.lost == 0);
+}
+
+TEST_CASE("a real blackout is not spurious: losses were declared before the path came back") {
+  Net net(base_policy(100));
+  net.add(1, "fra", "inet", blackout(20ms, 20s, 22s));
+  net.add(2, "fra", "mpls", constant(30ms));
+  net.run_until(23s);
+  const auto p = net.engine().snapshot().paths.at(0);
+  CHECK(p.blackouts == 1);
+  CHECK(p.spurious_blackouts == 0);
+  CHECK(net.paths("fra", "bulk") == ids({2}));  // back only after the loss window and hold-down
+}
+
 TEST_CASE("fast fail happens within one advance even if routed calls it only at deadlines") {
   Net net(base_policy(100));
   net.add(1, "fra", "inet", blackout(20ms, 20s));

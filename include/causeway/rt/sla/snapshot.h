@@ -79,6 +79,7 @@ struct PathSnapshot {
   std::uint64_t late_replies = 0;     // reply after the probe was declared lost, or a duplicate
   std::uint64_t unknown_replies = 0;  // sequence number never sent or already answered
   std::uint64_t blackouts = 0;
+  std::uint64_t spurious_blackouts = 0;  // ended by a late reply with no probe lost
 };
 
 struct ChosenPath {
