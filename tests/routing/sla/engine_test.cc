@@ -308,6 +308,25 @@ TEST_CASE("oscillation without hysteresis or hold-down flaps (the knobs matter)"
   CHECK(net.changes("voice", 1s).size() >= 20);
 }
 
+TEST_CASE("jitter alone breaks a class: RTT alternating 20/45 ms from 20 s") {
+  Net net(base_policy(100));
+  net.add(1, "fra", "inet", [](TimePoint tx) -> std::optional<TimePoint> {
+    if (tx < 20s) return 20ms;
+    return (tx / 100ms) % 2 ? 45ms : 20ms;
+  });
+  net.add(2, "fra", "mpls", constant(30ms));
+  net.run_until(30s);
+  const auto voice = net.changes("voice", 20s);
+  REQUIRE(voice.size() == 1);
+  CHECK(voice[0].to == ids({2}));
+  // Every step is 25 ms; mean |diff| over 29 pairs passes 10 ms at the 12th step:
+  // 12 x 25 / 29 = 10.3 ms (11 steps: 9.5 ms). Step n comes with the probe of 20 s + n x 100 ms;
+  // the 12th (21.2 s, RTT 20 ms) returns at 21.220 s.
+  CHECK(voice[0].at == 21220ms);
+  CHECK_THAT(voice[0].detail, Catch::Contains("jitter 10.3 ms > 10.0 ms"));
+  CHECK(net.changes("bulk", 20s).empty());
+}
+
 TEST_CASE("ECMP among compliant equals; a violating path leaves the set") {
   auto p = base_policy(100);
   p.traffic_classes[0].load_balance = LoadBalance::kEcmp;
