@@ -119,7 +119,8 @@ class Net {
     return class_state(path, sla).since;
   }
   PathClassState class_state(std::uint32_t path, const std::string& sla) const {
-    for (const auto& p : engine_.snapshot().paths)
+    const Snapshot snap = engine_.snapshot();  // the loop must not outlive a temporary
+    for (const auto& p : snap.paths)
       if (p.id == PathId(path))
         for (const auto& c : p.classes)
           if (c.sla_class == sla) return c;
