@@ -2,13 +2,15 @@
 // SLA engine cost with 1000 paths (250 remote PoPs x 4 backbones, 4 traffic classes):
 //   BM_ProbeEvent     one probe sent + its reply (2 events) on a rotating path
 //   BM_AdvanceRound   advance() after every path got a new reply: all 1000 paths judged and all
-//                     1000 (PoP, class) decisions recomputed; manual time covers advance() only
+//                     1000 (PoP, class) decisions recomputed; manual time = thread CPU time of
+//                     advance() only
 //   BM_AdvanceIdle    advance() with nothing new (the periodic tick)
 //   BM_Reference_*    the floor an event cannot beat: a hash lookup plus a ring-buffer push
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <unordered_map>
 #include <vector>
 
@@ -80,15 +82,21 @@ void BM_ProbeEvent(benchmark::State& state) {
 }
 BENCHMARK(BM_ProbeEvent);
 
+// The shared 2-core machine is loaded by other builds; thread CPU time is what advance() costs.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 void BM_AdvanceRound(benchmark::State& state) {
   Bed bed;
   for (auto _ : state) {
     bed.round();
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = thread_cpu_seconds();
     auto changes = bed.engine.advance(bed.now);
     benchmark::DoNotOptimize(changes.data());
-    const auto t1 = std::chrono::steady_clock::now();
-    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+    state.SetIterationTime(thread_cpu_seconds() - t0);
   }
   // Items: (PoP, traffic class) decisions recomputed per advance().
   state.SetItemsProcessed(state.iterations() * kPops * 4);
