@@ -38,12 +38,11 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
                    std::uint16_t n) noexcept {
   ctx.in_port = in_port;
   std::span<rte_mbuf*> s(pkts, n);
-  s = s.first(eth_input(ctx, s));
-  s = s.first(ip_input(ctx, s));
+  s = s.first(input(ctx, s));
   s = s.first(fib_lookup(ctx, s));
   s = s.first(next_hop(ctx, s));
   s = s.first(rewrite(ctx, s));
-  for (rte_mbuf* m : s) tx_enqueue(ctx, meta(m).out_port, m);
+  tx_enqueue_burst(ctx, s, ctx.burst.out_port);
 
   if (ctx.n_punt) hand_punts_to_control(ctx);
   if (ctx.n_dropped) {
@@ -78,6 +77,30 @@ void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept {
   b.bytes += m->pkt_len;
   b.n = static_cast<std::uint16_t>(n + 1);
   if (n + 1 == kTxBufferSize) tx_flush(ctx, port);
+}
+
+void tx_enqueue_burst(WorkerContext& ctx, std::span<rte_mbuf*> pkts,
+                      const std::uint16_t* ports) noexcept {
+  std::size_t i = 0;
+  while (i < pkts.size()) {
+    const std::uint16_t port = ports[i];
+    TxBuffer& b = ctx.tx[port];
+    std::uint16_t n = b.n;
+    std::uint64_t bytes = b.bytes;
+    for (; i < pkts.size() && ports[i] == port; ++i) {
+      b.pkts[n++] = pkts[i];
+      bytes += pkts[i]->pkt_len;
+      if (n == kTxBufferSize) {
+        b.n = n;
+        b.bytes = bytes;
+        tx_flush(ctx, port);
+        n = 0;
+        bytes = 0;
+      }
+    }
+    b.n = n;
+    b.bytes = bytes;
+  }
 }
 
 void tx_flush_all(WorkerContext& ctx) noexcept {
