@@ -2,9 +2,10 @@
 #include "fib.h"
 
 #include <rte_errno.h>
-#include <rte_malloc.h>
+#include <sys/mman.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "config/config.h"
@@ -19,7 +20,39 @@ constexpr std::uint32_t depth_mask(unsigned depth) noexcept {
   return depth == 0 ? 0 : ~std::uint32_t{0} << (32 - depth);
 }
 
+constexpr std::size_t kHugePage = 2u << 20;
+
 }  // namespace
+
+// The tables are only ever touched by CPUs (no device reads them), so they need no DPDK
+// (IOVA-contiguous) memory: they are anonymous mappings the kernel backs with transparent
+// huge pages (MADV_HUGEPAGE). With 4 KiB pages, random destinations over the 64 MiB tbl24
+// miss the TLB on almost every lookup; with 2 MiB pages the whole table needs 32 entries
+// (measured in the forwarding benchmark, docs/benchmarks.md).
+FibCopy::Table FibCopy::Table::allocate(std::size_t bytes) {
+  Table t;
+  const std::size_t size = (bytes + kHugePage - 1) & ~(kHugePage - 1);
+  // Over-allocate by one huge page to align the start, then give back the slack.
+  void* raw = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return t;
+  auto base = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = (base + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > base) munmap(raw, aligned - base);
+  const std::uintptr_t end = base + size + kHugePage;
+  if (end > aligned + size) munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
+  t.data = reinterpret_cast<std::uint32_t*>(aligned);
+  t.bytes = size;
+  // Best effort: without THP the table still works, only slower.
+  madvise(t.data, size, MADV_HUGEPAGE);
+  return t;
+}
+
+FibCopy::Table::~Table() {
+  if (data) munmap(data, bytes);
+}
+
+namespace {}  // namespace
 
 Result<std::unique_ptr<FibCopy>> FibCopy::create(const std::string& name, const FibConfig& cfg,
                                                  int socket_id) {
@@ -28,16 +61,15 @@ Result<std::unique_ptr<FibCopy>> FibCopy::create(const std::string& name, const 
   if (cfg.v4_tbl8_groups > kValueMask + 1) {
     return fail("IPv4 FIB '" + name + "': at most 2^24 tbl8 groups", EINVAL);
   }
-  const std::string n24 = name + "4_tbl24";
-  copy->tbl24_ = static_cast<std::uint32_t*>(
-      rte_zmalloc_socket(n24.c_str(), sizeof(std::uint32_t) * kTbl24Entries, 64, socket_id));
+  copy->tbl24_mem_ = Table::allocate(sizeof(std::uint32_t) * kTbl24Entries);
   copy->n_tbl8_ = cfg.v4_tbl8_groups;
-  const std::string n8 = name + "4_tbl8";
-  copy->tbl8_ = static_cast<std::uint32_t*>(rte_zmalloc_socket(
-      n8.c_str(), sizeof(std::uint32_t) * kTbl8GroupEntries * copy->n_tbl8_, 64, socket_id));
+  copy->tbl8_mem_ =
+      Table::allocate(sizeof(std::uint32_t) * kTbl8GroupEntries * std::size_t{copy->n_tbl8_});
+  copy->tbl24_ = copy->tbl24_mem_.data;
+  copy->tbl8_ = copy->tbl8_mem_.data;
   if (copy->tbl24_ == nullptr || copy->tbl8_ == nullptr) {
     return fail("cannot allocate IPv4 FIB '" + name + "' (" + std::to_string(cfg.v4_tbl8_groups) +
-                    " tbl8 groups): out of DPDK memory (raise dpdk.memory_mb or lower fib sizes)",
+                    " tbl8 groups): " + std::strerror(errno),
                 ENOMEM);
   }
   copy->tbl8_free_.reserve(copy->n_tbl8_);
@@ -61,8 +93,6 @@ Result<std::unique_ptr<FibCopy>> FibCopy::create(const std::string& name, const 
 }
 
 FibCopy::~FibCopy() {
-  rte_free(tbl24_);
-  rte_free(tbl8_);
   if (v6_) rte_fib6_free(v6_);
 }
 

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "causeway/common/result.h"
@@ -95,6 +96,21 @@ class FibCopy {
   }
   static unsigned depth_of(std::uint32_t e) noexcept { return (e >> kDepthShift) & 0x3f; }
 
+  // An anonymous mapping backed by transparent huge pages (fib.cc says why).
+  struct Table {
+    std::uint32_t* data = nullptr;
+    std::size_t bytes = 0;
+    static Table allocate(std::size_t bytes);
+    Table() = default;
+    Table(Table&& o) noexcept : data(o.data), bytes(o.bytes) { o.data = nullptr; }
+    Table& operator=(Table&& o) noexcept {
+      std::swap(data, o.data);
+      std::swap(bytes, o.bytes);
+      return *this;
+    }
+    ~Table();
+  };
+  Table tbl24_mem_, tbl8_mem_;
   std::uint32_t* tbl24_ = nullptr;  // 2^24 entries
   std::uint32_t* tbl8_ = nullptr;   // n_tbl8_ groups of 256 entries
   std::uint32_t n_tbl8_ = 0;

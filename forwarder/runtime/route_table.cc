@@ -161,6 +161,7 @@ std::pair<std::uint32_t, std::uint8_t> RouteTable::v4_parent(const PrefixKey& ke
 }
 
 Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteChange> batch) {
+  sync();
   const unsigned slot = static_cast<unsigned>(source);
   // Validate the whole batch before touching anything.
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -256,6 +257,7 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
 }
 
 Result<BatchResult> RouteTable::flush(RouteSource source) {
+  sync();
   const unsigned slot = static_cast<unsigned>(source);
   std::vector<Touched> touched;
   std::vector<std::uint32_t> acquired, replaced;
@@ -330,20 +332,10 @@ Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
       parents[i] = v4_parent(ops[i].key, touched, lengths);
     }
   }
-  auto apply_v4 = [&](FibCopy& fib, std::size_t i) {
-    const FibOp& op = ops[i];
-    const std::uint32_t ip = v4_of(op.key.bytes);
-    if (op.new_nh) {
-      // Cannot fail: room was checked above, and both copies hold the same groups.
-      [[maybe_unused]] int rc = fib.add4(ip, op.key.len, op.new_nh);
-    } else {
-      fib.del4(ip, op.key.len, parents[i].first, parents[i].second);
-    }
-  };
 
   for (std::size_t i = 0; i < ops.size(); ++i) {
     if (ops[i].key.family == 4) {
-      apply_v4(standby, i);
+      apply_v4(standby, ops[i], parents[i]);
       continue;
     }
     int rc = fib_set(standby, ops[i].key, ops[i].new_nh);
@@ -359,22 +351,12 @@ Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
   }
   if (!ops.empty()) {
     published_.store(&standby, std::memory_order_release);
-    // Wait until no worker can still be reading the previous copy.
-    rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
-    FibCopy& other = *copies_[standby_ ^ 1];
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      if (ops[i].key.family == 4) {
-        apply_v4(other, i);
-        continue;
-      }
-      int rc = fib_set(other, ops[i].key, ops[i].new_nh);
-      if (rc < 0 && !(rc == -ENOENT && ops[i].new_nh == 0)) {
-        // Both copies are created alike and took the same operations in the same order.
-        spdlog::critical("FIB copies diverged on {}: {}", prefix_of(ops[i].key).str(),
-                         std::strerror(-rc));
-      }
-    }
     standby_ ^= 1;
+    // The other copy takes the batch in sync(), after a grace period: the caller can answer
+    // before waiting for the workers.
+    pending_.ops = std::move(ops);
+    pending_.parents = std::move(parents);
+    pending_.release = replaced;
   }
 
   // Commit to the RIB, then drop the references of the slots that were overwritten (workers
@@ -394,9 +376,48 @@ Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
       rib_.emplace(t.key, t.after);
     }
   }
-  for (auto id : replaced) release_next_hop(id);
-  stats.fib_ops = ops.size();
+  stats.fib_ops = pending_.ops.size();
+  // With FIB changes, the overwritten slots' references go in sync() (the other copy may still
+  // point at them); without, no FIB entry refers to them.
+  if (stats.fib_ops == 0) {
+    for (auto id : replaced) release_next_hop(id);
+  }
   return stats;
+}
+
+void RouteTable::apply_v4(FibCopy& fib, const FibOp& op,
+                          std::pair<std::uint32_t, std::uint8_t> parent) {
+  const std::uint32_t ip = v4_of(op.key.bytes);
+  if (op.new_nh) {
+    // Cannot fail: room was checked in commit(), and both copies hold the same groups.
+    [[maybe_unused]] int rc = fib.add4(ip, op.key.len, op.new_nh);
+  } else {
+    fib.del4(ip, op.key.len, parent.first, parent.second);
+  }
+}
+
+void RouteTable::sync() {
+  if (pending_.ops.empty()) return;
+  // Wait until no worker can still be reading the copy published before the last batch.
+  rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+  FibCopy& fib = *copies_[standby_];
+  for (std::size_t i = 0; i < pending_.ops.size(); ++i) {
+    const FibOp& op = pending_.ops[i];
+    if (op.key.family == 4) {
+      apply_v4(fib, op, pending_.parents[i]);
+      continue;
+    }
+    int rc = fib_set(fib, op.key, op.new_nh);
+    if (rc < 0 && !(rc == -ENOENT && op.new_nh == 0)) {
+      // Both copies are created alike and took the same operations in the same order.
+      spdlog::critical("FIB copies diverged on {}: {}", prefix_of(op.key).str(),
+                       std::strerror(-rc));
+    }
+  }
+  // Workers can no longer reach the overwritten slots' next hops: both copies are updated and
+  // a grace period has passed.
+  for (auto id : pending_.release) release_next_hop(id);
+  pending_ = {};
 }
 
 void RouteTable::set_neighbor_mac(std::uint16_t port, const IpAddress& address,

@@ -6,11 +6,12 @@
 //  - the NextHop array, whose entries are filled before any FIB copy refers to them.
 //
 // Publication is left-right: two FibCopy instances hold the same routes. A batch is applied
-// to the copy no worker reads, that copy is published, the control thread waits for every
-// worker to pass a quiescent state (rte_rcu_qsbr), and the batch is applied again to the
-// other copy. Workers never see a half-applied batch and never wait; a batch costs two
-// incremental updates instead of a rebuild. If the first copy cannot take the batch (tbl8
-// groups exhausted), it is rolled back and nothing changes.
+// to the copy no worker reads and that copy is published; then (sync(), after the reply to
+// the sender or before the next batch) the control thread waits for every worker to pass a
+// quiescent state (rte_rcu_qsbr) and applies the batch again to the other copy. Workers never
+// see a half-applied batch and never wait; a batch costs two incremental updates instead of
+// a rebuild. A batch the FIB cannot take (IPv4 room is checked up front; rte_fib6 is rolled
+// back) changes nothing.
 //
 // Each prefix has one slot per RouteSource; the lowest-numbered source present wins
 // (interface addresses, then configuration, then the control socket / routing daemon, then
@@ -22,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -75,8 +77,13 @@ class RouteTable {
                                                                   unsigned n_ports, int socket_id,
                                                                   rte_rcu_qsbr* qsbr);
 
-  // All or nothing. Errors name the index of the first bad change.
+  // All or nothing. Errors name the index of the first bad change. On return the batch is in
+  // the RIB and in the published FIB copy; the other copy takes it in sync().
   [[nodiscard]] Result<BatchResult> apply(RouteSource source, std::span<const RouteChange> batch);
+  // Waits for a grace period and brings the unpublished copy up to date with the last batch,
+  // then releases the next hops that batch stopped using. apply() and flush() call it first;
+  // the control thread calls it once it has answered, so the wait overlaps the sender's work.
+  void sync();
   // Removes every route of one source (e.g. the routing daemon's before a full resync).
   [[nodiscard]] Result<BatchResult> flush(RouteSource source);
 
@@ -142,11 +149,28 @@ class RouteTable {
   // prefixes it covers (so a covering prefix is in place when a covered one is removed).
   static bool fib_order(const PrefixKey& a, const PrefixKey& b) {
     if (a.family != b.family) return a.family > b.family;
-    if (a.bytes != b.bytes) return a.bytes < b.bytes;
+    const std::uint64_t a0 = be64_at(a, 0), b0 = be64_at(b, 0);
+    if (a0 != b0) return a0 < b0;
+    const std::uint64_t a1 = be64_at(a, 8), b1 = be64_at(b, 8);
+    if (a1 != b1) return a1 < b1;
     return a.len < b.len;
   }
+  static std::uint64_t be64_at(const PrefixKey& k, unsigned off) {
+    std::uint64_t v;
+    std::memcpy(&v, k.bytes.data() + off, 8);
+    return __builtin_bswap64(v);
+  }
+
+  // A batch published in one copy and not yet applied to the other (sync()).
+  struct PendingCopy {
+    std::vector<FibOp> ops;
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> parents;  // IPv4 removals (v4_parent)
+    std::vector<std::uint32_t> release;                           // next-hop references
+  };
 
   RouteTable() = default;
+  static void apply_v4(FibCopy& fib, const FibOp& op,
+                       std::pair<std::uint32_t, std::uint8_t> parent);
   static PrefixKey key_of(const IpPrefix& p);
   static IpPrefix prefix_of(const PrefixKey& k);
   [[nodiscard]] Result<std::uint32_t> acquire_next_hop(const RouteSpec& spec);
@@ -168,6 +192,7 @@ class RouteTable {
   std::unique_ptr<FibCopy> copies_[2];
   std::atomic<FibCopy*> published_{nullptr};
   unsigned standby_ = 1;
+  PendingCopy pending_;
 
   std::unique_ptr<NextHop[]> next_hops_;
   std::uint32_t nh_capacity_ = 0;
