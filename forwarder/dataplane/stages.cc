@@ -82,6 +82,28 @@ inline void csum_replace16(std::uint8_t* csum, std::uint16_t old_word,
   store_be16(csum, static_cast<std::uint16_t>(~sum));
 }
 
+// TTL (with the RFC 1624 checksum update) or hop limit minus one.
+inline void rewrite_ip(std::uint8_t* ip, bool v4) noexcept {
+  if (v4) {
+    const std::uint16_t old_word = load_be16(ip + kIp4OffTtl);
+    ip[kIp4OffTtl] -= 1;
+    csum_replace16(ip + kIp4OffChecksum, old_word, load_be16(ip + kIp4OffTtl));
+  } else {
+    ip[kIp6OffHopLimit] -= 1;
+  }
+}
+
+// Destination MAC (as NextHop::dst_mac holds it: pack_mac, the six bytes in wire order in the
+// low bytes) and source MAC: one 8-byte and one 4-byte store.
+inline void rewrite_eth(std::uint8_t* eth, std::uint64_t dst_mac,
+                        const std::uint8_t* src) noexcept {
+  static_assert(std::endian::native == std::endian::little);
+  const std::uint64_t w0 =
+      (dst_mac & 0xffffffffffffull) | std::uint64_t{src[0]} << 48 | std::uint64_t{src[1]} << 56;
+  std::memcpy(eth, &w0, 8);
+  std::memcpy(eth + 8, src + 2, 4);
+}
+
 }  // namespace
 
 namespace {
@@ -309,7 +331,7 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       case NextHopKind::kConnected:
         break;
     }
-    const std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, kEthHeaderLen);
+    std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kEthHeaderLen);
     const bool v4 = all_v4 || meta(m).family == 4;
     if ((v4 ? ip[kIp4OffTtl] : ip[kIp6OffHopLimit]) <= 1) {
       drop_with_icmp(ctx, m, v4 ? DropReason::ip4_ttl_expired : DropReason::ip6_hop_limit_expired,
@@ -329,7 +351,9 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       punt(ctx, m, PuntReason::kResolve);
       continue;
     }
-    b.dst_mac[keep] = mac;
+    // Forwarded: the rewrite is done here, while the header is in hand (one pass less).
+    rewrite_ip(ip, v4);
+    rewrite_eth(rte_pktmbuf_mtod(m, std::uint8_t*), mac, sh.ports[nh.port].mac);
     b.out_port[keep] = nh.port;
     pkts[keep++] = m;
   }
@@ -338,43 +362,8 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
 
 void rewrite_one(rte_mbuf* m, const std::uint8_t* src_mac, const std::uint8_t* dst_mac) noexcept {
   std::uint8_t* eth = rte_pktmbuf_mtod(m, std::uint8_t*);
-  std::uint8_t* ip = eth + meta(m).l3_offset;
-  if (meta(m).family == 4) {
-    const std::uint16_t old_word = load_be16(ip + kIp4OffTtl);
-    ip[kIp4OffTtl] -= 1;
-    csum_replace16(ip + kIp4OffChecksum, old_word, load_be16(ip + kIp4OffTtl));
-  } else {
-    ip[kIp6OffHopLimit] -= 1;
-  }
-  std::memcpy(eth, dst_mac, 6);
-  std::memcpy(eth + 6, src_mac, 6);
-}
-
-std::uint16_t rewrite(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
-  const BurstState& b = ctx.burst;
-  const DataplanePort* ports = ctx.shared->ports;
-  const bool all_v4 = b.n_v6 == 0;
-  for (std::size_t i = 0; i < pkts.size(); ++i) {
-    rte_mbuf* m = pkts[i];
-    std::uint8_t* eth = rte_pktmbuf_mtod(m, std::uint8_t*);
-    std::uint8_t* ip = eth + kEthHeaderLen;
-    if (all_v4 || meta(m).family == 4) {
-      const std::uint16_t old_word = load_be16(ip + kIp4OffTtl);
-      ip[kIp4OffTtl] -= 1;
-      csum_replace16(ip + kIp4OffChecksum, old_word, load_be16(ip + kIp4OffTtl));
-    } else {
-      ip[kIp6OffHopLimit] -= 1;
-    }
-    // Destination MAC (the next hop's, read once in next_hop) and our port's MAC: one 8-byte
-    // and one 4-byte store (pack_mac keeps the MAC in the low six bytes, wire order).
-    static_assert(std::endian::native == std::endian::little);
-    const std::uint8_t* src = ports[b.out_port[i]].mac;
-    std::uint64_t w0 = (b.dst_mac[i] & 0xffffffffffffull) | std::uint64_t{src[0]} << 48 |
-                       std::uint64_t{src[1]} << 56;
-    std::memcpy(eth, &w0, 8);
-    std::memcpy(eth + 8, src + 2, 4);
-  }
-  return static_cast<std::uint16_t>(pkts.size());
+  rewrite_ip(eth + meta(m).l3_offset, meta(m).family == 4);
+  rewrite_eth(eth, pack_mac(dst_mac), src_mac);
 }
 
 }  // namespace causeway::fwd

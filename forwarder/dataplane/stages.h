@@ -23,10 +23,10 @@ namespace causeway::fwd {
 std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
 // FIB lookups (IPv4 from burst.dst4; IPv6 in one bulk call). Out: burst.nh.
 std::uint16_t fib_lookup(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
-// Next-hop kind, TTL/hop limit, output MTU, neighbour MAC. Out: burst.dst_mac, out_port.
+// Next-hop kind, TTL/hop limit, output MTU, neighbour MAC; then, for the packets it keeps,
+// the rewrite: TTL/hop-limit decrement (incremental checksum) and Ethernet header.
+// Out: burst.out_port.
 std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
-// TTL/hop-limit decrement (incremental checksum) and Ethernet rewrite.
-std::uint16_t rewrite(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
 
 // Shared with the control thread, which finishes packets it held for neighbour resolution.
 void rewrite_one(rte_mbuf* m, const std::uint8_t* src_mac, const std::uint8_t* dst_mac) noexcept;

@@ -41,7 +41,6 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
   s = s.first(input(ctx, s));
   s = s.first(fib_lookup(ctx, s));
   s = s.first(next_hop(ctx, s));
-  s = s.first(rewrite(ctx, s));
   tx_enqueue_burst(ctx, s, ctx.burst.out_port);
 
   if (ctx.n_punt) hand_punts_to_control(ctx);
