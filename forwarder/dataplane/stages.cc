@@ -18,13 +18,33 @@ namespace {
 
 using namespace wire;
 
+// 4 or 6 for a frame input() accepted as IPv4 / IPv6 (by its ethertype), else 0.
+inline std::uint8_t family_of(const rte_mbuf* m) noexcept {
+  if (m->data_len < kEthHeaderLen) return 0;
+  switch (load_be16(rte_pktmbuf_mtod_offset(m, const std::uint8_t*, 12))) {
+    case kEtherTypeIpv4:
+      return 4;
+    case kEtherTypeIpv6:
+      return 6;
+    default:
+      return 0;
+  }
+}
+
 inline void drop(WorkerContext& ctx, rte_mbuf* m, DropReason r) noexcept {
   ctx.counters->count_drop(r);
   ctx.dropped[ctx.n_dropped++] = m;
 }
 
+// The PacketMeta of a packet is written only when it is punted (the control thread's input);
+// forwarded packets never touch that cache line.
 inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
-  meta(m).punt = r;
+  PacketMeta& pm = meta(m);
+  pm.in_port = ctx.in_port;
+  pm.l3_offset = kEthHeaderLen;
+  pm.family = family_of(m);
+  pm.flags = 0;
+  pm.punt = r;
   ctx.punt[ctx.n_punt++] = m;
 }
 
@@ -33,10 +53,6 @@ inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
 inline void drop_with_icmp(WorkerContext& ctx, rte_mbuf* m, DropReason r, PuntReason p) noexcept {
   ctx.counters->count_drop(r);
   punt(ctx, m, p);
-}
-
-inline std::uint8_t* l3(rte_mbuf* m) noexcept {
-  return rte_pktmbuf_mtod_offset(m, std::uint8_t*, meta(m).l3_offset);
 }
 
 bool is_ipv6_nd(const std::uint8_t* ip6, std::uint32_t avail) noexcept {
@@ -111,11 +127,7 @@ namespace {
 // The per-packet halves of `input`; true if the packet goes on. Check order = drop precedence
 // (the golden tables in tests/forwarder/dataplane_test.cc).
 inline bool eth_input(WorkerContext& ctx, const DataplanePort& port, std::uint32_t max_frame,
-                      rte_mbuf* m, PacketMeta& pm) noexcept {
-  pm.in_port = ctx.in_port;
-  pm.l3_offset = kEthHeaderLen;
-  pm.family = 0;
-  pm.flags = 0;
+                      rte_mbuf* m, std::uint8_t& family) noexcept {
   if (m->nb_segs != 1) {
     drop(ctx, m, DropReason::multi_segment);
     return false;
@@ -132,10 +144,10 @@ inline bool eth_input(WorkerContext& ctx, const DataplanePort& port, std::uint32
   }
   switch (load_be16(eth + 12)) {
     case kEtherTypeIpv4:
-      pm.family = 4;
+      family = 4;
       break;
     case kEtherTypeIpv6:
-      pm.family = 6;
+      family = 6;
       break;
     case kEtherTypeArp:
       punt(ctx, m, PuntReason::kArp);
@@ -255,11 +267,11 @@ std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     rte_mbuf* m = pkts[i];
     bytes += m->pkt_len;
-    PacketMeta& pm = meta(m);
-    if (!eth_input(ctx, port, max_frame, m, pm)) continue;
+    std::uint8_t family = 0;
+    if (!eth_input(ctx, port, max_frame, m, family)) continue;
     std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kEthHeaderLen);
     const std::uint32_t avail = m->data_len - kEthHeaderLen;
-    if (pm.family == 4) {
+    if (family == 4) {
       std::uint32_t dst;
       if (!ip4_input(ctx, m, ip, avail, dst)) continue;
       // The FIB entry is loaded by fib_lookup, a few dozen packets later: fetch it now.
@@ -292,10 +304,11 @@ std::uint16_t fib_lookup(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept
   unsigned n6 = 0;
   for (std::uint16_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
-    if (meta(m).family == 4) {
+    if (family_of(m) == 4) {
       b.nh[i] = fib.lookup4(b.dst4[i]);
     } else {
-      std::memcpy(v6_dst[n6], l3(m) + kIp6OffDst, 16);
+      std::memcpy(v6_dst[n6],
+                  rte_pktmbuf_mtod_offset(m, const std::uint8_t*, kEthHeaderLen) + kIp6OffDst, 16);
       v6_idx[n6++] = i;
     }
   }
@@ -332,7 +345,7 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
         break;
     }
     std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kEthHeaderLen);
-    const bool v4 = all_v4 || meta(m).family == 4;
+    const bool v4 = all_v4 || family_of(m) == 4;
     if ((v4 ? ip[kIp4OffTtl] : ip[kIp6OffHopLimit]) <= 1) {
       drop_with_icmp(ctx, m, v4 ? DropReason::ip4_ttl_expired : DropReason::ip6_hop_limit_expired,
                      PuntReason::kTimeExceeded);
