@@ -114,13 +114,14 @@ int worker_main(void* arg) {
   rte_rcu_qsbr_thread_online(sh.qsbr, ctx.id);
 
   const std::uint64_t drain_tsc = rte_get_tsc_hz() * kDrainIntervalUs / 1000000;
-  std::uint64_t last_drain = rte_rdtsc();
+  // One TSC read per poll round: a round runs from the end of the previous one to `now`.
+  std::uint64_t round_start = rte_rdtsc();
+  std::uint64_t last_drain = round_start;
   unsigned idle_rounds = 0;
   std::uint32_t sleep_us = 1;
   rte_mbuf* pkts[kBurstSize];
 
   while (!sh.quit->load(std::memory_order_relaxed)) {
-    const std::uint64_t start = rte_rdtsc();
     ctx.fib = sh.fib->load(std::memory_order_acquire);
     unsigned total = 0;
     for (unsigned q = 0; q < ctx.n_rxq; ++q) {
@@ -144,9 +145,11 @@ int worker_main(void* arg) {
     }
     rte_rcu_qsbr_quiescent(sh.qsbr, ctx.id);
 
+    const std::uint64_t round_cycles = now - round_start;
+    round_start = now;
     if (total) {
       wc.busy_polls.add();
-      wc.busy_cycles.add(rte_rdtsc() - start);
+      wc.busy_cycles.add(round_cycles);
       idle_rounds = 0;
       sleep_us = 1;
       continue;
@@ -159,6 +162,7 @@ int worker_main(void* arg) {
     rte_delay_us_sleep(sleep_us);
     rte_rcu_qsbr_thread_online(sh.qsbr, ctx.id);
     sleep_us = std::min(sleep_us * 2, sh.idle_sleep_max_us);
+    round_start = rte_rdtsc();
   }
   tx_flush_all(ctx);
   rte_rcu_qsbr_thread_offline(sh.qsbr, ctx.id);
