@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "route_table.h"
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 
 #include <algorithm>
@@ -210,9 +211,16 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
   std::vector<std::uint32_t> replaced;  // references given up by this batch (dropped on success)
   acquired.reserve(batch.size());
   BatchResult stats;
-  // Most batches name few distinct next hops: remember the last one.
-  std::optional<RouteSpec> last_spec;
-  std::uint32_t last_nh = 0;
+  // Most batches name few distinct next hops: remember the last few (one hash lookup less per
+  // route).
+  struct Recent {
+    NextHopKind kind;
+    std::uint16_t port;
+    IpAddress gateway;
+    std::uint32_t id;
+  };
+  std::array<Recent, 8> recent;
+  unsigned n_recent = 0;
   for (const Pending& p : order) {
     const RouteChange& c = batch[p.index];
     if (touched.empty() || !(touched.back().key == p.key)) {
@@ -231,12 +239,16 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
       ++stats.removed;
       continue;
     }
-    std::uint32_t id;
-    if (last_spec && last_spec->kind == c.spec.kind && last_spec->port == c.spec.port &&
-        last_spec->gateway == c.spec.gateway) {
-      id = last_nh;
-      ++nh_refs_[id];
-    } else {
+    std::uint32_t id = 0;
+    for (unsigned k = 0; k < std::min<unsigned>(n_recent, recent.size()); ++k) {
+      const Recent& r = recent[k];
+      if (r.kind == c.spec.kind && r.port == c.spec.port && r.gateway == c.spec.gateway) {
+        id = r.id;
+        ++nh_refs_[id];
+        break;
+      }
+    }
+    if (id == 0) {
       auto nh = acquire_next_hop(c.spec);
       if (!nh) {
         for (auto a : acquired) release_next_hop(a);
@@ -245,8 +257,7 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
             nh.error().code);
       }
       id = nh.value();
-      last_spec = c.spec;
-      last_nh = id;
+      recent[n_recent++ % recent.size()] = Recent{c.spec.kind, c.spec.port, c.spec.gateway, id};
     }
     acquired.push_back(id);
     if (e.slot[slot]) replaced.push_back(e.slot[slot]);
@@ -351,6 +362,7 @@ Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
   }
   if (!ops.empty()) {
     published_.store(&standby, std::memory_order_release);
+    pending_token_ = rte_rcu_qsbr_start(qsbr_);
     standby_ ^= 1;
     // The other copy takes the batch in sync(), after a grace period: the caller can answer
     // before waiting for the workers.
@@ -396,10 +408,17 @@ void RouteTable::apply_v4(FibCopy& fib, const FibOp& op,
   }
 }
 
+bool RouteTable::try_sync() {
+  if (pending_.ops.empty()) return true;
+  if (rte_rcu_qsbr_check(qsbr_, pending_token_, false) != 1) return false;
+  sync();
+  return true;
+}
+
 void RouteTable::sync() {
   if (pending_.ops.empty()) return;
   // Wait until no worker can still be reading the copy published before the last batch.
-  rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+  while (rte_rcu_qsbr_check(qsbr_, pending_token_, false) != 1) rte_delay_us_sleep(20);
   FibCopy& fib = *copies_[standby_];
   for (std::size_t i = 0; i < pending_.ops.size(); ++i) {
     const FibOp& op = pending_.ops[i];

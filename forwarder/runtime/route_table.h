@@ -81,9 +81,13 @@ class RouteTable {
   // the RIB and in the published FIB copy; the other copy takes it in sync().
   [[nodiscard]] Result<BatchResult> apply(RouteSource source, std::span<const RouteChange> batch);
   // Waits for a grace period and brings the unpublished copy up to date with the last batch,
-  // then releases the next hops that batch stopped using. apply() and flush() call it first;
-  // the control thread calls it once it has answered, so the wait overlaps the sender's work.
+  // then releases the next hops that batch stopped using. apply() and flush() call it first.
+  // The wait sleeps in short steps rather than spinning: a worker that other processes keep
+  // off its CPU must not cost the control thread its own CPU too.
   void sync();
+  // The same if the grace period is already over; returns whether nothing is left pending.
+  // The control thread calls it once it has answered a batch and on its timer.
+  bool try_sync();
   // Removes every route of one source (e.g. the routing daemon's before a full resync).
   [[nodiscard]] Result<BatchResult> flush(RouteSource source);
 
@@ -111,7 +115,12 @@ class RouteTable {
     std::uint8_t family;
     std::uint8_t len;
     std::array<std::uint8_t, 16> bytes;
-    bool operator==(const PrefixKey&) const = default;
+    bool operator==(const PrefixKey& o) const {
+      std::uint64_t a[2], b[2];
+      std::memcpy(a, bytes.data(), 16);
+      std::memcpy(b, o.bytes.data(), 16);
+      return family == o.family && len == o.len && a[0] == b[0] && a[1] == b[1];
+    }
   };
   struct PrefixKeyHash {
     std::size_t operator()(const PrefixKey& k) const noexcept;
@@ -193,6 +202,7 @@ class RouteTable {
   std::atomic<FibCopy*> published_{nullptr};
   unsigned standby_ = 1;
   PendingCopy pending_;
+  std::uint64_t pending_token_ = 0;  // rte_rcu_qsbr_start() right after the publication
 
   std::unique_ptr<NextHop[]> next_hops_;
   std::uint32_t nh_capacity_ = 0;
