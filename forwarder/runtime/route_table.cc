@@ -133,7 +133,14 @@ std::uint32_t v4_of(const std::array<std::uint8_t, 16>& b) {
          b[3];
 }
 
+// FIB operations this far ahead have their IPv4 table entry fetched.
+constexpr std::size_t kFibAhead = 16;
+
 }  // namespace
+
+void RouteTable::prefetch_v4(const FibCopy& fib, const FibOp& op) {
+  if (op.key.family == 4) fib.prefetch4(v4_of(op.key.bytes));
+}
 
 std::pair<std::uint32_t, std::uint8_t> RouteTable::v4_parent(const PrefixKey& key,
                                                              const std::vector<Touched>& touched,
@@ -221,12 +228,16 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
   };
   std::array<Recent, 8> recent;
   unsigned n_recent = 0;
-  for (const Pending& p : order) {
+  // Each prefix's RIB slot is found (or made, empty) once; the slots of prefixes a few places
+  // ahead are fetched meanwhile (a large table misses the cache on every prefix).
+  constexpr std::size_t kAhead = 16;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i + kAhead < order.size()) rib_.prefetch(order[i + kAhead].key);
+    const Pending& p = order[i];
     const RouteChange& c = batch[p.index];
     if (touched.empty() || !(touched.back().key == p.key)) {
-      auto r = rib_.find(p.key);
-      Entry* rib = r == rib_.end() ? nullptr : &r->second;
-      touched.push_back(Touched{p.key, rib, rib ? *rib : Entry{}});
+      auto [it, inserted] = rib_.try_emplace(p.key);
+      touched.push_back(Touched{p.key, &it->second, it->second, !inserted});
     }
     Entry& e = touched.back().after;
     if (c.remove) {
@@ -252,6 +263,7 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
       auto nh = acquire_next_hop(c.spec);
       if (!nh) {
         for (auto a : acquired) release_next_hop(a);
+        discard_new(touched);
         return fail(
             fmt::format("route {} ({}): {}", p.index, c.spec.prefix.str(), nh.error().message),
             nh.error().code);
@@ -278,7 +290,7 @@ Result<BatchResult> RouteTable::flush(RouteSource source) {
     Entry e = entry;
     replaced.push_back(e.slot[slot]);
     e.slot[slot] = 0;
-    touched.push_back(Touched{key, &entry, e});
+    touched.push_back(Touched{key, &entry, e, true});
     ++stats.removed;
   }
   std::sort(touched.begin(), touched.end(),
@@ -302,6 +314,7 @@ Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
   }
   auto undo = [&] {
     for (auto id : acquired) release_next_hop(id);
+    discard_new(touched);
   };
   if (static_cast<std::int64_t>(v4_routes_) + v4_delta > v4_max_routes_) {
     undo();
@@ -345,6 +358,7 @@ Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
   }
 
   for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (i + kFibAhead < ops.size()) prefetch_v4(standby, ops[i + kFibAhead]);
     if (ops[i].key.family == 4) {
       apply_v4(standby, ops[i], parents[i]);
       continue;
@@ -374,18 +388,16 @@ Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
   // Commit to the RIB, then drop the references of the slots that were overwritten (workers
   // can no longer reach them: both copies are updated and a grace period has passed).
   for (Touched& t : touched) {
-    const bool was = t.rib != nullptr;
+    const bool was = t.existed;
     const bool is = t.after.effective() != 0;
     if (t.key.family == 4 && was != is) {
       v4_routes_ += is ? 1 : -1;
       v4_len_count_[t.key.len] += is ? 1 : -1;
     }
-    if (!is) {
-      if (was) rib_.erase(t.key);
-    } else if (was) {
+    if (is) {
       *t.rib = t.after;
     } else {
-      rib_.emplace(t.key, t.after);
+      rib_.erase(t.key);
     }
   }
   stats.fib_ops = pending_.ops.size();
@@ -395,6 +407,12 @@ Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
     for (auto id : replaced) release_next_hop(id);
   }
   return stats;
+}
+
+void RouteTable::discard_new(const std::vector<Touched>& touched) {
+  for (const Touched& t : touched) {
+    if (!t.existed) rib_.erase(t.key);
+  }
 }
 
 void RouteTable::apply_v4(FibCopy& fib, const FibOp& op,
@@ -421,6 +439,7 @@ void RouteTable::sync() {
   while (rte_rcu_qsbr_check(qsbr_, pending_token_, false) != 1) rte_delay_us_sleep(20);
   FibCopy& fib = *copies_[standby_];
   for (std::size_t i = 0; i < pending_.ops.size(); ++i) {
+    if (i + kFibAhead < pending_.ops.size()) prefetch_v4(fib, pending_.ops[i + kFibAhead]);
     const FibOp& op = pending_.ops[i];
     if (op.key.family == 4) {
       apply_v4(fib, op, pending_.parents[i]);

@@ -142,11 +142,13 @@ class RouteTable {
   struct NhKeyHash {
     std::size_t operator()(const NhKey& k) const noexcept;
   };
-  // One prefix a batch changes: its RIB entry before (`rib`, null if absent) and after.
+  // One prefix a batch changes: its RIB entry (`rib`; inserted empty by the batch unless
+  // `existed`, and removed again if the batch fails) and the entry the batch leaves.
   struct Touched {
     PrefixKey key;
     Entry* rib;
     Entry after;
+    bool existed;
   };
   struct FibOp {
     PrefixKey key;
@@ -178,6 +180,7 @@ class RouteTable {
   };
 
   RouteTable() = default;
+  static void prefetch_v4(const FibCopy& fib, const FibOp& op);
   static void apply_v4(FibCopy& fib, const FibOp& op,
                        std::pair<std::uint32_t, std::uint8_t> parent);
   static PrefixKey key_of(const IpPrefix& p);
@@ -185,6 +188,8 @@ class RouteTable {
   [[nodiscard]] Result<std::uint32_t> acquire_next_hop(const RouteSpec& spec);
   void release_next_hop(std::uint32_t id);
   static int fib_set(FibCopy& fib, const PrefixKey& key, std::uint32_t nh);
+  // Removes the empty entries a failed batch inserted.
+  void discard_new(const std::vector<Touched>& touched);
   // `touched` is in fib_order, one element per prefix.
   [[nodiscard]] Result<BatchResult> commit(std::vector<Touched>& touched,
                                            const std::vector<std::uint32_t>& acquired,
