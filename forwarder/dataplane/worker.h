@@ -70,8 +70,7 @@ struct BurstState {
   std::uint16_t n_v6 = 0;              // IPv6 packets among input's survivors (0: all IPv4)
   std::uint32_t dst4[kBurstSize];      // input -> fib_lookup: IPv4 destination, host order
   std::uint32_t nh[kBurstSize];        // fib_lookup -> next_hop: NextHopId value
-  std::uint16_t out_port[kBurstSize];  // next_hop -> rewrite, tx: our port index
-  std::uint64_t dst_mac[kBurstSize];   // next_hop -> rewrite: NextHop::dst_mac as read
+  std::uint16_t out_port[kBurstSize];  // next_hop -> tx: our port index
 };
 
 struct alignas(64) WorkerContext {
