@@ -128,7 +128,7 @@ echo "forwarding benchmark: $ROUTES routes, $PACKETS distinct ${FRAME_BYTES}-byt
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //');" \
   "load average at start: $LOAD_BEFORE"
 
-CW=() IOC=() RATIO=() LOAD=() LOADCPU=() CPP=() IOCPP=() RSS=() CWN=() ION=() RATION=()
+CW=() IOC=() RATIO=() LOAD=() LOADCPU=() LOADWAIT=() LOADERCPU=() LOADERWAIT=() CPP=() IOCPP=() RSS=() CWN=() ION=() RATION=()
 for ((run = 1; run <= REPS; run++)); do
   start_fwd "$TMP/fwd.yaml" "$TMP/fwd-$run.log"
   if ! "$LOADER" --socket "$TMP/fwd.sock" --pid "$FWD_PID" --routes "$ROUTES" --batch "$BATCH" --order "$ORDER" \
@@ -156,6 +156,8 @@ for ((run = 1; run <= REPS; run++)); do
   ratio=$(awk -v a="$cw" -v b="$io" 'BEGIN { printf "%.3f", a / b }')
   CW+=("$cw") IOC+=("$io") RATIO+=("$ratio")
   LOAD+=("$(kv "$load_line" seconds)") LOADCPU+=("$(kv "$load_line" control_cpu_seconds)")
+  LOADWAIT+=("$(kv "$load_line" control_wait_seconds)") LOADERCPU+=("$(kv "$load_line" loader_cpu_seconds)")
+  LOADERWAIT+=("$(kv "$load_line" loader_wait_seconds)")
   CPP+=("$(kv "$fwd_line" busy_cycles_per_packet)")
   IOCPP+=("$(kv "$io_line" cycles_per_packet)")
   RSS+=("$(($(kv "$rss_line" vmrss_kib) / 1024))")
@@ -170,8 +172,9 @@ for ((run = 1; run <= REPS; run++)); do
     "$(kv "$fwd_line" seconds)"
   printf ' | io ceiling %7.3f Mpps (%s cycles/pkt, ran %s of %s s) | ratio %s' "$io" \
     "${IOCPP[-1]}" "$(kv "$io_line" fwd_cpu_seconds)" "$(kv "$io_line" seconds)" "$ratio"
-  printf ' | per CPU-s %s vs %s Mpps, ratio %s | FIB load %s s (control thread ran %s s)' "$cwn" \
-    "$ion" "${RATION[-1]}" "${LOAD[-1]}" "${LOADCPU[-1]}"
+  printf ' | per CPU-s %s vs %s Mpps, ratio %s | FIB load %s s (control thread ran %s s, waited %s s for a CPU; loader ran %s s, waited %s s)' "$cwn" \
+    "$ion" "${RATION[-1]}" "${LOAD[-1]}" "${LOADCPU[-1]}" "$(kv "$load_line" control_wait_seconds)" \
+    "$(kv "$load_line" loader_cpu_seconds)" "$(kv "$load_line" loader_wait_seconds)"
   printf ' | RSS %s MiB\n' "${RSS[-1]}"
 done
 
@@ -227,7 +230,10 @@ printf '  wall cycles/pkt   causeway-fwd %s (worker busy TSC cycles / packet) | 
   "$(stats "${CPP[@]}")" "$(stats "${IOCPP[@]}")"
 printf '  FIB load          %s s for %d routes (batches of %d, %s order)\n' \
   "$(stats "${LOAD[@]}")" "$ROUTES" "$BATCH" "$ORDER"
-printf '    control thread CPU during the load: %s s\n' "$(stats "${LOADCPU[@]}")"
+printf '    control thread CPU during the load: %s s; its wait for a CPU: %s s\n' \
+  "$(stats "${LOADCPU[@]}")" "$(stats "${LOADWAIT[@]}")"
+printf '    cw_route_loader CPU (encoding, sending): %s s; its wait for a CPU: %s s\n' \
+  "$(stats "${LOADERCPU[@]}")" "$(stats "${LOADERWAIT[@]}")"
 printf '  RSS after load    %s MiB (idle forwarder without routes: %d MiB)\n' \
   "$(stats "${RSS[@]}")" "$((IDLE_RSS / 1024))"
 printf '  idle CPU          %s%% of one core over %d s\n' "$IDLE_CPU" "$IDLE_SECONDS"

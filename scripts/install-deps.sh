@@ -11,6 +11,7 @@ packages=(
   libdpdk-dev dpdk libssl-dev libnl-3-dev libnl-route-3-dev libboost-dev
   libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev
   prometheus-cpp-dev catch2 libbenchmark-dev libpcap-dev libbpf-dev libxdp-dev
+  libabsl-dev
   # real peers and lab tools
   frr frr-pythontools wireguard-tools wireguard-go bird2 iproute2 ethtool iperf3
   tcpdump iputils-ping procps psmisc jq

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -86,6 +87,23 @@ std::uint64_t control_run_ns(long pid) {
   std::uint64_t ns = 0;
   sched >> ns;
   return ns;
+}
+
+// Time (ns) a thread spent runnable but waiting for a CPU (schedstat's second field): on a
+// shared machine, how much of a wall-clock figure other processes took.
+std::uint64_t run_delay_ns(const std::string& schedstat_path) {
+  std::ifstream sched(schedstat_path);
+  std::uint64_t run = 0, wait = 0;
+  sched >> run >> wait;
+  return wait;
+}
+
+// CPU time (ns) of this process.
+std::uint64_t self_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 struct Sample {
@@ -222,6 +240,11 @@ int main(int argc, char** argv) {
     std::size_t batches = 0;
     const std::span<const RouteUpdate> all(updates);
     const std::uint64_t control_ns0 = control_run_ns(pid);
+    const std::string control_sched =
+        "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/schedstat";
+    const std::uint64_t control_wait0 = pid > 0 ? run_delay_ns(control_sched) : 0;
+    const std::uint64_t self_wait0 = run_delay_ns("/proc/thread-self/schedstat");
+    const std::uint64_t self_cpu0 = self_cpu_ns();
     const auto t0 = Clock::now();
     for (std::size_t first = 0; first < all.size(); first += batch) {
       const auto part = all.subspan(first, std::min(batch, all.size() - first));
@@ -236,11 +259,20 @@ int main(int argc, char** argv) {
     }
     const double load_s = seconds_since(t0);
     const double control_s = static_cast<double>(control_run_ns(pid) - control_ns0) / 1e9;
+    const double control_wait_s =
+        pid > 0 ? static_cast<double>(run_delay_ns(control_sched) - control_wait0) / 1e9 : 0;
+    const double loader_s = static_cast<double>(self_cpu_ns() - self_cpu0) / 1e9;
+    const double loader_wait_s =
+        static_cast<double>(run_delay_ns("/proc/thread-self/schedstat") - self_wait0) / 1e9;
+    // Wall time = the two sides' CPU, one after the other (a batch is sent, applied, answered)
+    // + the time each waited for a CPU that other processes held + message passing.
     std::printf(
         "fib_load routes=%zu order=%s batches=%zu batch_size=%zu added=%llu seconds=%.3f "
-        "routes_per_second=%.0f control_cpu_seconds=%.3f\n",
+        "routes_per_second=%.0f control_cpu_seconds=%.3f control_wait_seconds=%.3f "
+        "loader_cpu_seconds=%.3f loader_wait_seconds=%.3f\n",
         updates.size(), order.c_str(), batches, batch, static_cast<unsigned long long>(added),
-        load_s, static_cast<double>(updates.size()) / load_s, control_s);
+        load_s, static_cast<double>(updates.size()) / load_s, control_s, control_wait_s, loader_s,
+        loader_wait_s);
     if (added != updates.size()) {
       std::fprintf(stderr, "cw_route_loader: the forwarder added %llu routes of %zu\n",
                    static_cast<unsigned long long>(added), updates.size());

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Per-packet metadata, kept in the mbuf's private area (the packet pool is created with
-// priv_size = sizeof(PacketMeta)). Written by the stages of the worker that received the
-// packet, then by the control thread if the packet is punted.
+// priv_size = sizeof(PacketMeta)). Written by the worker that received the packet only when
+// it punts it (forwarded packets never touch this cache line; the stages pass what they need
+// in WorkerContext::burst), then by the control thread.
 #pragma once
 
 #include <rte_mbuf.h>

@@ -5,7 +5,9 @@
 #include "stages.h"
 
 #include <rte_ip.h>
+#include <rte_prefetch.h>
 
+#include <bit>
 #include <cstring>
 
 #include "packet_meta.h"
@@ -16,13 +18,33 @@ namespace {
 
 using namespace wire;
 
+// 4 or 6 for a frame input() accepted as IPv4 / IPv6 (by its ethertype), else 0.
+inline std::uint8_t family_of(const rte_mbuf* m) noexcept {
+  if (m->data_len < kEthHeaderLen) return 0;
+  switch (load_be16(rte_pktmbuf_mtod_offset(m, const std::uint8_t*, 12))) {
+    case kEtherTypeIpv4:
+      return 4;
+    case kEtherTypeIpv6:
+      return 6;
+    default:
+      return 0;
+  }
+}
+
 inline void drop(WorkerContext& ctx, rte_mbuf* m, DropReason r) noexcept {
   ctx.counters->count_drop(r);
   ctx.dropped[ctx.n_dropped++] = m;
 }
 
+// The PacketMeta of a packet is written only when it is punted (the control thread's input);
+// forwarded packets never touch that cache line.
 inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
-  meta(m).punt = r;
+  PacketMeta& pm = meta(m);
+  pm.in_port = ctx.in_port;
+  pm.l3_offset = kEthHeaderLen;
+  pm.family = family_of(m);
+  pm.flags = 0;
+  pm.punt = r;
   ctx.punt[ctx.n_punt++] = m;
 }
 
@@ -31,10 +53,6 @@ inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
 inline void drop_with_icmp(WorkerContext& ctx, rte_mbuf* m, DropReason r, PuntReason p) noexcept {
   ctx.counters->count_drop(r);
   punt(ctx, m, p);
-}
-
-inline std::uint8_t* l3(rte_mbuf* m) noexcept {
-  return rte_pktmbuf_mtod_offset(m, std::uint8_t*, meta(m).l3_offset);
 }
 
 bool is_ipv6_nd(const std::uint8_t* ip6, std::uint32_t avail) noexcept {
@@ -80,185 +98,238 @@ inline void csum_replace16(std::uint8_t* csum, std::uint16_t old_word,
   store_be16(csum, static_cast<std::uint16_t>(~sum));
 }
 
+// TTL (with the RFC 1624 checksum update) or hop limit minus one.
+inline void rewrite_ip(std::uint8_t* ip, bool v4) noexcept {
+  if (v4) {
+    const std::uint16_t old_word = load_be16(ip + kIp4OffTtl);
+    ip[kIp4OffTtl] -= 1;
+    csum_replace16(ip + kIp4OffChecksum, old_word, load_be16(ip + kIp4OffTtl));
+  } else {
+    ip[kIp6OffHopLimit] -= 1;
+  }
+}
+
+// Destination MAC (as NextHop::dst_mac holds it: pack_mac, the six bytes in wire order in the
+// low bytes) and source MAC: one 8-byte and one 4-byte store.
+inline void rewrite_eth(std::uint8_t* eth, std::uint64_t dst_mac,
+                        const std::uint8_t* src) noexcept {
+  static_assert(std::endian::native == std::endian::little);
+  const std::uint64_t w0 =
+      (dst_mac & 0xffffffffffffull) | std::uint64_t{src[0]} << 48 | std::uint64_t{src[1]} << 56;
+  std::memcpy(eth, &w0, 8);
+  std::memcpy(eth + 8, src + 2, 4);
+}
+
 }  // namespace
 
-std::uint16_t eth_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
+namespace {
+
+// The per-packet halves of `input`; true if the packet goes on. Check order = drop precedence
+// (the golden tables in tests/forwarder/dataplane_test.cc).
+inline bool eth_input(WorkerContext& ctx, const DataplanePort& port, std::uint32_t max_frame,
+                      rte_mbuf* m, std::uint8_t& family) noexcept {
+  if (m->nb_segs != 1) {
+    drop(ctx, m, DropReason::multi_segment);
+    return false;
+  }
+  if (m->data_len < kEthHeaderLen) {
+    drop(ctx, m, DropReason::eth_truncated);
+    return false;
+  }
+  const std::uint8_t* eth = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  // Group bit set: broadcast or multicast; otherwise it must be our unicast MAC.
+  if ((eth[0] & 1) == 0 && std::memcmp(eth, port.mac, 6) != 0) {
+    drop(ctx, m, DropReason::not_for_us);
+    return false;
+  }
+  switch (load_be16(eth + 12)) {
+    case kEtherTypeIpv4:
+      family = 4;
+      break;
+    case kEtherTypeIpv6:
+      family = 6;
+      break;
+    case kEtherTypeArp:
+      punt(ctx, m, PuntReason::kArp);
+      return false;
+    case kEtherTypeVlan:
+    case kEtherTypeQinQ:
+      drop(ctx, m, DropReason::vlan_unsupported);
+      return false;
+    default:
+      drop(ctx, m, DropReason::unknown_ethertype);
+      return false;
+  }
+  if (m->data_len > max_frame) {
+    drop(ctx, m, DropReason::oversize);
+    return false;
+  }
+  return true;
+}
+
+// Validates the IPv4 header at `ip` and stores the destination (host order) in `dst`.
+inline bool ip4_input(WorkerContext& ctx, rte_mbuf* m, std::uint8_t* ip, std::uint32_t avail,
+                      std::uint32_t& dst) noexcept {
+  if (avail < kIp4MinHeaderLen) {
+    drop(ctx, m, DropReason::ip4_truncated);
+    return false;
+  }
+  if ((ip[0] >> 4) != 4) {
+    drop(ctx, m, DropReason::ip4_bad_version);
+    return false;
+  }
+  const std::uint32_t ihl = (ip[0] & 0x0fu) * 4u;
+  if (ihl < kIp4MinHeaderLen) {
+    drop(ctx, m, DropReason::ip4_bad_ihl);
+    return false;
+  }
+  const std::uint32_t total = load_be16(ip + kIp4OffTotalLen);
+  if (ihl > avail || total > avail) {
+    drop(ctx, m, DropReason::ip4_truncated);
+    return false;
+  }
+  if (total < ihl) {
+    drop(ctx, m, DropReason::ip4_bad_length);
+    return false;
+  }
+  const std::uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+      (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !ip4_header_checksum_ok(ip, ihl))) {
+    drop(ctx, m, DropReason::ip4_bad_checksum);
+    return false;
+  }
+  const std::uint8_t s0 = ip[kIp4OffSrc];
+  if (s0 == 0 || s0 == 127 || s0 >= 224) {
+    drop(ctx, m, DropReason::ip4_martian_source);
+    return false;
+  }
+  const std::uint8_t d0 = ip[kIp4OffDst];
+  if (d0 == 0 || d0 == 127) {
+    drop(ctx, m, DropReason::ip4_martian_destination);
+    return false;
+  }
+  if (total < avail) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(avail - total));
+  dst = load_be32(ip + kIp4OffDst);
+  return true;
+}
+
+inline bool ip6_input(WorkerContext& ctx, rte_mbuf* m, std::uint8_t* ip,
+                      std::uint32_t avail) noexcept {
+  if (avail < kIp6HeaderLen) {
+    drop(ctx, m, DropReason::ip6_truncated);
+    return false;
+  }
+  if ((ip[0] >> 4) != 6) {
+    drop(ctx, m, DropReason::ip6_bad_version);
+    return false;
+  }
+  const std::uint32_t total = kIp6HeaderLen + load_be16(ip + kIp6OffPayloadLen);
+  if (total > avail) {
+    drop(ctx, m, DropReason::ip6_truncated);
+    return false;
+  }
+  if (total < avail) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(avail - total));
+  // ND is validated by the control thread (RFC 4861 7.1.1); DAD uses the :: source.
+  if (is_ipv6_nd(ip, total)) {
+    punt(ctx, m, PuntReason::kNd);
+    return false;
+  }
+  const std::uint8_t* src = ip + kIp6OffSrc;
+  if (src[0] == 0xff || v6_is_unspecified(src) || v6_is_loopback(src)) {
+    drop(ctx, m, DropReason::ip6_martian_source);
+    return false;
+  }
+  const std::uint8_t* dst = ip + kIp6OffDst;
+  if (v6_is_unspecified(dst) || v6_is_loopback(dst)) {
+    drop(ctx, m, DropReason::ip6_martian_destination);
+    return false;
+  }
+  return true;
+}
+
+// Packets this far ahead have their frame prefetched while the current one is parsed.
+constexpr unsigned kPrefetchAhead = 4;
+
+}  // namespace
+
+std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
   const DataplanePort& port = ctx.shared->ports[ctx.in_port];
   const std::uint32_t max_frame = port.mtu + kEthHeaderLen;
+  const FibCopy& fib = *ctx.fib;
+  const std::size_t n = pkts.size();
+  for (std::size_t i = 0; i < n && i < kPrefetchAhead; ++i) {
+    rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+  }
   std::uint16_t keep = 0;
+  std::uint16_t n_v6 = 0;
   std::uint64_t bytes = 0;
-  for (rte_mbuf* m : pkts) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    rte_mbuf* m = pkts[i];
     bytes += m->pkt_len;
-    PacketMeta& pm = meta(m);
-    pm.in_port = ctx.in_port;
-    pm.l3_offset = kEthHeaderLen;
-    pm.family = 0;
-    if (m->nb_segs != 1) {
-      drop(ctx, m, DropReason::multi_segment);
-      continue;
-    }
-    if (m->data_len < kEthHeaderLen) {
-      drop(ctx, m, DropReason::eth_truncated);
-      continue;
-    }
-    const std::uint8_t* eth = rte_pktmbuf_mtod(m, const std::uint8_t*);
-    // Group bit set: broadcast or multicast; otherwise it must be our unicast MAC.
-    if ((eth[0] & 1) == 0 && std::memcmp(eth, port.mac, 6) != 0) {
-      drop(ctx, m, DropReason::not_for_us);
-      continue;
-    }
-    std::uint16_t type = load_be16(eth + 12);
-    switch (type) {
-      case kEtherTypeIpv4:
-        pm.family = 4;
-        break;
-      case kEtherTypeIpv6:
-        pm.family = 6;
-        break;
-      case kEtherTypeArp:
-        punt(ctx, m, PuntReason::kArp);
-        continue;
-      case kEtherTypeVlan:
-      case kEtherTypeQinQ:
-        drop(ctx, m, DropReason::vlan_unsupported);
-        continue;
-      default:
-        drop(ctx, m, DropReason::unknown_ethertype);
-        continue;
-    }
-    if (m->data_len > max_frame) {
-      drop(ctx, m, DropReason::oversize);
-      continue;
+    std::uint8_t family = 0;
+    if (!eth_input(ctx, port, max_frame, m, family)) continue;
+    std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kEthHeaderLen);
+    const std::uint32_t avail = m->data_len - kEthHeaderLen;
+    if (family == 4) {
+      std::uint32_t dst;
+      if (!ip4_input(ctx, m, ip, avail, dst)) continue;
+      // The FIB entry is loaded by fib_lookup, a few dozen packets later: fetch it now.
+      rte_prefetch0(fib.tbl24_entry(dst));
+      ctx.burst.dst4[keep] = dst;
+    } else {
+      if (!ip6_input(ctx, m, ip, avail)) continue;
+      ++n_v6;
     }
     pkts[keep++] = m;
   }
+  ctx.burst.n_v6 = n_v6;
   // Counted here, in the one loop that touches every received mbuf anyway.
   PortCounters& pc = ctx.counters->port[ctx.in_port];
-  pc.rx_packets.add(pkts.size());
+  pc.rx_packets.add(n);
   pc.rx_bytes.add(bytes);
   return keep;
 }
 
-std::uint16_t ip_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
-  std::uint16_t keep = 0;
-  for (rte_mbuf* m : pkts) {
-    PacketMeta& pm = meta(m);
-    std::uint8_t* ip = l3(m);
-    const std::uint32_t avail = m->data_len - pm.l3_offset;
-    if (pm.family == 4) {
-      if (avail < kIp4MinHeaderLen) {
-        drop(ctx, m, DropReason::ip4_truncated);
-        continue;
-      }
-      if ((ip[0] >> 4) != 4) {
-        drop(ctx, m, DropReason::ip4_bad_version);
-        continue;
-      }
-      const std::uint32_t ihl = (ip[0] & 0x0fu) * 4u;
-      if (ihl < kIp4MinHeaderLen) {
-        drop(ctx, m, DropReason::ip4_bad_ihl);
-        continue;
-      }
-      const std::uint32_t total = load_be16(ip + kIp4OffTotalLen);
-      if (ihl > avail || total > avail) {
-        drop(ctx, m, DropReason::ip4_truncated);
-        continue;
-      }
-      if (total < ihl) {
-        drop(ctx, m, DropReason::ip4_bad_length);
-        continue;
-      }
-      const std::uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-      if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-          (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !ip4_header_checksum_ok(ip, ihl))) {
-        drop(ctx, m, DropReason::ip4_bad_checksum);
-        continue;
-      }
-      const std::uint8_t s0 = ip[kIp4OffSrc];
-      if (s0 == 0 || s0 == 127 || s0 >= 224) {
-        drop(ctx, m, DropReason::ip4_martian_source);
-        continue;
-      }
-      const std::uint8_t d0 = ip[kIp4OffDst];
-      if (d0 == 0 || d0 == 127) {
-        drop(ctx, m, DropReason::ip4_martian_destination);
-        continue;
-      }
-      if (total < avail) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(avail - total));
-    } else {
-      if (avail < kIp6HeaderLen) {
-        drop(ctx, m, DropReason::ip6_truncated);
-        continue;
-      }
-      if ((ip[0] >> 4) != 6) {
-        drop(ctx, m, DropReason::ip6_bad_version);
-        continue;
-      }
-      const std::uint32_t total = kIp6HeaderLen + load_be16(ip + kIp6OffPayloadLen);
-      if (total > avail) {
-        drop(ctx, m, DropReason::ip6_truncated);
-        continue;
-      }
-      if (total < avail) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(avail - total));
-      // ND is validated by the control thread (RFC 4861 7.1.1); DAD uses the :: source.
-      if (is_ipv6_nd(ip, total)) {
-        punt(ctx, m, PuntReason::kNd);
-        continue;
-      }
-      const std::uint8_t* src = ip + kIp6OffSrc;
-      if (src[0] == 0xff || v6_is_unspecified(src) || v6_is_loopback(src)) {
-        drop(ctx, m, DropReason::ip6_martian_source);
-        continue;
-      }
-      const std::uint8_t* dst = ip + kIp6OffDst;
-      if (v6_is_unspecified(dst) || v6_is_loopback(dst)) {
-        drop(ctx, m, DropReason::ip6_martian_destination);
-        continue;
-      }
-    }
-    pkts[keep++] = m;
-  }
-  return keep;
-}
-
 std::uint16_t fib_lookup(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
-  std::uint32_t v4_dst[kBurstSize];
-  std::uint64_t v4_nh[kBurstSize];
-  std::uint16_t v4_idx[kBurstSize];
+  BurstState& b = ctx.burst;
+  const FibCopy& fib = *ctx.fib;
+  if (b.n_v6 == 0) {
+    for (std::size_t i = 0; i < pkts.size(); ++i) b.nh[i] = fib.lookup4(b.dst4[i]);
+    return static_cast<std::uint16_t>(pkts.size());
+  }
   std::uint8_t v6_dst[kBurstSize][16];
   std::uint64_t v6_nh[kBurstSize];
   std::uint16_t v6_idx[kBurstSize];
-  unsigned n4 = 0, n6 = 0;
+  unsigned n6 = 0;
   for (std::uint16_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
-    const std::uint8_t* ip = l3(m);
-    if (meta(m).family == 4) {
-      v4_dst[n4] = load_be32(ip + kIp4OffDst);
-      v4_idx[n4++] = i;
+    if (family_of(m) == 4) {
+      b.nh[i] = fib.lookup4(b.dst4[i]);
     } else {
-      std::memcpy(v6_dst[n6], ip + kIp6OffDst, 16);
+      std::memcpy(v6_dst[n6],
+                  rte_pktmbuf_mtod_offset(m, const std::uint8_t*, kEthHeaderLen) + kIp6OffDst, 16);
       v6_idx[n6++] = i;
     }
   }
-  if (n4) ctx.fib->lookup4(v4_dst, v4_nh, n4);
-  if (n6) ctx.fib->lookup6(v6_dst, v6_nh, n6);
-  for (unsigned i = 0; i < n4; ++i)
-    meta(pkts[v4_idx[i]]).next_hop = static_cast<std::uint32_t>(v4_nh[i]);
-  for (unsigned i = 0; i < n6; ++i)
-    meta(pkts[v6_idx[i]]).next_hop = static_cast<std::uint32_t>(v6_nh[i]);
+  ctx.fib->lookup6(v6_dst, v6_nh, n6);
+  for (unsigned i = 0; i < n6; ++i) b.nh[v6_idx[i]] = static_cast<std::uint32_t>(v6_nh[i]);
   return static_cast<std::uint16_t>(pkts.size());
 }
 
 std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
   const DataplaneShared& sh = *ctx.shared;
+  BurstState& b = ctx.burst;
+  const bool all_v4 = b.n_v6 == 0;
   std::uint16_t keep = 0;
-  for (rte_mbuf* m : pkts) {
-    PacketMeta& pm = meta(m);
-    if (pm.next_hop == kNoRouteNextHop.value() || pm.next_hop >= sh.n_next_hops) {
+  for (std::size_t i = 0; i < pkts.size(); ++i) {
+    rte_mbuf* m = pkts[i];
+    const std::uint32_t id = b.nh[i];
+    if (id == kNoRouteNextHop.value() || id >= sh.n_next_hops) {
       drop_with_icmp(ctx, m, DropReason::no_route, PuntReason::kUnreachable);
       continue;
     }
-    const NextHop& nh = sh.next_hops[pm.next_hop];
+    const NextHop& nh = sh.next_hops[id];
     switch (nh.kind) {
       case NextHopKind::kLocal:
         punt(ctx, m, PuntReason::kToKernel);
@@ -273,27 +344,30 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       case NextHopKind::kConnected:
         break;
     }
-    const std::uint8_t* ip = l3(m);
-    const bool v4 = pm.family == 4;
+    std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kEthHeaderLen);
+    const bool v4 = all_v4 || family_of(m) == 4;
     if ((v4 ? ip[kIp4OffTtl] : ip[kIp6OffHopLimit]) <= 1) {
       drop_with_icmp(ctx, m, v4 ? DropReason::ip4_ttl_expired : DropReason::ip6_hop_limit_expired,
                      PuntReason::kTimeExceeded);
       continue;
     }
     const std::uint16_t mtu = sh.ports[nh.port].mtu;
-    if (m->data_len - pm.l3_offset > mtu) {
-      pm.mtu = mtu;
+    if (m->data_len - kEthHeaderLen > mtu) {
+      meta(m).mtu = mtu;
       drop_with_icmp(ctx, m, DropReason::mtu_exceeded, PuntReason::kTooBig);
       continue;
     }
     const std::uint64_t mac =
         nh.kind == NextHopKind::kGateway ? nh.dst_mac.load(std::memory_order_acquire) : 0;
     if ((mac & kMacValid) == 0) {
+      meta(m).next_hop = id;
       punt(ctx, m, PuntReason::kResolve);
       continue;
     }
-    pm.out_port = nh.port;
-    unpack_mac(mac, pm.dst_mac);
+    // Forwarded: the rewrite is done here, while the header is in hand (one pass less).
+    rewrite_ip(ip, v4);
+    rewrite_eth(rte_pktmbuf_mtod(m, std::uint8_t*), mac, sh.ports[nh.port].mac);
+    b.out_port[keep] = nh.port;
     pkts[keep++] = m;
   }
   return keep;
@@ -301,24 +375,8 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
 
 void rewrite_one(rte_mbuf* m, const std::uint8_t* src_mac, const std::uint8_t* dst_mac) noexcept {
   std::uint8_t* eth = rte_pktmbuf_mtod(m, std::uint8_t*);
-  std::uint8_t* ip = eth + meta(m).l3_offset;
-  if (meta(m).family == 4) {
-    const std::uint16_t old_word = load_be16(ip + kIp4OffTtl);
-    ip[kIp4OffTtl] -= 1;
-    csum_replace16(ip + kIp4OffChecksum, old_word, load_be16(ip + kIp4OffTtl));
-  } else {
-    ip[kIp6OffHopLimit] -= 1;
-  }
-  std::memcpy(eth, dst_mac, 6);
-  std::memcpy(eth + 6, src_mac, 6);
-}
-
-std::uint16_t rewrite(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
-  for (rte_mbuf* m : pkts) {
-    const PacketMeta& pm = meta(m);
-    rewrite_one(m, ctx.shared->ports[pm.out_port].mac, pm.dst_mac);
-  }
-  return static_cast<std::uint16_t>(pkts.size());
+  rewrite_ip(eth + meta(m).l3_offset, meta(m).family == 4);
+  rewrite_eth(eth, pack_mac(dst_mac), src_mac);
 }
 
 }  // namespace causeway::fwd

@@ -2,8 +2,9 @@
 // The forwarding stages. Each takes a burst, keeps its survivors at the front in order and
 // returns how many there are; every other packet is either dropped (counted under a named
 // DropReason and left for process_burst to free) or punted to the control thread (PuntReason
-// in its PacketMeta). The order of the stages is in process_burst (worker.cc) and
-// docs/life-of-a-packet.md.
+// in its PacketMeta). What a stage hands the next one per packet is in ctx.burst, at the
+// packet's index in the span (a stage that drops moves it with the packet). The order of
+// the stages is in process_burst (worker.cc) and docs/life-of-a-packet.md.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -15,16 +16,17 @@
 
 namespace causeway::fwd {
 
-// L2: single segment, frame length, destination MAC, ethertype; ARP is punted.
-std::uint16_t eth_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
-// L3 validation: IPv4 header/checksum/lengths, IPv6 lengths, martians; ND is punted.
-std::uint16_t ip_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
-// Bulk FIB lookups (IPv4 and IPv6 of the burst each in one call).
+// One pass over the received burst (rx counters, frames prefetched a few packets ahead):
+//  L2 (eth_input): single segment, frame length, destination MAC, ethertype; ARP is punted;
+//  L3 (ip4_input/ip6_input): IPv4 header/checksum/lengths, IPv6 lengths, martians; ND is
+//  punted. Out: burst.dst4 (IPv4 destination, its FIB entry prefetched), burst.n_v6.
+std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
+// FIB lookups (IPv4 from burst.dst4; IPv6 in one bulk call). Out: burst.nh.
 std::uint16_t fib_lookup(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
-// Next-hop kind, TTL/hop limit, neighbour MAC, output MTU.
+// Next-hop kind, TTL/hop limit, output MTU, neighbour MAC; then, for the packets it keeps,
+// the rewrite: TTL/hop-limit decrement (incremental checksum) and Ethernet header.
+// Out: burst.out_port.
 std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
-// TTL/hop-limit decrement (incremental checksum) and Ethernet rewrite.
-std::uint16_t rewrite(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
 
 // Shared with the control thread, which finishes packets it held for neighbour resolution.
 void rewrite_one(rte_mbuf* m, const std::uint8_t* src_mac, const std::uint8_t* dst_mac) noexcept;

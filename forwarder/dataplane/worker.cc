@@ -38,12 +38,10 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
                    std::uint16_t n) noexcept {
   ctx.in_port = in_port;
   std::span<rte_mbuf*> s(pkts, n);
-  s = s.first(eth_input(ctx, s));
-  s = s.first(ip_input(ctx, s));
+  s = s.first(input(ctx, s));
   s = s.first(fib_lookup(ctx, s));
   s = s.first(next_hop(ctx, s));
-  s = s.first(rewrite(ctx, s));
-  for (rte_mbuf* m : s) tx_enqueue(ctx, meta(m).out_port, m);
+  tx_enqueue_burst(ctx, s, ctx.burst.out_port);
 
   if (ctx.n_punt) hand_punts_to_control(ctx);
   if (ctx.n_dropped) {
@@ -80,6 +78,30 @@ void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept {
   if (n + 1 == kTxBufferSize) tx_flush(ctx, port);
 }
 
+void tx_enqueue_burst(WorkerContext& ctx, std::span<rte_mbuf*> pkts,
+                      const std::uint16_t* ports) noexcept {
+  std::size_t i = 0;
+  while (i < pkts.size()) {
+    const std::uint16_t port = ports[i];
+    TxBuffer& b = ctx.tx[port];
+    std::uint16_t n = b.n;
+    std::uint64_t bytes = b.bytes;
+    for (; i < pkts.size() && ports[i] == port; ++i) {
+      b.pkts[n++] = pkts[i];
+      bytes += pkts[i]->pkt_len;
+      if (n == kTxBufferSize) {
+        b.n = n;
+        b.bytes = bytes;
+        tx_flush(ctx, port);
+        n = 0;
+        bytes = 0;
+      }
+    }
+    b.n = n;
+    b.bytes = bytes;
+  }
+}
+
 void tx_flush_all(WorkerContext& ctx) noexcept {
   for (unsigned p = 0; p < ctx.shared->n_ports; ++p) tx_flush(ctx, static_cast<std::uint16_t>(p));
 }
@@ -92,13 +114,14 @@ int worker_main(void* arg) {
   rte_rcu_qsbr_thread_online(sh.qsbr, ctx.id);
 
   const std::uint64_t drain_tsc = rte_get_tsc_hz() * kDrainIntervalUs / 1000000;
-  std::uint64_t last_drain = rte_rdtsc();
+  // One TSC read per poll round: a round runs from the end of the previous one to `now`.
+  std::uint64_t round_start = rte_rdtsc();
+  std::uint64_t last_drain = round_start;
   unsigned idle_rounds = 0;
   std::uint32_t sleep_us = 1;
   rte_mbuf* pkts[kBurstSize];
 
   while (!sh.quit->load(std::memory_order_relaxed)) {
-    const std::uint64_t start = rte_rdtsc();
     ctx.fib = sh.fib->load(std::memory_order_acquire);
     unsigned total = 0;
     for (unsigned q = 0; q < ctx.n_rxq; ++q) {
@@ -122,9 +145,11 @@ int worker_main(void* arg) {
     }
     rte_rcu_qsbr_quiescent(sh.qsbr, ctx.id);
 
+    const std::uint64_t round_cycles = now - round_start;
+    round_start = now;
     if (total) {
       wc.busy_polls.add();
-      wc.busy_cycles.add(rte_rdtsc() - start);
+      wc.busy_cycles.add(round_cycles);
       idle_rounds = 0;
       sleep_us = 1;
       continue;
@@ -137,6 +162,7 @@ int worker_main(void* arg) {
     rte_delay_us_sleep(sleep_us);
     rte_rcu_qsbr_thread_online(sh.qsbr, ctx.id);
     sleep_us = std::min(sleep_us * 2, sh.idle_sleep_max_us);
+    round_start = rte_rdtsc();
   }
   tx_flush_all(ctx);
   rte_rcu_qsbr_thread_offline(sh.qsbr, ctx.id);

@@ -64,6 +64,15 @@ struct TxBuffer {
   rte_mbuf* pkts[kTxBufferSize];
 };
 
+// What the stages of one burst hand each other per packet, index-aligned with the span of
+// survivors each stage returns (stages.h).
+struct BurstState {
+  std::uint16_t n_v6 = 0;              // IPv6 packets among input's survivors (0: all IPv4)
+  std::uint32_t dst4[kBurstSize];      // input -> fib_lookup: IPv4 destination, host order
+  std::uint32_t nh[kBurstSize];        // fib_lookup -> next_hop: NextHopId value
+  std::uint16_t out_port[kBurstSize];  // next_hop -> tx: our port index
+};
+
 struct alignas(64) WorkerContext {
   unsigned id = 0;  // worker index == RCU thread id == tx queue on every port
   const DataplaneShared* shared = nullptr;
@@ -79,6 +88,7 @@ struct alignas(64) WorkerContext {
   std::uint16_t n_dropped = 0;
   rte_mbuf* punt[kBurstSize];
   rte_mbuf* dropped[kBurstSize];
+  BurstState burst;
   TxBuffer tx[kMaxPorts];
 };
 
@@ -89,6 +99,9 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
 
 // Queue one packet for transmission on `port`; flushes when the buffer fills.
 void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept;
+// Queue pkts[i] on ports[i], each run of one port copied at once.
+void tx_enqueue_burst(WorkerContext& ctx, std::span<rte_mbuf*> pkts,
+                      const std::uint16_t* ports) noexcept;
 void tx_flush(WorkerContext& ctx, std::uint16_t port) noexcept;
 void tx_flush_all(WorkerContext& ctx) noexcept;
 

@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -499,6 +500,7 @@ void Forwarder::Impl::arm_timer() {
     if (ec) return;
     exception->on_timer();
     drain_punts();  // in case a wake-up was lost to a full eventfd counter
+    routes->try_sync();  // the other FIB copy, if a route change left it behind
     arm_timer();
   });
 }
@@ -620,6 +622,8 @@ ctl::Reply Forwarder::Impl::route_batch(std::span<const std::uint8_t> payload) {
   }
   auto r = routes->apply(RouteSource::kControl, changes);
   if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
+  // The unpublished FIB copy catches up once the reply is on its way (RouteTable::sync).
+  asio::post(io, [this] { routes->try_sync(); });
   return ctl::Reply::ok(json{{"added", r.value().added},
                              {"deleted", r.value().removed},
                              {"missing", r.value().missing},

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "route_table.h"
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 
 #include <algorithm>
@@ -27,11 +28,16 @@ const char* route_source_name(RouteSource s) {
 }
 
 std::size_t RouteTable::PrefixKeyHash::operator()(const PrefixKey& k) const noexcept {
-  // FNV-1a over the prefix bytes that matter; cheap and good enough for a control-side map.
-  std::uint64_t h = 1469598103934665603ull ^ (std::uint64_t{k.family} << 8 | k.len);
-  const unsigned n = k.family == 4 ? 4 : 16;
-  for (unsigned i = 0; i < n; ++i) h = (h ^ k.bytes[i]) * 1099511628211ull;
-  return static_cast<std::size_t>(h ^ (h >> 29));
+  // Two multiply-xorshift rounds over the 16 address bytes, family and length: the flat map
+  // takes its bucket and its control byte from this value, so every bit must be mixed.
+  std::uint64_t lo, hi;
+  std::memcpy(&lo, k.bytes.data(), 8);
+  std::memcpy(&hi, k.bytes.data() + 8, 8);
+  std::uint64_t h = (lo ^ (std::uint64_t{k.family} << 8 | k.len) << 48) * 0x9e3779b97f4a7c15ull;
+  h ^= h >> 32;
+  h = (h ^ hi) * 0xd6e8feb86659fd93ull;
+  h ^= h >> 32;
+  return static_cast<std::size_t>(h);
 }
 
 std::size_t RouteTable::NhKeyHash::operator()(const NhKey& k) const noexcept {
@@ -65,6 +71,7 @@ Result<std::unique_ptr<RouteTable>> RouteTable::create(const FibConfig& cfg, uns
   }
   t->published_.store(t->copies_[0].get(), std::memory_order_release);
   t->standby_ = 1;
+  t->v4_max_routes_ = cfg.v4_max_routes;
   t->nh_capacity_ = cfg.max_next_hops;
   t->next_hops_ = std::make_unique<NextHop[]>(cfg.max_next_hops);
   t->nh_refs_.assign(cfg.max_next_hops, 0);
@@ -116,16 +123,53 @@ void RouteTable::release_next_hop(std::uint32_t id) {
 }
 
 int RouteTable::fib_set(FibCopy& fib, const PrefixKey& key, std::uint32_t nh) {
-  if (key.family == 4) {
-    const std::uint32_t ip = (std::uint32_t{key.bytes[0]} << 24) |
-                             (std::uint32_t{key.bytes[1]} << 16) |
-                             (std::uint32_t{key.bytes[2]} << 8) | key.bytes[3];
-    return nh ? fib.add4(ip, key.len, nh) : fib.del4(ip, key.len);
-  }
   return nh ? fib.add6(key.bytes.data(), key.len, nh) : fib.del6(key.bytes.data(), key.len);
 }
 
+namespace {
+
+std::uint32_t v4_of(const std::array<std::uint8_t, 16>& b) {
+  return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
+         b[3];
+}
+
+// FIB operations this far ahead have their IPv4 table entry fetched.
+constexpr std::size_t kFibAhead = 16;
+
+}  // namespace
+
+void RouteTable::prefetch_v4(const FibCopy& fib, const FibOp& op) {
+  if (op.key.family == 4) fib.prefetch4(v4_of(op.key.bytes));
+}
+
+std::pair<std::uint32_t, std::uint8_t> RouteTable::v4_parent(const PrefixKey& key,
+                                                             const std::vector<Touched>& touched,
+                                                             std::uint64_t lengths) const {
+  const std::uint32_t ip = v4_of(key.bytes);
+  for (unsigned l = key.len; l-- > 0;) {
+    if ((lengths >> l & 1) == 0) continue;
+    const std::uint32_t m = l == 0 ? 0 : ip & (~std::uint32_t{0} << (32 - l));
+    PrefixKey pk{4, static_cast<std::uint8_t>(l), {}};
+    pk.bytes[0] = static_cast<std::uint8_t>(m >> 24);
+    pk.bytes[1] = static_cast<std::uint8_t>(m >> 16);
+    pk.bytes[2] = static_cast<std::uint8_t>(m >> 8);
+    pk.bytes[3] = static_cast<std::uint8_t>(m);
+    auto t =
+        std::lower_bound(touched.begin(), touched.end(), pk,
+                         [](const Touched& a, const PrefixKey& b) { return fib_order(a.key, b); });
+    std::uint32_t nh = 0;
+    if (t != touched.end() && t->key == pk) {
+      nh = t->after.effective();
+    } else if (auto r = rib_.find(pk); r != rib_.end()) {
+      nh = r->second.effective();
+    }
+    if (nh) return {nh, static_cast<std::uint8_t>(l)};
+  }
+  return {0, 0};
+}
+
 Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteChange> batch) {
+  sync();
   const unsigned slot = static_cast<unsigned>(source);
   // Validate the whole batch before touching anything.
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -150,21 +194,52 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
     }
   }
 
-  std::unordered_map<PrefixKey, Entry, PrefixKeyHash> touched;
+  // Sorted by prefix in FIB order (the batch order among changes of one prefix): each prefix
+  // is looked up in the RIB once, and the FIB operations come out in the order they are
+  // applied in.
+  struct Pending {
+    PrefixKey key;
+    std::uint32_t index;
+  };
+  std::vector<Pending> order(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    order[i] = Pending{key_of(batch[i].spec.prefix), static_cast<std::uint32_t>(i)};
+  }
+  std::sort(order.begin(), order.end(), [](const Pending& a, const Pending& b) {
+    if (a.key == b.key) return a.index < b.index;
+    return fib_order(a.key, b.key);
+  });
+  // Entry pointers stay valid while the map does not grow past its reservation.
+  rib_.reserve(rib_.size() + batch.size());
+
+  std::vector<Touched> touched;
   touched.reserve(batch.size());
-  if (rib_.bucket_count() < rib_.size() + batch.size()) rib_.reserve(rib_.size() + batch.size());
   std::vector<std::uint32_t> acquired;  // references taken by this batch (undone on failure)
   std::vector<std::uint32_t> replaced;  // references given up by this batch (dropped on success)
   acquired.reserve(batch.size());
   BatchResult stats;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const RouteChange& c = batch[i];
-    const PrefixKey key = key_of(c.spec.prefix);
-    auto [it, inserted] = touched.try_emplace(key);
-    if (inserted) {
-      if (auto r = rib_.find(key); r != rib_.end()) it->second = r->second;
+  // Most batches name few distinct next hops: remember the last few (one hash lookup less per
+  // route).
+  struct Recent {
+    NextHopKind kind;
+    std::uint16_t port;
+    IpAddress gateway;
+    std::uint32_t id;
+  };
+  std::array<Recent, 8> recent;
+  unsigned n_recent = 0;
+  // Each prefix's RIB slot is found (or made, empty) once; the slots of prefixes a few places
+  // ahead are fetched meanwhile (a large table misses the cache on every prefix).
+  constexpr std::size_t kAhead = 16;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i + kAhead < order.size()) rib_.prefetch(order[i + kAhead].key);
+    const Pending& p = order[i];
+    const RouteChange& c = batch[p.index];
+    if (touched.empty() || !(touched.back().key == p.key)) {
+      auto [it, inserted] = rib_.try_emplace(p.key);
+      touched.push_back(Touched{p.key, &it->second, it->second, !inserted});
     }
-    Entry& e = it->second;
+    Entry& e = touched.back().after;
     if (c.remove) {
       if (e.slot[slot] == 0) {
         ++stats.missing;
@@ -175,103 +250,212 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
       ++stats.removed;
       continue;
     }
-    auto nh = acquire_next_hop(c.spec);
-    if (!nh) {
-      for (auto id : acquired) release_next_hop(id);
-      return fail(fmt::format("route {} ({}): {}", i, c.spec.prefix.str(), nh.error().message),
-                  nh.error().code);
+    std::uint32_t id = 0;
+    for (unsigned k = 0; k < std::min<unsigned>(n_recent, recent.size()); ++k) {
+      const Recent& r = recent[k];
+      if (r.kind == c.spec.kind && r.port == c.spec.port && r.gateway == c.spec.gateway) {
+        id = r.id;
+        ++nh_refs_[id];
+        break;
+      }
     }
-    acquired.push_back(nh.value());
+    if (id == 0) {
+      auto nh = acquire_next_hop(c.spec);
+      if (!nh) {
+        for (auto a : acquired) release_next_hop(a);
+        discard_new(touched);
+        return fail(
+            fmt::format("route {} ({}): {}", p.index, c.spec.prefix.str(), nh.error().message),
+            nh.error().code);
+      }
+      id = nh.value();
+      recent[n_recent++ % recent.size()] = Recent{c.spec.kind, c.spec.port, c.spec.gateway, id};
+    }
+    acquired.push_back(id);
     if (e.slot[slot]) replaced.push_back(e.slot[slot]);
-    e.slot[slot] = nh.value();
+    e.slot[slot] = id;
     ++stats.added;
   }
   return commit(touched, acquired, replaced, stats);
 }
 
 Result<BatchResult> RouteTable::flush(RouteSource source) {
+  sync();
   const unsigned slot = static_cast<unsigned>(source);
-  std::unordered_map<PrefixKey, Entry, PrefixKeyHash> touched;
+  std::vector<Touched> touched;
   std::vector<std::uint32_t> acquired, replaced;
   BatchResult stats;
-  for (const auto& [key, entry] : rib_) {
+  for (auto& [key, entry] : rib_) {
     if (entry.slot[slot] == 0) continue;
     Entry e = entry;
     replaced.push_back(e.slot[slot]);
     e.slot[slot] = 0;
-    touched.emplace(key, e);
+    touched.push_back(Touched{key, &entry, e, true});
     ++stats.removed;
   }
+  std::sort(touched.begin(), touched.end(),
+            [](const Touched& a, const Touched& b) { return fib_order(a.key, b.key); });
   return commit(touched, acquired, replaced, stats);
 }
 
-Result<BatchResult> RouteTable::commit(std::unordered_map<PrefixKey, Entry, PrefixKeyHash>& touched,
+Result<BatchResult> RouteTable::commit(std::vector<Touched>& touched,
                                        const std::vector<std::uint32_t>& acquired,
                                        const std::vector<std::uint32_t>& replaced,
                                        BatchResult stats) {
   std::vector<FibOp> ops;
   ops.reserve(touched.size());
-  for (const auto& [key, e] : touched) {
-    std::uint32_t old_nh = 0;
-    if (auto r = rib_.find(key); r != rib_.end()) old_nh = r->second.effective();
-    const std::uint32_t new_nh = e.effective();
-    if (old_nh != new_nh) ops.push_back(FibOp{key, old_nh, new_nh});
+  std::int64_t v4_delta = 0;
+  for (const Touched& t : touched) {
+    const std::uint32_t old_nh = t.rib ? t.rib->effective() : 0;
+    const std::uint32_t new_nh = t.after.effective();
+    if (old_nh == new_nh) continue;
+    ops.push_back(FibOp{t.key, old_nh, new_nh});
+    if (t.key.family == 4) v4_delta += (new_nh != 0) - (old_nh != 0);
   }
-  // Apply in address order: the DPDK RIB under each FIB copy is a trie, and walking it in
-  // order keeps its nodes in cache (measured: 1M random /24s take 2.25 s per copy in hash
-  // order, 0.16 s sorted; bench/forwarding/fib_insert_bench.cc).
-  std::sort(ops.begin(), ops.end(), [](const FibOp& a, const FibOp& b) {
-    if (a.key.family != b.key.family) return a.key.family < b.key.family;
-    if (a.key.bytes != b.key.bytes) return a.key.bytes < b.key.bytes;
-    return a.key.len < b.key.len;
-  });
-
+  auto undo = [&] {
+    for (auto id : acquired) release_next_hop(id);
+    discard_new(touched);
+  };
+  if (static_cast<std::int64_t>(v4_routes_) + v4_delta > v4_max_routes_) {
+    undo();
+    return fail(fmt::format("IPv4 FIB full: {} routes and {} more do not fit; nothing was applied "
+                            "(raise fib.v4_max_routes)",
+                            v4_routes_, v4_delta),
+                ENOSPC);
+  }
+  // IPv4 room, up front: a /25../32 takes a tbl8 group for its /24 unless it has one.
   FibCopy& standby = *copies_[standby_];
+  std::uint32_t groups_needed = 0;
+  std::uint32_t last_group = ~0u;
+  for (const FibOp& op : ops) {
+    if (op.key.family != 4 || op.key.len <= 24 || op.new_nh == 0) continue;
+    const std::uint32_t ip = v4_of(op.key.bytes);
+    if ((ip >> 8) == last_group || standby.has_tbl8(ip)) continue;
+    last_group = ip >> 8;
+    ++groups_needed;
+  }
+  if (groups_needed > standby.tbl8_groups_free()) {
+    undo();
+    return fail(fmt::format("IPv4 FIB rejected the batch: it needs {} more tbl8 groups, {} are "
+                            "free; nothing was applied (raise fib.v4_tbl8_groups)",
+                            groups_needed, standby.tbl8_groups_free()),
+                ENOSPC);
+  }
+  // IPv4 removals fall back to their covering prefix, found once for both copies. Only the
+  // lengths that can hold a prefix after the batch are probed: in the RIB now or added.
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> parents(ops.size());
+  std::uint64_t lengths = 0;
+  for (unsigned l = 0; l <= 32; ++l) {
+    if (v4_len_count_[l]) lengths |= 1ull << l;
+  }
+  for (const FibOp& op : ops) {
+    if (op.key.family == 4 && op.old_nh == 0) lengths |= 1ull << op.key.len;
+  }
   for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].key.family == 4 && ops[i].new_nh == 0) {
+      parents[i] = v4_parent(ops[i].key, touched, lengths);
+    }
+  }
+
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (i + kFibAhead < ops.size()) prefetch_v4(standby, ops[i + kFibAhead]);
+    if (ops[i].key.family == 4) {
+      apply_v4(standby, ops[i], parents[i]);
+      continue;
+    }
     int rc = fib_set(standby, ops[i].key, ops[i].new_nh);
     if (rc < 0 && !(rc == -ENOENT && ops[i].new_nh == 0)) {
+      // Only IPv6 operations (ordered first) can have been applied.
       for (std::size_t j = i; j-- > 0;) fib_set(standby, ops[j].key, ops[j].old_nh);
-      for (auto id : acquired) release_next_hop(id);
-      return fail(
-          fmt::format("FIB rejected {} ({}); nothing was applied (raise fib.{}_tbl8_groups "
-                      "or fib.{}_max_routes)",
-                      prefix_of(ops[i].key).str(), std::strerror(-rc),
-                      ops[i].key.family == 4 ? "v4" : "v6", ops[i].key.family == 4 ? "v4" : "v6"),
-          -rc);
+      undo();
+      return fail(fmt::format("FIB rejected {} ({}); nothing was applied (raise "
+                              "fib.v6_tbl8_groups or fib.v6_max_routes)",
+                              prefix_of(ops[i].key).str(), std::strerror(-rc)),
+                  -rc);
     }
   }
   if (!ops.empty()) {
     published_.store(&standby, std::memory_order_release);
-    // Wait until no worker can still be reading the previous copy.
-    rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
-    FibCopy& other = *copies_[standby_ ^ 1];
-    for (const FibOp& op : ops) {
-      int rc = fib_set(other, op.key, op.new_nh);
-      if (rc < 0 && !(rc == -ENOENT && op.new_nh == 0)) {
-        // Both copies are created alike and took the same operations in the same order.
-        spdlog::critical("FIB copies diverged on {}: {}", prefix_of(op.key).str(),
-                         std::strerror(-rc));
-      }
-    }
+    pending_token_ = rte_rcu_qsbr_start(qsbr_);
     standby_ ^= 1;
+    // The other copy takes the batch in sync(), after a grace period: the caller can answer
+    // before waiting for the workers.
+    pending_.ops = std::move(ops);
+    pending_.parents = std::move(parents);
+    pending_.release = replaced;
   }
 
   // Commit to the RIB, then drop the references of the slots that were overwritten (workers
   // can no longer reach them: both copies are updated and a grace period has passed).
-  for (auto& [key, e] : touched) {
-    auto r = rib_.find(key);
-    const bool empty = e.effective() == 0;
-    if (empty) {
-      if (r != rib_.end()) rib_.erase(r);
-    } else if (r != rib_.end()) {
-      r->second = e;
+  for (Touched& t : touched) {
+    const bool was = t.existed;
+    const bool is = t.after.effective() != 0;
+    if (t.key.family == 4 && was != is) {
+      v4_routes_ += is ? 1 : -1;
+      v4_len_count_[t.key.len] += is ? 1 : -1;
+    }
+    if (is) {
+      *t.rib = t.after;
     } else {
-      rib_.emplace(key, e);
+      rib_.erase(t.key);
     }
   }
-  for (auto id : replaced) release_next_hop(id);
-  stats.fib_ops = ops.size();
+  stats.fib_ops = pending_.ops.size();
+  // With FIB changes, the overwritten slots' references go in sync() (the other copy may still
+  // point at them); without, no FIB entry refers to them.
+  if (stats.fib_ops == 0) {
+    for (auto id : replaced) release_next_hop(id);
+  }
   return stats;
+}
+
+void RouteTable::discard_new(const std::vector<Touched>& touched) {
+  for (const Touched& t : touched) {
+    if (!t.existed) rib_.erase(t.key);
+  }
+}
+
+void RouteTable::apply_v4(FibCopy& fib, const FibOp& op,
+                          std::pair<std::uint32_t, std::uint8_t> parent) {
+  const std::uint32_t ip = v4_of(op.key.bytes);
+  if (op.new_nh) {
+    // Cannot fail: room was checked in commit(), and both copies hold the same groups.
+    [[maybe_unused]] int rc = fib.add4(ip, op.key.len, op.new_nh);
+  } else {
+    fib.del4(ip, op.key.len, parent.first, parent.second);
+  }
+}
+
+bool RouteTable::try_sync() {
+  if (pending_.ops.empty()) return true;
+  if (rte_rcu_qsbr_check(qsbr_, pending_token_, false) != 1) return false;
+  sync();
+  return true;
+}
+
+void RouteTable::sync() {
+  if (pending_.ops.empty()) return;
+  // Wait until no worker can still be reading the copy published before the last batch.
+  while (rte_rcu_qsbr_check(qsbr_, pending_token_, false) != 1) rte_delay_us_sleep(20);
+  FibCopy& fib = *copies_[standby_];
+  for (std::size_t i = 0; i < pending_.ops.size(); ++i) {
+    if (i + kFibAhead < pending_.ops.size()) prefetch_v4(fib, pending_.ops[i + kFibAhead]);
+    const FibOp& op = pending_.ops[i];
+    if (op.key.family == 4) {
+      apply_v4(fib, op, pending_.parents[i]);
+      continue;
+    }
+    int rc = fib_set(fib, op.key, op.new_nh);
+    if (rc < 0 && !(rc == -ENOENT && op.new_nh == 0)) {
+      // Both copies are created alike and took the same operations in the same order.
+      spdlog::critical("FIB copies diverged on {}: {}", prefix_of(op.key).str(),
+                       std::strerror(-rc));
+    }
+  }
+  // Workers can no longer reach the overwritten slots' next hops: both copies are updated and
+  // a grace period has passed.
+  for (auto id : pending_.release) release_next_hop(id);
+  pending_ = {};
 }
 
 void RouteTable::set_neighbor_mac(std::uint16_t port, const IpAddress& address,

@@ -6,11 +6,12 @@
 //  - the NextHop array, whose entries are filled before any FIB copy refers to them.
 //
 // Publication is left-right: two FibCopy instances hold the same routes. A batch is applied
-// to the copy no worker reads, that copy is published, the control thread waits for every
-// worker to pass a quiescent state (rte_rcu_qsbr), and the batch is applied again to the
-// other copy. Workers never see a half-applied batch and never wait; a batch costs two
-// incremental updates instead of a rebuild. If the first copy cannot take the batch (tbl8
-// groups exhausted), it is rolled back and nothing changes.
+// to the copy no worker reads and that copy is published; then (sync(), after the reply to
+// the sender or before the next batch) the control thread waits for every worker to pass a
+// quiescent state (rte_rcu_qsbr) and applies the batch again to the other copy. Workers never
+// see a half-applied batch and never wait; a batch costs two incremental updates instead of
+// a rebuild. A batch the FIB cannot take (IPv4 room is checked up front; rte_fib6 is rolled
+// back) changes nothing.
 //
 // Each prefix has one slot per RouteSource; the lowest-numbered source present wins
 // (interface addresses, then configuration, then the control socket / routing daemon, then
@@ -22,12 +23,16 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "causeway/common/ip.h"
 #include "causeway/common/result.h"
@@ -72,8 +77,17 @@ class RouteTable {
                                                                   unsigned n_ports, int socket_id,
                                                                   rte_rcu_qsbr* qsbr);
 
-  // All or nothing. Errors name the index of the first bad change.
+  // All or nothing. Errors name the index of the first bad change. On return the batch is in
+  // the RIB and in the published FIB copy; the other copy takes it in sync().
   [[nodiscard]] Result<BatchResult> apply(RouteSource source, std::span<const RouteChange> batch);
+  // Waits for a grace period and brings the unpublished copy up to date with the last batch,
+  // then releases the next hops that batch stopped using. apply() and flush() call it first.
+  // The wait sleeps in short steps rather than spinning: a worker that other processes keep
+  // off its CPU must not cost the control thread its own CPU too.
+  void sync();
+  // The same if the grace period is already over; returns whether nothing is left pending.
+  // The control thread calls it once it has answered a batch and on its timer.
+  bool try_sync();
   // Removes every route of one source (e.g. the routing daemon's before a full resync).
   [[nodiscard]] Result<BatchResult> flush(RouteSource source);
 
@@ -101,7 +115,12 @@ class RouteTable {
     std::uint8_t family;
     std::uint8_t len;
     std::array<std::uint8_t, 16> bytes;
-    bool operator==(const PrefixKey&) const = default;
+    bool operator==(const PrefixKey& o) const {
+      std::uint64_t a[2], b[2];
+      std::memcpy(a, bytes.data(), 16);
+      std::memcpy(b, o.bytes.data(), 16);
+      return family == o.family && len == o.len && a[0] == b[0] && a[1] == b[1];
+    }
   };
   struct PrefixKeyHash {
     std::size_t operator()(const PrefixKey& k) const noexcept;
@@ -123,28 +142,72 @@ class RouteTable {
   struct NhKeyHash {
     std::size_t operator()(const NhKey& k) const noexcept;
   };
+  // One prefix a batch changes: its RIB entry (`rib`; inserted empty by the batch unless
+  // `existed`, and removed again if the batch fails) and the entry the batch leaves.
+  struct Touched {
+    PrefixKey key;
+    Entry* rib;
+    Entry after;
+    bool existed;
+  };
   struct FibOp {
     PrefixKey key;
     std::uint32_t old_nh;
     std::uint32_t new_nh;
   };
+  // FIB application order: IPv6 first (rte_fib6 can fail and is rolled back; the IPv4 table
+  // is checked for room up front and cannot), then by address, a prefix before the longer
+  // prefixes it covers (so a covering prefix is in place when a covered one is removed).
+  static bool fib_order(const PrefixKey& a, const PrefixKey& b) {
+    if (a.family != b.family) return a.family > b.family;
+    const std::uint64_t a0 = be64_at(a, 0), b0 = be64_at(b, 0);
+    if (a0 != b0) return a0 < b0;
+    const std::uint64_t a1 = be64_at(a, 8), b1 = be64_at(b, 8);
+    if (a1 != b1) return a1 < b1;
+    return a.len < b.len;
+  }
+  static std::uint64_t be64_at(const PrefixKey& k, unsigned off) {
+    std::uint64_t v;
+    std::memcpy(&v, k.bytes.data() + off, 8);
+    return __builtin_bswap64(v);
+  }
+
+  // A batch published in one copy and not yet applied to the other (sync()).
+  struct PendingCopy {
+    std::vector<FibOp> ops;
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> parents;  // IPv4 removals (v4_parent)
+    std::vector<std::uint32_t> release;                           // next-hop references
+  };
 
   RouteTable() = default;
+  static void prefetch_v4(const FibCopy& fib, const FibOp& op);
+  static void apply_v4(FibCopy& fib, const FibOp& op,
+                       std::pair<std::uint32_t, std::uint8_t> parent);
   static PrefixKey key_of(const IpPrefix& p);
   static IpPrefix prefix_of(const PrefixKey& k);
   [[nodiscard]] Result<std::uint32_t> acquire_next_hop(const RouteSpec& spec);
   void release_next_hop(std::uint32_t id);
   static int fib_set(FibCopy& fib, const PrefixKey& key, std::uint32_t nh);
-  [[nodiscard]] Result<BatchResult> commit(
-      std::unordered_map<PrefixKey, Entry, PrefixKeyHash>& touched,
-      const std::vector<std::uint32_t>& acquired, const std::vector<std::uint32_t>& replaced,
-      BatchResult stats);
+  // Removes the empty entries a failed batch inserted.
+  void discard_new(const std::vector<Touched>& touched);
+  // `touched` is in fib_order, one element per prefix.
+  [[nodiscard]] Result<BatchResult> commit(std::vector<Touched>& touched,
+                                           const std::vector<std::uint32_t>& acquired,
+                                           const std::vector<std::uint32_t>& replaced,
+                                           BatchResult stats);
+  // The longest IPv4 prefix shorter than `key` covering it, as the batch leaves the table:
+  // (next hop, depth), or (0, 0). `lengths`: bit l set if a /l may exist after the batch.
+  std::pair<std::uint32_t, std::uint8_t> v4_parent(const PrefixKey& key,
+                                                   const std::vector<Touched>& touched,
+                                                   std::uint64_t lengths) const;
 
   unsigned n_ports_ = 0;
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::unique_ptr<FibCopy> copies_[2];
   std::atomic<FibCopy*> published_{nullptr};
   unsigned standby_ = 1;
+  PendingCopy pending_;
+  std::uint64_t pending_token_ = 0;  // rte_rcu_qsbr_start() right after the publication
 
   std::unique_ptr<NextHop[]> next_hops_;
   std::uint32_t nh_capacity_ = 0;
@@ -154,7 +217,12 @@ class RouteTable {
   // Known neighbour MACs, so a next hop created later starts resolved.
   std::unordered_map<NhKey, std::uint64_t, NhKeyHash> neighbor_macs_;
 
-  std::unordered_map<PrefixKey, Entry, PrefixKeyHash> rib_;
+  // Flat (open addressing) rather than node-based: one cache miss per prefix instead of
+  // several, and no allocation per route (1M-route loads, docs/benchmarks.md).
+  absl::flat_hash_map<PrefixKey, Entry, PrefixKeyHash> rib_;
+  std::uint32_t v4_max_routes_ = 0;
+  std::size_t v4_routes_ = 0;                     // IPv4 prefixes in rib_
+  std::array<std::uint32_t, 33> v4_len_count_{};  // IPv4 prefixes in rib_ per length
 };
 
 template <typename F>

@@ -13,7 +13,9 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -448,6 +450,7 @@ TEST_CASE("Route batches are all or nothing; sources have a precedence", "[route
 
   // Next hops are shared and released: adding and removing many routes through one gateway
   // leaves the next-hop count where it was.
+  rt.sync();  // next hops the previous batches stopped using are released after both copies
   const std::size_t nhs = rt.next_hops_in_use();
   std::vector<RouteChange> adds, dels;
   for (int i = 0; i < 40; ++i) {
@@ -459,11 +462,124 @@ TEST_CASE("Route batches are all or nothing; sources have a precedence", "[route
   }
   REQUIRE(rt.apply(RouteSource::kControl, adds));
   REQUIRE(rt.apply(RouteSource::kControl, adds));  // replace with the same: no leak
-  CHECK(rt.next_hops_in_use() == nhs + 0);         // 10.2.0.254 is already in use
+  rt.sync();
+  CHECK(rt.next_hops_in_use() == nhs + 0);  // 10.2.0.254 is already in use
   auto rd = rt.apply(RouteSource::kControl, dels);
   REQUIRE(rd);
   CHECK(rd.value().removed == 40);
+  rt.sync();
   CHECK(rt.next_hops_in_use() == nhs);
+}
+
+// The IPv4 FIB (DIR-24-8 with per-entry depth, dataplane/fib.h) against a brute-force
+// longest-prefix match: random add/replace/remove batches of overlapping prefixes from /10 to
+// /32 (several /25../32 in a few /24s, so tbl8 groups are made, shared and folded back), each
+// followed by lookups of random addresses. Publication alternates between the two copies, so
+// both are checked.
+TEST_CASE("IPv4 FIB matches a reference longest-prefix match through random batches", "[routes]") {
+  Env& env = Env::get();
+  RouteTable& rt = *env.routes;
+  const std::size_t size = rt.size();
+  rt.sync();
+  const std::size_t nhs = rt.next_hops_in_use();
+  std::mt19937 rng(7);
+  const char* gateways[] = {"10.2.0.11", "10.2.0.12", "10.2.0.13"};
+  constexpr std::uint32_t kBase = 0x64400000;  // 100.64.0.0/10: no other route in this test
+  static constexpr std::uint8_t kLens[] = {10, 12, 14, 16, 20, 22, 23, 24, 25, 26, 28, 30, 32};
+  // Candidate prefixes: short ones anywhere in 100.64.0.0/14, long ones in 100.64.0.0/22.
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> pool;
+  for (int i = 0; i < 80; ++i) {
+    const std::uint8_t len = kLens[rng() % std::size(kLens)];
+    const std::uint32_t span = len > 24 ? (1u << 10) : (1u << 18);
+    const std::uint32_t ip = (kBase + rng() % span) & (len ? ~0u << (32 - len) : 0);
+    pool.emplace_back(ip, len);
+  }
+  // The reference: prefix -> (kind, gateway index).
+  std::map<std::pair<std::uint32_t, std::uint8_t>, std::pair<NextHopKind, int>> ref;
+  auto v4 = [](std::uint32_t ip) { return IpAddress::v4(ip); };
+  auto check = [&](std::uint32_t ip) {
+    const NextHop* want = nullptr;
+    std::pair<NextHopKind, int> w{};
+    int best = -1;
+    for (const auto& [p, v] : ref) {
+      const std::uint32_t mask = p.second ? ~0u << (32 - p.second) : 0;
+      if ((ip & mask) == p.first && p.second > best) {
+        best = p.second;
+        w = v;
+      }
+    }
+    const NextHopId got = rt.lookup(v4(ip));
+    INFO("address " << v4(ip).str());
+    if (best < 0) {
+      CHECK(got == kNoRouteNextHop);
+      return;
+    }
+    REQUIRE(got != kNoRouteNextHop);
+    want = &rt.next_hop(got);
+    CHECK(want->kind == w.first);
+    if (w.first == NextHopKind::kGateway)
+      CHECK(want->gateway == *IpAddress::parse(gateways[w.second]));
+  };
+  for (int round = 0; round < 150; ++round) {
+    std::vector<RouteChange> batch;
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      const auto [ip, len] = pool[rng() % pool.size()];
+      RouteChange c;
+      c.spec.prefix = IpPrefix{v4(ip), len};
+      if (rng() % 3 == 0) {
+        c.remove = true;
+        ref.erase({ip, len});
+      } else {
+        const int g = static_cast<int>(rng() % 4);
+        c.spec.kind = g == 3 ? NextHopKind::kBlackhole : NextHopKind::kGateway;
+        if (g < 3) {
+          c.spec.port = 1;
+          c.spec.gateway = *IpAddress::parse(gateways[g]);
+        }
+        ref[{ip, len}] = {c.spec.kind, g};
+      }
+      batch.push_back(c);
+    }
+    REQUIRE(rt.apply(RouteSource::kControl, batch));
+    for (int q = 0; q < 60; ++q) {
+      const std::uint32_t span = q % 2 ? (1u << 10) : (1u << 18);
+      check(kBase + rng() % span);
+    }
+    for (const auto& [p, v] : ref) {  // the edges of every prefix and just outside them
+      const std::uint32_t last = p.first + (p.second == 32 ? 0 : (1u << (32 - p.second)) - 1);
+      if (rng() % 4) continue;
+      check(p.first);
+      check(last);
+      check(p.first - 1);
+      check(last + 1);
+    }
+  }
+  std::vector<RouteChange> clear;
+  for (const auto& [p, v] : ref) {
+    RouteChange c;
+    c.remove = true;
+    c.spec.prefix = IpPrefix{v4(p.first), p.second};
+    clear.push_back(c);
+  }
+  REQUIRE(rt.apply(RouteSource::kControl, clear));
+  ref.clear();
+  for (int q = 0; q < 200; ++q) check(kBase + rng() % (1u << 18));
+  CHECK(rt.size() == size);
+  rt.sync();
+  CHECK(rt.next_hops_in_use() == nhs);
+  // Every tbl8 group came back: as many /25s in distinct /24s as the table has groups fit.
+  std::vector<RouteChange> fill, unfill;
+  for (int i = 0; i < 6; ++i) {
+    RouteChange c;
+    c.spec.prefix = IpPrefix{v4(kBase + (static_cast<std::uint32_t>(i) << 8)), 25};
+    c.spec.kind = NextHopKind::kBlackhole;
+    fill.push_back(c);
+    c.remove = true;
+    unfill.push_back(c);
+  }
+  REQUIRE(rt.apply(RouteSource::kControl, fill));
+  REQUIRE(rt.apply(RouteSource::kControl, unfill));
 }
 
 TEST_CASE("ARP request for our address is answered; the sender is learnt", "[exception]") {
