@@ -10,6 +10,12 @@
 //
 // Threading: the server calls the backend from the thread that runs its io_context (the
 // forwarder's control thread); a backend needs no locking of its own for these calls.
+// Exceptions: a backend should not throw; if it does, the server answers errno=-EIO on a set
+// (errno=5 on a get, which `wg` reads as unsigned) and keeps the connection.
+//
+// What a backend must accept so that `wg setconf` of any valid configuration works: fwmark is
+// meaningless in a DPDK forwarder but is stored and echoed back, not refused; a peer block
+// with the interface's own public key is ignored, as wireguard-go does.
 #pragma once
 
 #include <chrono>
@@ -48,7 +54,11 @@ struct DeviceView {
   std::vector<PeerView> peers;
 };
 
-// One `public_key=` block of a `set=1` request, in request order.
+// One `public_key=` block of a `set=1` request, in request order. The server guarantees:
+// add_allowed_ips and remove_allowed_ips are masked to their prefix length, have no
+// duplicates and do not overlap (the last line about a prefix wins), and a
+// replace_allowed_ips=true has already discarded the lines before it; so the backend may
+// apply the replacement, the removals and the additions in any order.
 struct PeerChange {
   Key32 public_key{};
   bool remove = false;                 // remove=true
