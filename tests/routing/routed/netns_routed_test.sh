@@ -12,7 +12,8 @@
 # (gateway and blackhole kinds) and leaves it when withdrawn; routed SIGKILLed and restarted
 # while a ping flood runs through the forwarder: no loss, a route withdrawn while routed was
 # down is swept, the FIB is identical to before; SIGHUP applies an intent change and refuses a
-# bad file; Prometheus and `causewayctl routed status` / `sla` / `paths` answer.
+# bad file; a restarted forwarder (new mirror ifindexes) gets the whole table again;
+# Prometheus and `causewayctl routed status` / `sla` / `paths` answer.
 # Usage: netns_routed_test.sh CAUSEWAY_ROUTED CAUSEWAY_FWD CAUSEWAYCTL
 set -uo pipefail
 ROUTED=$1
@@ -244,6 +245,19 @@ kill -HUP "$ROUTED_PID"
 cw_check "SIGHUP with a bad file is refused" cw_wait_until 20 status_is '.reload_failures == 1'
 cw_check "... and nothing changed" running_has "network 10.9.0.0/16"
 cw_check "routed still serving after the refused reload" status_is '.forwarder.connected'
+
+# ---- the forwarder restarts: new process, new mirror ifindexes, empty FIB -------------------
+restart_fwd() {
+  cw_stop "$FWD_PID" 10 || true
+  start_fwd
+}
+cw_check "forwarder restarted" restart_fwd
+cw_check "routed reconnected and replayed its table (BGP route back in the new FIB)" \
+  cw_wait_until 90 fib_has 198.18.0.0/24 '.kind == "gateway" and .port == "wan0"' ||
+  { status >&2; fib >&2; }
+cw_check "routed counted the reconnect and swept again" \
+  status_is '.fib.forwarder_connects >= 2 and .forwarder.swept'
+cw_check "traffic flows again after the forwarder restart" cw_wait_until 30 ping_ok
 
 kill -TERM "$ROUTED_PID"
 cw_check "routed stops on SIGTERM" cw_wait_until 10 bash -c "! kill -0 $ROUTED_PID"
