@@ -17,6 +17,7 @@
 
 #include "control/client.h"
 #include "ctl/render.h"
+#include "ctl/routed_client.h"
 
 namespace causeway::fwd::ctl {
 
@@ -24,6 +25,7 @@ namespace {
 
 struct Settings {
   std::string socket{kDefaultSocketPath};
+  std::string routed_socket{"/run/causeway/routed.sock"};
   double timeout_s = 5.0;
 };
 
@@ -51,6 +53,10 @@ struct Commands {
   CLI::App* neighbor_del = nullptr;
   CLI::App* ports = nullptr;
   CLI::App* hello = nullptr;
+  CLI::App* sla = nullptr;
+  CLI::App* paths = nullptr;
+  CLI::App* routed = nullptr;
+  CLI::App* routed_status = nullptr;
 };
 
 Commands define_commands(CLI::App& app, Words& w) {
@@ -79,6 +85,13 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.neighbor_del->add_option("words", w.neighbor_del, "ADDR [MAC] port NAME")->required();
   c.ports = app.add_subcommand("ports", "List ports, their mirrors and addresses");
   c.hello = app.add_subcommand("hello", "Check that the forwarder answers");
+  c.sla = app.add_subcommand("sla", "SLA state per path and per class (causeway-routed)");
+  c.paths = app.add_subcommand("paths",
+                               "Routes towards remote PoPs and each class's paths "
+                               "(causeway-routed)");
+  c.routed = app.add_subcommand("routed", "causeway-routed");
+  c.routed->require_subcommand(1);
+  c.routed_status = c.routed->add_subcommand("status", "FPM, forwarder sync, FIB builder counters");
   return c;
 }
 
@@ -102,6 +115,7 @@ class Session {
   }
 
   std::ostream& out() { return out_; }
+  const Settings& settings() const { return settings_; }
   std::ostream& err() { return err_; }
 
   int failed(const Error& e) {
@@ -249,12 +263,38 @@ int do_neighbor(Session& s, const std::vector<std::string>& words, bool add, boo
   return kExitOk;
 }
 
+// sla, paths, routed status: causeway-routed's control socket.
+int do_routed(Session& s, const std::string& command, bool json) {
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(s.settings().timeout_s * 1000));
+  auto reply = routed_request(s.settings().routed_socket, command, timeout);
+  if (!reply) {
+    s.err() << "causewayctl: " << reply.error().message << '\n';
+    return reply.error().message.rfind("cannot connect", 0) == 0 ? kExitNoConnect : kExitFailed;
+  }
+  const nlohmann::json& body = reply.value();
+  if (json) {
+    nlohmann::json out = body;
+    if (command == "sla" && body.contains("sla")) out = body["sla"];
+    if (out.is_object()) out.erase("table");
+    print_json(s, out);
+  } else if (command == "status") {
+    s.out() << render_routed_status(body);
+  } else {
+    s.out() << body.value("table", std::string());
+  }
+  return kExitOk;
+}
+
 // Runs the command that `app` parsed into `w`.
 int execute(Session& s, const Commands& c, const Words& w) {
   if (c.route_add->parsed()) return do_route(s, w.route_add, true, w.json);
   if (c.route_del->parsed()) return do_route(s, w.route_del, false, w.json);
   if (c.neighbor_add->parsed()) return do_neighbor(s, w.neighbor_add, true, w.json);
   if (c.neighbor_del->parsed()) return do_neighbor(s, w.neighbor_del, false, w.json);
+
+  if (c.sla->parsed() || c.paths->parsed() || c.routed_status->parsed()) {
+    return do_routed(s, c.sla->parsed() ? "sla" : c.paths->parsed() ? "paths" : "status", w.json);
+  }
 
   ControlClient* client = s.client();
   if (!client) return kExitNoConnect;
@@ -362,6 +402,10 @@ int run_ctl(int argc, const char* const* argv, std::istream& in, std::ostream& o
   std::string file;
   app.add_option("-s,--socket", settings.socket, "Control socket of causeway-fwd")
       ->envname("CAUSEWAY_FWD_SOCKET")
+      ->capture_default_str();
+  app.add_option("--routed-socket", settings.routed_socket,
+                 "Control socket of causeway-routed (sla, paths, routed status)")
+      ->envname("CAUSEWAY_ROUTED_SOCKET")
       ->capture_default_str();
   app.add_option("--timeout", settings.timeout_s, "Seconds to wait for each reply")
       ->check(CLI::PositiveNumber)
