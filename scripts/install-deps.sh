@@ -14,6 +14,8 @@ packages=(
   # real peers and lab tools
   frr frr-pythontools wireguard-tools wireguard-go bird2 iproute2 ethtool iperf3
   tcpdump iputils-ping procps psmisc jq
+  # appliance provisioning hook test (images/libexec/causeway-provision)
+  python3-yaml
 )
 
 missing=()
