@@ -53,16 +53,25 @@ if [[ -z $image ]]; then
   image=$build/image/causeway.qcow2
 fi
 [[ -f $image ]] || fail "no image at $image"
+image=$(realpath "$image")
 
 ssh-keygen -q -t ed25519 -N '' -C causeway-smoke -f "$work/id"
 pubkey=$(<"$work/id.pub")
+# KVM when it works: a nested or restricted /dev/kvm may open and then fail to run a guest, so
+# the probe boots the image's kernel and waits for its first line on the serial console.
 accel=tcg
 cpu=max
-if [[ -w /dev/kvm ]] && qemu-system-x86_64 -accel kvm -machine none -display none -nodefaults \
-  -S -monitor none -no-user-config -daemonize -pidfile "$work/kvm.pid" 2>/dev/null; then
-  kill "$(cat "$work/kvm.pid")" 2>/dev/null || true
-  accel=kvm
-  cpu=host
+if [[ ${CAUSEWAY_IMAGE_ACCEL:-auto} != tcg && -w /dev/kvm ]]; then
+  kernel=$(dirname "$image")/vmlinuz
+  if [[ -f $kernel ]]; then
+    timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none -nodefaults \
+      -no-reboot -serial file:"$work/kvm-probe.log" -kernel "$kernel" \
+      -append "console=ttyS0 panic=-1" >/dev/null 2>&1 || true
+    if grep -q "Linux version" "$work/kvm-probe.log" 2>/dev/null; then
+      accel=kvm
+      cpu=host
+    fi
+  fi
 fi
 log "QEMU acceleration: $accel"
 
