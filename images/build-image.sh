@@ -63,11 +63,16 @@ fi
 
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$here" log -1 --format=%ct 2>/dev/null || echo 1700000000)}
 # Fixed identities derived from SOURCE_DATE_EPOCH: the same inputs give the same image.
-seed=$(printf 'causeway-image-%s' "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-32)
-root_uuid=${seed:0:8}-${seed:8:4}-4${seed:13:3}-8${seed:17:3}-${seed:20:12}
-seed2=$(printf 'causeway-hash-%s' "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-32)
-hash_seed=${seed2:0:8}-${seed2:8:4}-4${seed2:13:3}-8${seed2:17:3}-${seed2:20:12}
-esp_serial=${seed:0:8}
+uuid_from() {  # uuid_from TEXT: a version-4-shaped UUID derived from TEXT
+  local h
+  h=$(printf '%s' "$1" | sha256sum | cut -c1-32)
+  echo "${h:0:8}-${h:8:4}-4${h:13:3}-8${h:17:3}-${h:20:12}"
+}
+root_uuid=$(uuid_from "causeway-root-$SOURCE_DATE_EPOCH")
+hash_seed=$(uuid_from "causeway-hash-$SOURCE_DATE_EPOCH")
+esp_serial=$(printf 'causeway-esp-serial-%s' "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-8)
+esp_part_uuid=$(uuid_from "causeway-esp-$SOURCE_DATE_EPOCH")
+root_part_uuid=$(uuid_from "causeway-rootpart-$SOURCE_DATE_EPOCH")
 
 # --- packages -------------------------------------------------------------------------------
 if [[ -z $debs ]]; then
@@ -217,8 +222,8 @@ sfdisk -q "$raw" <<EOF
 label: gpt
 label-id: ${root_uuid^^}
 first-lba: 2048
-start=1MiB, size=${esp_mb}MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp
-start=${root_start_mb}MiB, size=${root_mb}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root
+start=1MiB, size=${esp_mb}MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=$esp_part_uuid, name=esp
+start=${root_start_mb}MiB, size=${root_mb}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$root_part_uuid, name=root
 EOF
 dd if="$work/esp.vfat" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
 dd if="$work/root.ext4" of="$raw" bs=1M seek="$root_start_mb" conv=notrunc,sparse status=none

@@ -64,9 +64,9 @@ cpu=max
 if [[ ${CAUSEWAY_IMAGE_ACCEL:-auto} != tcg && -w /dev/kvm ]]; then
   kernel=$(dirname "$image")/vmlinuz
   if [[ -f $kernel ]]; then
-    timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none -nodefaults \
+    (timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none -nodefaults \
       -no-reboot -serial file:"$work/kvm-probe.log" -kernel "$kernel" \
-      -append "console=ttyS0 panic=-1" >/dev/null 2>&1 || true
+      -append "console=ttyS0 panic=-1" >/dev/null 2>&1) 2>/dev/null || true
     if grep -q "Linux version" "$work/kvm-probe.log" 2>/dev/null; then
       accel=kvm
       cpu=host
@@ -124,9 +124,8 @@ wait_for_boot() {
   done
   log "$name: SSH answers $(($(date +%s) - boot_start)) s after QEMU started"
   # Wait for the boot to finish (every unit settled), with the same deadline.
-  local state
-  state=$(vm "timeout $((deadline - $(date +%s))) systemctl is-system-running --wait" || true)
-  log "$name: boot finished ($state) $(($(date +%s) - boot_start)) s after QEMU started"
+  boot_state=$(vm "timeout $((deadline - $(date +%s))) systemctl is-system-running --wait" || true)
+  log "$name: boot finished ($boot_state) $(($(date +%s) - boot_start)) s after QEMU started"
   vm "systemctl --failed --no-legend" | sed "s/^/smoke: $name: failed unit: /" || true
 }
 
@@ -188,6 +187,7 @@ make_seed good "$work/user-data-good" iid-causeway-smoke-good
 boot good
 wait_for_boot good
 
+check "boot finished with no failed unit" test "$boot_state" = running
 vm "cat /var/lib/causeway/provision.json" >"$work/provision-good.json" || true
 check "provisioning applied the user-data" grep -q '"state": "applied"' "$work/provision-good.json"
 check "causeway-provision, causeway-fwd, frr and ssh are active" \
@@ -221,6 +221,8 @@ printf '#cloud-config\ncauseway:\n  fwd: {name: pop-bad\n  ports: [\n' >"$work/u
 make_seed bad "$work/user-data-bad" iid-causeway-smoke-bad
 boot bad
 wait_for_boot bad
+check "bad user-data: boot finished with no failed unit other than causeway-provision" \
+  test -z "$(vm "systemctl --failed --no-legend --plain | grep -v '^causeway-provision.service '" || true)"
 vm "sudo causewayctl status" >"$work/status-bad.txt" && status_rc=0 || status_rc=$?
 sed 's/^/smoke: bad: /' "$work/status-bad.txt"
 check "causewayctl status exits 1 on failed provisioning" test "$status_rc" = 1
