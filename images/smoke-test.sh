@@ -66,7 +66,7 @@ if [[ ${CAUSEWAY_IMAGE_ACCEL:-auto} != tcg && -w /dev/kvm ]]; then
   if [[ -f $kernel ]]; then
     (timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none -nodefaults \
       -no-reboot -serial file:"$work/kvm-probe.log" -kernel "$kernel" \
-      -append "console=ttyS0 panic=-1" >/dev/null 2>&1) 2>/dev/null || true
+      -append "console=ttyS0 panic=-1" >/dev/null 2>&1 || true) 2>/dev/null
     if grep -q "Linux version" "$work/kvm-probe.log" 2>/dev/null; then
       accel=kvm
       cpu=host
@@ -188,7 +188,7 @@ boot good
 wait_for_boot good
 
 check "boot finished with no failed unit" test "$boot_state" = running
-vm "cat /var/lib/causeway/provision.json" >"$work/provision-good.json" || true
+vm "sudo cat /var/lib/causeway/provision.json" >"$work/provision-good.json" || true
 check "provisioning applied the user-data" grep -q '"state": "applied"' "$work/provision-good.json"
 check "causeway-provision, causeway-fwd, frr and ssh are active" \
   vm "systemctl is-active causeway-provision causeway-fwd causeway-hugepages causeway-nics frr ssh"
