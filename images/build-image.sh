@@ -147,7 +147,7 @@ log "installing the kernel, cloud-init, FRR, DPDK and the Causeway packages"
 in_root apt-get update -qq
 nice -n 10 chroot "$rootfs" env LC_ALL=C DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends \
-  linux-image-cloud-amd64 initramfs-tools udev kmod dbus systemd-timesyncd \
+  linux-image-cloud-amd64 initramfs-tools udev kmod dbus systemd-timesyncd systemd-resolved \
   openssh-server cloud-init cloud-guest-utils python3-yaml netbase iproute2 ethtool \
   pciutils less sudo procps iputils-ping \
   "${in_chroot_debs[@]}" >"$work/apt.log" 2>&1 ||
@@ -168,7 +168,9 @@ in_root passwd -l root >/dev/null
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 : >"$rootfs/etc/machine-id"
 rm -f "$rootfs/var/lib/dbus/machine-id"
-rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/resolv.conf"
+rm -f "$rootfs/usr/sbin/policy-rc.d"
+# DNS from DHCP through systemd-resolved's stub (the build's copy of the host's file goes).
+ln -sfn ../run/systemd/resolve/stub-resolv.conf "$rootfs/etc/resolv.conf"
 in_root apt-get clean
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* \
   "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/lib/dpkg/*-old "$rootfs"/tmp/* \
