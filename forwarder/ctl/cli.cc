@@ -39,6 +39,7 @@ struct Words {
   std::vector<std::string> route_del;
   std::vector<std::string> neighbor_add;
   std::vector<std::string> neighbor_del;
+  std::string provision_file{kDefaultProvisionStatusPath};
 };
 
 struct Commands {
@@ -57,6 +58,7 @@ struct Commands {
   CLI::App* paths = nullptr;
   CLI::App* routed = nullptr;
   CLI::App* routed_status = nullptr;
+  CLI::App* status = nullptr;
 };
 
 Commands define_commands(CLI::App& app, Words& w) {
@@ -92,6 +94,13 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.routed = app.add_subcommand("routed", "causeway-routed");
   c.routed->require_subcommand(1);
   c.routed_status = c.routed->add_subcommand("status", "FPM, forwarder sync, FIB builder counters");
+  c.status = app.add_subcommand(
+      "status", "Appliance status: the provisioning result and whether the forwarder answers");
+  c.status
+      ->add_option("--provision-file", w.provision_file,
+                   "Provisioning result written by causeway-provision")
+      ->envname("CAUSEWAY_PROVISION_STATUS")
+      ->capture_default_str();
   return c;
 }
 
@@ -103,9 +112,7 @@ class Session {
   // nullptr after printing why it could not connect.
   ControlClient* client() {
     if (client_ && client_->usable()) return &*client_;
-    ControlClientOptions options;
-    options.timeout = std::chrono::milliseconds(static_cast<long>(settings_.timeout_s * 1000));
-    auto c = ControlClient::connect(settings_.socket, options);
+    auto c = ControlClient::connect(settings_.socket, client_options());
     if (!c) {
       err_ << "causewayctl: " << c.error().message << '\n';
       return nullptr;
@@ -116,6 +123,11 @@ class Session {
 
   std::ostream& out() { return out_; }
   const Settings& settings() const { return settings_; }
+  ControlClientOptions client_options() const {
+    ControlClientOptions options;
+    options.timeout = std::chrono::milliseconds(static_cast<long>(settings_.timeout_s * 1000));
+    return options;
+  }
   std::ostream& err() { return err_; }
 
   int failed(const Error& e) {
@@ -285,12 +297,51 @@ int do_routed(Session& s, const std::string& command, bool json) {
   return kExitOk;
 }
 
+// The provisioning record (JSON written by images/libexec/causeway-provision): null when the
+// file does not exist, {"state": "unreadable", ...} when it cannot be parsed.
+nlohmann::json read_provision_status(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return nullptr;
+  }
+  auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) {
+    return {{"state", "unreadable"}, {"message", path + " is not a JSON object"}};
+  }
+  return doc;
+}
+
+// `status`: what an operator (or a smoke test) looks at first on an appliance. Exit 1 when
+// provisioning failed, else 3 when the forwarder does not answer, else 0.
+int do_status(Session& s, const Words& w) {
+  nlohmann::json prov = read_provision_status(w.provision_file);
+  nlohmann::json fwd{{"up", false}};
+  if (auto c = ControlClient::connect(s.settings().socket, s.client_options())) {
+    if (auto hello = c.value().hello("causewayctl")) {
+      fwd = {{"up", true}, {"hello", hello.value().raw}};
+    } else {
+      fwd["error"] = hello.error().message;
+    }
+  } else {
+    fwd["error"] = c.error().message;
+  }
+  const std::string state = prov.is_object() ? prov.value("state", std::string("unknown")) : "";
+  if (w.json) {
+    print_json(s, {{"provisioning", prov}, {"forwarder", fwd}});
+  } else {
+    s.out() << render_status(prov, fwd, w.provision_file);
+  }
+  if (state == "failed" || state == "unreadable") return kExitFailed;
+  return fwd["up"].get<bool>() ? kExitOk : kExitNoConnect;
+}
+
 // Runs the command that `app` parsed into `w`.
 int execute(Session& s, const Commands& c, const Words& w) {
   if (c.route_add->parsed()) return do_route(s, w.route_add, true, w.json);
   if (c.route_del->parsed()) return do_route(s, w.route_del, false, w.json);
   if (c.neighbor_add->parsed()) return do_neighbor(s, w.neighbor_add, true, w.json);
   if (c.neighbor_del->parsed()) return do_neighbor(s, w.neighbor_del, false, w.json);
+  if (c.status->parsed()) return do_status(s, w);
 
   if (c.sla->parsed() || c.paths->parsed() || c.routed_status->parsed()) {
     return do_routed(s, c.sla->parsed() ? "sla" : c.paths->parsed() ? "paths" : "status", w.json);

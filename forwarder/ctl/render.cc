@@ -229,4 +229,23 @@ std::string render_hello(const json& hello) {
          ", protocol version " + json_cell(hello, "version") + "\n";
 }
 
+std::string render_status(const json& provisioning, const json& forwarder,
+                          std::string_view provision_path) {
+  std::string out = "provisioning  ";
+  if (!provisioning.is_object()) {
+    out += "none (no " + std::string(provision_path) + ")\n";
+  } else {
+    out += json_cell(provisioning, "state") + " (instance " +
+           json_cell(provisioning, "instance_id") + ", " + json_cell(provisioning, "time") + ")\n";
+    out += "              " + json_cell(provisioning, "message") + "\n";
+  }
+  out += "forwarder     ";
+  if (forwarder.is_object() && forwarder.value("up", false) && forwarder.contains("hello")) {
+    out += "up: " + render_hello(forwarder["hello"]);
+  } else {
+    out += "not answering: " + json_cell(forwarder, "error") + "\n";
+  }
+  return out;
+}
+
 }  // namespace causeway::fwd::ctl
