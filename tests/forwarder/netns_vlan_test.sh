@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# netns: 802.1Q subinterfaces. A site host whose only addresses are on a VLAN interface
+# (eth0.100) reaches a host on another port through causeway-fwd's subinterface lan0.100.
+#
+#   [h1] eth0.100 10.100.0.2 fd00:100::2 --tag 100-- p0 [fw] p1 ---- eth0 10.2.0.2 fd00:2::2 [h2]
+#        eth0.200 10.200.0.2 (a VLAN the forwarder does not have)
+#                                      lan0.100 10.100.0.1   lan1 10.2.0.1
+#
+# Checks IPv4/IPv6 forwarding both ways between the tagged host and the untagged one, the
+# subinterface's own addresses answered through its kernel mirror (cw-lan0.100, which holds
+# them), the kernel's own traffic on that mirror leaving tagged, the subinterface listed by
+# `causewayctl ports`, and frames of an unknown VLAN dropped and counted (vlan_unknown).
+# Usage: netns_vlan_test.sh CAUSEWAY_FWD CAUSEWAYCTL
+set -uo pipefail
+FWD=$1
+CTL=$2
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../../scripts/lib/netns.sh"
+
+id=$$
+FW=cwv-fw-$id H1=cwv-h1-$id H2=cwv-h2-$id
+tmp=$(mktemp -d /tmp/cwvlan.XXXXXX)
+sock=$tmp/fwd.sock
+trap 'cw_cleanup; rm -rf "$tmp"' EXIT
+
+cw_ns_add "$FW"
+cw_ns_add "$H1"
+cw_ns_add "$H2"
+cw_veth "$FW" p0 "$H1" eth0
+cw_veth "$FW" p1 "$H2" eth0
+cw_prepare_dpdk_if "$FW" p0
+cw_prepare_dpdk_if "$FW" p1
+for h in "$H1" "$H2"; do cw_prepare_host_if "$h" eth0; done
+ip -n "$H1" link add link eth0 name eth0.100 type vlan id 100
+ip -n "$H1" link add link eth0 name eth0.200 type vlan id 200
+for v in eth0.100 eth0.200; do
+  ip -n "$H1" link set "$v" up
+  cw_prepare_host_if "$H1" "$v"
+done
+ip -n "$H1" addr add 10.100.0.2/24 dev eth0.100
+ip -n "$H1" addr add fd00:100::2/64 dev eth0.100 nodad
+ip -n "$H1" addr add 10.200.0.2/24 dev eth0.200
+ip -n "$H1" route add default via 10.100.0.1
+ip -n "$H1" route add default via fd00:100::1
+ip -n "$H2" addr add 10.2.0.2/24 dev eth0
+ip -n "$H2" addr add fd00:2::2/64 dev eth0 nodad
+ip -n "$H2" route add default via 10.2.0.1
+ip -n "$H2" route add default via fd00:2::1
+
+cat >"$tmp/fwd.yaml" <<YAML
+name: vlan-$id
+dpdk: {workers: 1, lcores: "0-1", memory_mb: 512, file_prefix: cwv-$id}
+ports:
+  - name: lan0
+    device: "net_af_packet0,iface=p0"
+    mac: "02:00:00:00:01:01"
+    vlans:
+      - {id: 100, addresses: [10.100.0.1/24, "fd00:100::1/64"]}
+  - name: lan1
+    device: "net_af_packet1,iface=p1"
+    mac: "02:00:00:00:02:01"
+    addresses: [10.2.0.1/24, "fd00:2::1/64"]
+fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_groups: 512}
+control_socket: $sock
+YAML
+
+ctl() { "$CTL" --socket "$sock" "$@"; }
+fwd_up() { ctl hello; }
+ping_ok() { # ping_ok NS ARGS...: all replies, no duplicates
+  local ns=$1 out
+  shift
+  out=$(ip netns exec "$ns" ping -c 3 -i 0.2 -W 2 "$@" 2>&1) || { echo "$out" >&2; return 1; }
+  ! grep -q DUP <<<"$out" || { echo "$out" >&2; return 1; }
+}
+start_fwd() {
+  cw_spawn "$FW" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml"
+  FWD_PID=$CW_LAST_PID
+  if ! cw_wait_until 30 fwd_up; then
+    cw_log "causeway-fwd did not come up; log:"
+    cat "$tmp/fwd.log" >&2
+    return 1
+  fi
+}
+drop_count() { # drop_count REASON
+  ctl --json stats | python3 -c "import json,sys; print(json.load(sys.stdin)['drops']['$1'])"
+}
+
+cw_check "forwarder starts with a VLAN subinterface" start_fwd || { cw_summary; exit 1; }
+cw_check "IPv4 tagged h1 -> untagged h2" ping_ok "$H1" 10.2.0.2
+cw_check "IPv4 untagged h2 -> tagged h1" ping_ok "$H2" 10.100.0.2
+cw_check "IPv6 tagged h1 -> untagged h2" ping_ok "$H1" -6 fd00:2::2
+cw_check "IPv6 untagged h2 -> tagged h1" ping_ok "$H2" -6 fd00:100::2
+cw_check "subinterface address answered through its mirror (IPv4)" ping_ok "$H1" 10.100.0.1
+cw_check "subinterface address answered through its mirror (IPv6)" ping_ok "$H1" -6 fd00:100::1
+cw_check "subinterface address reachable from another port" ping_ok "$H2" 10.100.0.1
+cw_check "mirror cw-lan0.100 holds the subinterface's address" \
+  bash -c "ip -n $FW addr show dev cw-lan0.100 | grep -q 'inet 10.100.0.1/24'"
+cw_check "the kernel's traffic on the mirror leaves tagged (ping from the appliance)" \
+  ping_ok "$FW" -I cw-lan0.100 10.100.0.2
+cw_check "causewayctl ports lists the subinterface" \
+  bash -c "'$CTL' --socket '$sock' ports | grep -E 'lan0\.100 +vlan 100 of lan0'"
+cw_check "neighbour learnt on the subinterface" \
+  bash -c "'$CTL' --socket '$sock' --json neighbors | grep -Eq '\"port\": ?\"lan0\.100\"'"
+
+unknown_vlan_dropped() {
+  local before after
+  before=$(drop_count vlan_unknown) || return 1
+  ip netns exec "$H1" ping -c 2 -i 0.2 -W 1 10.200.0.1 >/dev/null 2>&1 && return 1
+  after=$(drop_count vlan_unknown) || return 1
+  echo "vlan_unknown: $before -> $after" >&2
+  ((after > before))
+}
+cw_check "frames of an unknown VLAN are dropped and counted" unknown_vlan_dropped
+
+cw_stop "$FWD_PID" 10
+cw_cleanup
+leftovers() { ! ip netns list | grep -q "cwv-.*-$id"; }
+cw_check "no namespace left behind" leftovers
+cw_summary
