@@ -23,7 +23,7 @@ struct DpdkConfig {
   std::uint16_t workers = 1;            // worker lcores (RSS queues per port)
   std::string lcores;                   // EAL -l list; empty = "0-<workers>"
   std::uint32_t mbufs = 16384;          // mbufs in the packet pool
-  std::uint32_t memory_mb = 3072;       // EAL -m; default FIB sizes need > 2 GiB (2048 fails)
+  std::uint32_t memory_mb = 1024;       // EAL -m; default FIB sizes need > 384 (two rte_fib6)
   bool no_huge = true;                  // --no-huge (labs, CI); false on production hosts
   std::string file_prefix;              // EAL --file-prefix; empty = "causeway-<name>"
   std::vector<std::string> extra_args;  // appended to the EAL arguments verbatim

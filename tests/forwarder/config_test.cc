@@ -163,7 +163,7 @@ TEST_CASE("a minimal document takes every default", "[config]") {
   CHECK(c.dpdk.workers == defaults.dpdk.workers);
   CHECK(c.dpdk.lcores.empty());
   CHECK(c.dpdk.mbufs == 16384);
-  CHECK(c.dpdk.memory_mb == 3072);
+  CHECK(c.dpdk.memory_mb == 1024);
   CHECK(c.dpdk.no_huge);
   CHECK(c.dpdk.file_prefix.empty());
   CHECK(c.dpdk.extra_args.empty());
