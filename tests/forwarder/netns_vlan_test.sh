@@ -112,6 +112,11 @@ cw_check "causewayctl ports lists the subinterface" \
 cw_check "neighbour learnt on the subinterface" \
   bash -c "'$CTL' --socket '$sock' --json neighbors | grep -Eq '\"port\": ?\"lan0\.100\"'"
 
+# A route added over the control socket through the subinterface: 10.150.0.2 is on h1's lo.
+ip -n "$H1" addr add 10.150.0.2/32 dev lo
+cw_check "route added naming the subinterface" ctl route add 10.150.0.0/24 via 10.100.0.2 port lan0.100
+cw_check "the route through the subinterface carries traffic (tagged out)" ping_ok "$H2" 10.150.0.2
+
 unknown_vlan_dropped() {
   local before after
   before=$(drop_count vlan_unknown) || return 1
