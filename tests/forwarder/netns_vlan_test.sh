@@ -23,6 +23,7 @@ FWD=$1
 CTL=$2
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../scripts/lib/netns.sh"
+source "$here/netns_fwd_lib.sh"
 
 id=$$
 FW=cwv-fw-$id SW=cwv-sw-$id H1=cwv-h1-$id H2=cwv-h2-$id
@@ -71,23 +72,6 @@ fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_gr
 control_socket: $sock
 YAML
 
-ctl() { "$CTL" --socket "$sock" "$@"; }
-fwd_up() { ctl hello; }
-ping_ok() { # ping_ok NS ARGS...: all replies, no duplicates
-  local ns=$1 out
-  shift
-  out=$(ip netns exec "$ns" ping -c 3 -i 0.2 -W 2 "$@" 2>&1) || { echo "$out" >&2; return 1; }
-  ! grep -q DUP <<<"$out" || { echo "$out" >&2; return 1; }
-}
-start_fwd() {
-  cw_spawn "$FW" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml"
-  FWD_PID=$CW_LAST_PID
-  if ! cw_wait_until 30 fwd_up; then
-    cw_log "causeway-fwd did not come up; log:"
-    cat "$tmp/fwd.log" >&2
-    return 1
-  fi
-}
 drop_count() { # drop_count REASON
   ctl --json stats | python3 -c "import json,sys; print(json.load(sys.stdin)['drops']['$1'])"
 }
