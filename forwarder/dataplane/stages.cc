@@ -36,15 +36,22 @@ inline void drop(WorkerContext& ctx, rte_mbuf* m, DropReason r) noexcept {
   ctx.dropped[ctx.n_dropped++] = m;
 }
 
+// A frame that arrived tagged was stripped by vlan_input, which left the tag in the mbuf:
+// its interface is the subinterface of that VLAN id. (VLAN strip offload is never enabled,
+// so the flag is ours; an id without a subinterface cannot get here, but would stay on the
+// port rather than index past the interfaces.)
+inline std::uint16_t punt_interface(const WorkerContext& ctx, const rte_mbuf* m) noexcept {
+  if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) == 0) return ctx.in_port;
+  const std::uint16_t* table = ctx.shared->ports[ctx.in_port].vlan_to_if;
+  const std::uint16_t sub = table == nullptr ? kNoInterface : table[m->vlan_tci & 0x0fff];
+  return sub == kNoInterface ? ctx.in_port : sub;
+}
+
 // The PacketMeta of a packet is written only when it is punted (the control thread's input);
 // forwarded packets never touch that cache line.
-// A frame that arrived tagged was stripped by vlan_input, which left the tag in the mbuf:
-// its interface is the subinterface of that VLAN id.
 inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
   PacketMeta& pm = meta(m);
-  pm.in_port = (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) == 0
-                   ? ctx.in_port
-                   : ctx.shared->ports[ctx.in_port].vlan_to_if[m->vlan_tci & 0x0fff];
+  pm.in_port = punt_interface(ctx, m);
   pm.l3_offset = kEthHeaderLen;
   pm.family = family_of(m);
   pm.flags = 0;
