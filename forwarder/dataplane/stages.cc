@@ -177,9 +177,11 @@ namespace {
   rte_pktmbuf_adj(m, kVlanTagLen);
   m->vlan_tci = tci;
   m->ol_flags |= RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
-  PortCounters& pc = ctx.counters->port[ifx];
-  pc.rx_packets.add(1);
-  pc.rx_bytes.add(m->pkt_len);
+  if (ifx != ctx.in_port) {  // the port itself (priority tag) counts every frame in input()
+    PortCounters& pc = ctx.counters->port[ifx];
+    pc.rx_packets.add(1);
+    pc.rx_bytes.add(m->pkt_len);
+  }
   if (inner == kEtherTypeArp) {
     punt(ctx, m, PuntReason::kArp);
     return false;

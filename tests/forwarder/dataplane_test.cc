@@ -818,6 +818,8 @@ TEST_CASE("802.1Q subinterfaces: tags stripped on input, pushed on output", "[da
       {"priority-tagged (VLAN 0) in: the port itself", tagged(ip4_frame(kPort0Mac, priority), 0), 0,
        1, routed4(priority, kGw4Mac, kPort1Mac)},
   };
+  const std::uint64_t sub_rx = env.counters->port[kSubIf].rx_packets.get();
+  const std::uint64_t port0_rx = env.counters->port[0].rx_packets.get();
   for (const VlanRow& row : rows) {
     INFO(row.name);
     Outcome o = run(row.in, row.in_port);
@@ -825,6 +827,9 @@ TEST_CASE("802.1Q subinterfaces: tags stripped on input, pushed on output", "[da
     REQUIRE(o.tx_port == row.tx_port);
     CHECK(o.tx_frame == row.out);
   }
+  // The port counts every frame it received; the subinterface its own 4 (VLAN 100) too.
+  CHECK(env.counters->port[kSubIf].rx_packets.get() == sub_rx + 4);
+  CHECK(env.counters->port[0].rx_packets.get() == port0_rx + 5);
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }
 
