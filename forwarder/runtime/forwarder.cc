@@ -197,7 +197,12 @@ Result<void> Forwarder::Impl::init(const std::vector<std::string>& eal_extra) {
   for (auto& a : args) argv.push_back(a.data());
   spdlog::info("EAL: {}", fmt::join(args, " "));
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-    return fail(fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno)),
+    // The usual cause on small VMs: -l names lcores that are not CPUs of this machine.
+    const bool list = std::find(args.begin(), args.end(), "-l") != args.end();
+    return fail(fmt::format("DPDK EAL initialisation failed: {}{}", rte_strerror(rte_errno),
+                            list ? " (if dpdk.lcores names more lcores than there are CPUs, "
+                                   "map them: \"0@0,1@1,2@1\", or leave it empty)"
+                                 : ""),
                 rte_errno);
   }
   eal_up = true;
