@@ -217,9 +217,12 @@ std::string render_ports(const json& ports) {
     std::string mirror = json_cell(p, "mirror");
     std::string ifindex = json_cell(p, "mirror_ifindex");
     if (mirror != "-" && ifindex != "-") mirror += " (" + ifindex + ")";
-    table.add_row({json_cell(p, "index"), json_cell(p, "name"), json_cell(p, "device"),
-                   json_cell(p, "mac"), json_cell(p, "mtu"), json_cell(p, "link"), mirror,
-                   json_cell(p, "addresses")});
+    // A VLAN subinterface has no device of its own: say whose tag it is.
+    const std::string device =
+        p.contains("vlan") ? "vlan " + json_cell(p, "vlan") + " of " + json_cell(p, "parent")
+                           : json_cell(p, "device");
+    table.add_row({json_cell(p, "index"), json_cell(p, "name"), device, json_cell(p, "mac"),
+                   json_cell(p, "mtu"), json_cell(p, "link"), mirror, json_cell(p, "addresses")});
   }
   return table.str();
 }
