@@ -141,8 +141,6 @@ protocol bgp pop {
   neighbor 192.0.2.1 as 65001;
   hold time 9;
   keepalive time 3;
-  connect retry time 2;
-  error wait time 1, 5;
   ipv4 { import all; export where source = RTS_STATIC; };
 }
 BIRD
