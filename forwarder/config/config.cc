@@ -50,6 +50,8 @@ constexpr std::size_t kFilePrefixMax = 64;
 constexpr std::uint64_t kMaxMtu = 9000;
 constexpr std::uint64_t kMaxWorkers = 64;
 constexpr std::uint64_t kMaxLcoreId = 1023;
+constexpr std::uint64_t kMaxPathGroupId = 1023;
+constexpr std::size_t kMaxTunnelCount = 8;
 constexpr std::uint64_t kMinMbufs = 1024;
 constexpr std::uint64_t kMaxMbufs = 4u << 20;
 constexpr std::uint64_t kMinMemoryMb = 64;
@@ -723,7 +725,7 @@ Status parse_route(const YAML::Node& node, const std::string& path,
                    const std::vector<PortConfig>& ports, const std::vector<PortOrigin>& origins,
                    std::vector<RouteConfig>& routes) {
   if (node.IsNull()) return error_at(path, node, "expected a map of route settings, got nothing");
-  auto opened = Section::open(node, path, {"prefix", "via", "port", "blackhole"});
+  auto opened = Section::open(node, path, {"prefix", "via", "port", "blackhole", "path_group"});
   if (!opened) return opened.as_failure();
   const Section& s = opened.value();
   RouteConfig route;
@@ -762,6 +764,20 @@ Status parse_route(const YAML::Node& node, const std::string& path,
     }
   }
 
+  if (const YAML::Node* group = s.find("path_group")) {
+    for (const char* key : {"via", "port", "blackhole"}) {
+      if (const YAML::Node* extra = s.find(key)) {
+        return error_at(s.path(key), *extra,
+                        std::string("a path_group route takes no ") + key +
+                            " (its traffic goes into the group's tunnels)");
+      }
+    }
+    auto id = to_uint(*group, s.path("path_group"), 0, kMaxPathGroupId);
+    if (!id) return id.as_failure();
+    route.path_group = static_cast<std::uint16_t>(id.value());
+    routes.push_back(std::move(route));
+    return ok();
+  }
   if (auto r = read_bool(s, "blackhole", route.blackhole); !r) return r;
   if (route.blackhole) {
     for (const char* key : {"via", "port"}) {
@@ -946,9 +962,9 @@ Result<TunnelEndpoint> to_endpoint(const YAML::Node& node, const std::string& pa
 
 Status parse_tunnel_peer(const YAML::Node& node, const std::string& path, TunnelConfig& tunnel) {
   if (node.IsNull()) return error_at(path, node, "expected a map of peer settings, got nothing");
-  auto opened = Section::open(
-      node, path,
-      {"name", "public_key", "preshared_key", "endpoint", "allowed_ips", "persistent_keepalive"});
+  auto opened = Section::open(node, path,
+                              {"name", "public_key", "preshared_key", "endpoint", "allowed_ips",
+                               "persistent_keepalive", "path_group"});
   if (!opened) return opened.as_failure();
   const Section& s = opened.value();
   TunnelPeerConfig peer;
@@ -1008,6 +1024,11 @@ Status parse_tunnel_peer(const YAML::Node& node, const std::string& path, Tunnel
   }
   if (auto r = read_uint(s, "persistent_keepalive", 0, 65535, peer.persistent_keepalive_s); !r) {
     return r;
+  }
+  if (const YAML::Node* group = s.find("path_group")) {
+    auto id = to_uint(*group, s.path("path_group"), 0, kMaxPathGroupId);
+    if (!id) return id.as_failure();
+    peer.path_group = static_cast<std::uint16_t>(id.value());
   }
   for (std::size_t j = 0; j < tunnel.peers.size(); ++j) {
     if (tunnel.peers[j].public_key == peer.public_key) {
@@ -1214,6 +1235,18 @@ Result<FwdConfig> parse_document(const YAML::Node& root) {
   if (const YAML::Node* tunnels = s.find("tunnels")) {
     auto items = to_list(*tunnels, "tunnels");
     if (!items) return items.as_failure();
+    if (items.value().size() > kMaxTunnelCount) {
+      return error_at("tunnels", *tunnels,
+                      std::to_string(items.value().size()) + " tunnels; at most " +
+                          std::to_string(kMaxTunnelCount));
+    }
+    if (!items.value().empty() && config.dpdk.workers != 1) {
+      // A peer's data state has one encrypting and one decrypting thread (docs/tunnels.md);
+      // handing packets to the peer's owner worker is not implemented yet.
+      return error_at("tunnels", *tunnels,
+                      "tunnels need dpdk.workers: 1 (got " + std::to_string(config.dpdk.workers) +
+                          "; per-peer hand-off between workers is not implemented)");
+    }
     for (std::size_t i = 0; i < items.value().size(); ++i) {
       if (auto r =
               parse_tunnel(items.value()[i], item_path("tunnels", i), config.ports, config.tunnels);

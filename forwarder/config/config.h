@@ -43,6 +43,7 @@ struct RouteConfig {
   std::optional<IpAddress> via;  // gateway; absent = on-link (connected) or blackhole
   std::string port;              // output port name; required unless blackhole
   bool blackhole = false;
+  std::optional<std::uint16_t> path_group;  // into the tunnels of this path group (0..1023)
 };
 
 struct NeighborConfig {  // a static neighbour entry: never ages
@@ -80,6 +81,7 @@ struct TunnelPeerConfig {
   std::optional<TunnelEndpoint> endpoint;    // absent = learnt from its first handshake
   std::vector<IpPrefix> allowed_ips;         // masked; unique within the tunnel
   std::uint16_t persistent_keepalive_s = 0;  // 0 = off
+  std::optional<std::uint16_t> path_group;   // member (active) of this path group, 0..1023
 };
 
 struct TunnelConfig {

@@ -269,6 +269,9 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       case NextHopKind::kUnreachable:
         drop_with_icmp(ctx, m, DropReason::unreachable, PuntReason::kUnreachable);
         continue;
+      case NextHopKind::kPathGroup:  // encrypted by tunnel_output (tunnel_stages.h)
+        ctx.tunnel_out[ctx.n_tunnel_out++] = m;
+        continue;
       case NextHopKind::kGateway:
       case NextHopKind::kConnected:
         break;

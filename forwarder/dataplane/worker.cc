@@ -9,6 +9,7 @@
 
 #include "packet_meta.h"
 #include "stages.h"
+#include "tunnel_stages.h"
 
 namespace causeway::fwd {
 namespace {
@@ -40,10 +41,12 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
   std::span<rte_mbuf*> s(pkts, n);
   s = s.first(eth_input(ctx, s));
   s = s.first(ip_input(ctx, s));
+  s = s.first(tunnel_input(ctx, s));
   s = s.first(fib_lookup(ctx, s));
   s = s.first(next_hop(ctx, s));
   s = s.first(rewrite(ctx, s));
   for (rte_mbuf* m : s) tx_enqueue(ctx, meta(m).out_port, m);
+  if (ctx.n_tunnel_out) tunnel_output(ctx);
 
   if (ctx.n_punt) hand_punts_to_control(ctx);
   if (ctx.n_dropped) {

@@ -26,6 +26,9 @@ namespace causeway::fwd {
 inline constexpr unsigned kBurstSize = 32;
 inline constexpr unsigned kTxBufferSize = 64;
 
+struct TunnelShared;  // tunnel_stages.h
+struct TunnelWorker;
+
 struct DataplanePort {
   std::uint16_t dpdk_port = 0;
   std::uint16_t mtu = 1500;
@@ -50,6 +53,7 @@ struct DataplaneShared {
   std::atomic<bool>* punt_wakeup_armed = nullptr;
   int punt_eventfd = -1;
   std::atomic<bool>* quit = nullptr;       // set by the control thread at shutdown
+  const TunnelShared* tunnels = nullptr;   // WireGuard listeners and path groups (or none)
   std::uint32_t idle_sleep_max_us = 1000;  // 0 = busy-poll
 };
 
@@ -80,6 +84,10 @@ struct alignas(64) WorkerContext {
   rte_mbuf* punt[kBurstSize];
   rte_mbuf* dropped[kBurstSize];
   TxBuffer tx[kMaxPorts];
+  // Packets routed into a path group this burst (next_hop stage -> tunnel_output).
+  std::uint16_t n_tunnel_out = 0;
+  rte_mbuf* tunnel_out[kBurstSize];
+  TunnelWorker* tunnel = nullptr;  // this worker's tunnel scratch (tunnel_stages.h)
 };
 
 // Runs one received burst (all from port `in_port`) through every stage; survivors end in
