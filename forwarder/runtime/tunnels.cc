@@ -326,6 +326,19 @@ void TunnelRuntime::handle_punt(rte_mbuf* m) {
 
 void TunnelRuntime::on_timer() {
   const tun::Nanos now = monotonic_now();
+  if (!started_) {
+    // As wireguard-go does when an interface comes up: a peer with an endpoint and a
+    // persistent keepalive gets its session at once, not with the first packet.
+    started_ = true;
+    for (auto& t : tunnels_) {
+      for (tun::PeerId id : t->dev->peers()) {
+        auto st = t->dev->peer_status(id);
+        if (st && st.value().endpoint && st.value().persistent_keepalive.count() > 0) {
+          t->dev->initiate_handshake(now, id, *t);
+        }
+      }
+    }
+  }
   for (auto& t : tunnels_) {
     if (t->dev->next_deadline() <= now) t->dev->tick(now, *t);
   }

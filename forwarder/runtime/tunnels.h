@@ -112,6 +112,7 @@ class TunnelRuntime {
   QsbrReclaimer reclaimer_;
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   std::map<std::uint16_t, Group> groups_;
+  bool started_ = false;  // first on_timer(): peers with a persistent keepalive handshake at once
   std::unique_ptr<TunnelShared> shared_;
 };
 
