@@ -1050,6 +1050,23 @@ const Key32& Device::public_key() const {
   return impl_->static_key.public_key();
 }
 
+std::optional<Key32> Device::private_key() const {
+  if (!impl_->configured) return std::nullopt;
+  return impl_->config.private_key;
+}
+
+Result<void> Device::check_peer(const PeerConfig& config) const {
+  const Impl& d = *impl_;
+  if (d.by_key.count(config.public_key) != 0) return fail("peer already exists", EEXIST);
+  NoisePeerKeys keys;
+  keys.remote_static = config.public_key;
+  if (d.configured && !noise_prepare_peer(d.static_key, keys)) {
+    return fail("peer public key is invalid (low-order point)", EINVAL);
+  }
+  crypto::wipe(keys.static_static);
+  return boost::outcome_v2::success();
+}
+
 Result<PeerId> Device::add_peer(const PeerConfig& config) {
   Impl& d = *impl_;
   if (d.by_key.count(config.public_key) != 0) return fail("peer already exists", EEXIST);
@@ -1151,6 +1168,7 @@ Result<PeerStatus> Device::peer_status(PeerId id) const {
   if (p == nullptr) return fail("no such peer", ENOENT);
   PeerStatus s;
   s.public_key = p->keys.remote_static;
+  s.preshared_key = p->keys.preshared;
   s.endpoint = p->endpoint;
   s.allowed_ips = impl_->allowed->prefixes_of(id);
   s.last_handshake = p->last_handshake;

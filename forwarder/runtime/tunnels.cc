@@ -15,6 +15,7 @@
 #include "dataplane/packet_meta.h"
 #include "dataplane/wire.h"
 #include "exception_path.h"
+#include "uapi_backend.h"
 
 namespace causeway::fwd {
 namespace {
@@ -164,6 +165,16 @@ Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
 tun::Device* TunnelRuntime::device(const std::string& name) {
   for (auto& t : tunnels_) {
     if (t->name == name) return t->dev.get();
+  }
+  return nullptr;
+}
+
+std::unique_ptr<uapi::Backend> TunnelRuntime::make_uapi_backend(const std::string& name) {
+  for (auto& t : tunnels_) {
+    if (t->name == name) {
+      return std::make_unique<DeviceBackend>(*t->dev, t->listen_port,
+                                             [this] { publish_path_groups(); });
+    }
   }
   return nullptr;
 }

@@ -34,6 +34,7 @@
 #include "dataplane/tunnel_stages.h"
 #include "port.h"
 #include "route_table.h"
+#include "uapi/backend.h"
 
 struct rte_mbuf;
 
@@ -87,8 +88,11 @@ class TunnelRuntime {
                                             const std::vector<PathMemberRef>& members,
                                             const std::vector<PathMemberRef>& active);
 
-  // The control-side Device of tunnel `name` (UAPI backend), or nullptr.
+  // The control-side Device of tunnel `name`, or nullptr.
   [[nodiscard]] tun::Device* device(const std::string& name);
+  // The UAPI backend of tunnel `name` (for the server on /var/run/wireguard/<name>.sock), or
+  // nullptr; changes it applies republish the path groups.
+  [[nodiscard]] std::unique_ptr<uapi::Backend> make_uapi_backend(const std::string& name);
   // Republishes what workers read about path groups after a Device change (peer removed).
   void refresh_path_groups();
 

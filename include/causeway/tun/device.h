@@ -118,6 +118,7 @@ struct PeerConfig {
 
 struct PeerStatus {
   Key32 public_key{};
+  Key32 preshared_key{};  // all zeros = none
   std::optional<Endpoint> endpoint;
   std::vector<IpPrefix> allowed_ips;
   std::optional<std::chrono::system_clock::time_point> last_handshake;
@@ -182,6 +183,11 @@ class Device {
   [[nodiscard]] Result<void> configure(const DeviceConfig& config);
   [[nodiscard]] Result<void> set_private_key(const Key32& private_key);
   [[nodiscard]] const Key32& public_key() const;
+  // The configured private key (UAPI `get`); none before configure/set_private_key.
+  [[nodiscard]] std::optional<Key32> private_key() const;
+  // What add_peer would refuse for this configuration (duplicate key, low-order public key),
+  // without changing anything: lets a caller validate a whole request before applying it.
+  [[nodiscard]] Result<void> check_peer(const PeerConfig& config) const;
   [[nodiscard]] Result<PeerId> add_peer(const PeerConfig& config);
   [[nodiscard]] Result<void> remove_peer(PeerId peer);
   [[nodiscard]] Result<void> set_endpoint(PeerId peer, const Endpoint& endpoint);
