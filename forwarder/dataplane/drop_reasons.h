@@ -54,6 +54,7 @@
   X(tunnel_no_outer_route, "no route (or no local address) toward the peer endpoint")  \
   X(tunnel_too_big, "encrypted packet larger than the WAN port MTU")                   \
   X(tunnel_encrypt_failed, "encryption refused (no room, counter exhausted)")          \
+  X(tunnel_queue_full, "too many packets waiting for one peer's handshake")            \
   X(tunnel_handshake_dropped, "handshake or cookie message refused by the control side")
 
 namespace causeway::fwd {
@@ -86,8 +87,10 @@ enum class PuntReason : std::uint8_t {
   kTimeExceeded,  // TTL/hop limit expired: send ICMP time exceeded
   kUnreachable,   // no route / unreachable route: send ICMP destination unreachable
   kTooBig,        // larger than the output MTU: ICMP fragmentation needed / packet too big
-  kTunnelHandshake,  // WireGuard handshake/cookie message: the tunnel's control-side Device
-  kTunnelNoSession,  // inner packet for a peer without a session: staged, handshake started
+  // WireGuard handshake/cookie message: to the tunnel's control-side Device.
+  kTunnelHandshake,
+  // Inner packet for a peer without a session: staged, handshake started.
+  kTunnelNoSession,
 };
 
 }  // namespace causeway::fwd

@@ -149,7 +149,7 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   rte_mbuf* data[kBurstSize];
   std::uint8_t data_tunnel[kBurstSize];
   unsigned n_data = 0;
-  bool is_data[kBurstSize] = {};
+  bool ours[kBurstSize] = {};
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
     unsigned tunnel = 0;
@@ -159,12 +159,12 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
     const std::uint8_t type = len >= 4 ? payload[0] : 0;
     if (len < 4 || type < tun::kMessageHandshakeInitiation || type > tun::kMessageTransportData ||
         payload[1] != 0 || payload[2] != 0 || payload[3] != 0) {
-      is_data[i] = true;  // consumed below (dropped)
+      ours[i] = true;  // dropped in pass 3
       meta(m).tunnel = 0xff;
       continue;
     }
     meta(m).tunnel = static_cast<std::uint8_t>(tunnel);
-    is_data[i] = true;
+    ours[i] = true;
     if (type != tun::kMessageTransportData) continue;
     tun::PacketBuf& pb = tw.bufs[n_data];
     pb.data = const_cast<std::uint8_t*>(payload);
@@ -203,7 +203,7 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   unsigned d = 0;
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
-    if (!is_data[i]) {
+    if (!ours[i]) {
       pkts[keep++] = m;
       continue;
     }

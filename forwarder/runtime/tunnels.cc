@@ -304,9 +304,13 @@ void TunnelRuntime::handle_punt(rte_mbuf* m) {
   std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, pm.l3_offset);
   const std::uint32_t avail = m->data_len - pm.l3_offset;
   if (pm.punt == PuntReason::kTunnelNoSession) {
-    const std::uint64_t before = total_drops(t.dev->counters());
+    const tun::Counters& c = t.dev->counters();
+    const std::uint64_t overflow = c[tun::DropReason::kStagedOverflow];
+    const std::uint64_t before = total_drops(c);
     t.dev->send_to_peer(now, tun::PeerId(pm.next_hop), std::span<const std::uint8_t>(ip, avail), t);
-    if (total_drops(t.dev->counters()) != before) {
+    if (c[tun::DropReason::kStagedOverflow] != overflow) {
+      counters_.count_drop(DropReason::tunnel_queue_full);  // the oldest waiting packet went
+    } else if (total_drops(c) != before) {
       counters_.count_drop(DropReason::tunnel_encrypt_failed);
     }
     rte_pktmbuf_free(m);
