@@ -547,6 +547,7 @@ TEST_CASE("tunnels: every key parses", "[config][tunnels]") {
         endpoint: "10.9.0.2:51821"
         allowed_ips: [10.2.0.0/16, "fd00:2::/64", 10.3.0.7/24]
         persistent_keepalive: 25
+        path_group: 7
       - public_key: ")" + std::string(kKeyC) +
                            R"("
         endpoint: "[2001:db8:9::2]:51820"
@@ -554,6 +555,8 @@ TEST_CASE("tunnels: every key parses", "[config][tunnels]") {
     private_key_file: /etc/causeway/wg1.key
     listen_port: 51820
     ports: [lan0]
+routes:
+  - {prefix: 10.2.0.0/16, path_group: 7}
 )";
   auto parsed = parse_config(yaml);
   INFO((parsed ? std::string() : parsed.error().message));
@@ -577,12 +580,17 @@ TEST_CASE("tunnels: every key parses", "[config][tunnels]") {
   CHECK(p.allowed_ips ==
         std::vector<IpPrefix>{prefix("10.2.0.0/16"), prefix("fd00:2::/64"), prefix("10.3.0.0/24")});
   CHECK(p.persistent_keepalive_s == 25);
+  CHECK(p.path_group == std::optional<std::uint16_t>(7));
+  CHECK_FALSE(t[0].peers[1].path_group);
   REQUIRE(t[0].peers[1].endpoint);
   CHECK(t[0].peers[1].endpoint->addr == address("2001:db8:9::2"));
   CHECK_FALSE(t[0].peers[1].preshared_key);
   CHECK(t[0].peers[1].persistent_keepalive_s == 0);
   CHECK_FALSE(t[1].private_key);
   CHECK(t[1].private_key_file == "/etc/causeway/wg1.key");
+  REQUIRE(parsed.value().routes.size() == 1);
+  CHECK(parsed.value().routes[0].path_group == std::optional<std::uint16_t>(7));
+  CHECK(parsed.value().routes[0].port.empty());
 }
 
 TEST_CASE("tunnels: bad settings name the field", "[config][tunnels]") {
@@ -640,6 +648,15 @@ TEST_CASE("tunnels: bad settings name the field", "[config][tunnels]") {
        "tunnels[0].peers[1].public_key: the same public key as peer 0 of this tunnel"},
       {head + ", peers: [" + peer_b + ", persistent_keepalive: -1}]}\n",
        "tunnels[0].peers[0].persistent_keepalive: -1 is out of range (0..65535)"},
+      {head + ", peers: [" + peer_b + ", path_group: 1024}]}\n",
+       "tunnels[0].peers[0].path_group: 1024 is out of range (0..1023)"},
+      {"dpdk: {workers: 2}\n" + head + "}\n",
+       "tunnels: tunnels need dpdk.workers: 1 (got 2; per-peer hand-off between workers is not "
+       "implemented)"},
+      {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: 1, port: wan0}\n",
+       "routes[0].port: a path_group route takes no port"},
+      {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: x}\n",
+       "routes[0].path_group: expected an integer (0..1023)"},
   };
   for (const BadRow& row : rows) {
     auto parsed = parse_config(row.yaml);
