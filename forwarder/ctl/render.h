@@ -42,5 +42,7 @@ class TextTable {
 [[nodiscard]] std::string render_neighbors(const nlohmann::json& neighbors);
 [[nodiscard]] std::string render_ports(const nlohmann::json& ports);
 [[nodiscard]] std::string render_hello(const nlohmann::json& hello);
+[[nodiscard]] std::string render_tunnels(const nlohmann::json& tunnels);
+[[nodiscard]] std::string render_path_groups(const nlohmann::json& groups);
 
 }  // namespace causeway::fwd::ctl

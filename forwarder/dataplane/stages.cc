@@ -11,42 +11,14 @@
 #include <cstring>
 
 #include "packet_meta.h"
+#include "stage_helpers.h"
+#include "tunnel_stages.h"
 #include "wire.h"
 
 namespace causeway::fwd {
 namespace {
 
 using namespace wire;
-
-// 4 or 6 for a frame input() accepted as IPv4 / IPv6 (by its ethertype), else 0.
-inline std::uint8_t family_of(const rte_mbuf* m) noexcept {
-  if (m->data_len < kEthHeaderLen) return 0;
-  switch (load_be16(rte_pktmbuf_mtod_offset(m, const std::uint8_t*, 12))) {
-    case kEtherTypeIpv4:
-      return 4;
-    case kEtherTypeIpv6:
-      return 6;
-    default:
-      return 0;
-  }
-}
-
-inline void drop(WorkerContext& ctx, rte_mbuf* m, DropReason r) noexcept {
-  ctx.counters->count_drop(r);
-  ctx.dropped[ctx.n_dropped++] = m;
-}
-
-// The PacketMeta of a packet is written only when it is punted (the control thread's input);
-// forwarded packets never touch that cache line.
-inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
-  PacketMeta& pm = meta(m);
-  pm.in_port = ctx.in_port;
-  pm.l3_offset = kEthHeaderLen;
-  pm.family = family_of(m);
-  pm.flags = 0;
-  pm.punt = r;
-  ctx.punt[ctx.n_punt++] = m;
-}
 
 // Not forwarded (counted as a drop) but handed to the control thread, which answers with an
 // ICMP error and frees it.
@@ -260,6 +232,10 @@ std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
   for (std::size_t i = 0; i < n && i < kPrefetchAhead; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
+  // Tunnel listeners on this port, if any (else no packet is looked at for them).
+  const TunnelShared* ts = ctx.shared->tunnels;
+  if (ts != nullptr && ts->n_tunnels == 0) ts = nullptr;
+  std::uint32_t tunnel_candidates = 0;
   std::uint16_t keep = 0;
   std::uint16_t n_v6 = 0;
   std::uint64_t bytes = 0;
@@ -281,9 +257,14 @@ std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       if (!ip6_input(ctx, m, ip, avail)) continue;
       ++n_v6;
     }
+    if (ts != nullptr &&
+        tunnel_candidate(*ts, ctx.in_port, ip, m->data_len - kEthHeaderLen, family == 4)) {
+      tunnel_candidates |= 1u << keep;
+    }
     pkts[keep++] = m;
   }
   ctx.burst.n_v6 = n_v6;
+  ctx.burst.tunnel_candidates = tunnel_candidates;
   // Counted here, in the one loop that touches every received mbuf anyway.
   PortCounters& pc = ctx.counters->port[ctx.in_port];
   pc.rx_packets.add(n);
@@ -339,6 +320,10 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
         continue;
       case NextHopKind::kUnreachable:
         drop_with_icmp(ctx, m, DropReason::unreachable, PuntReason::kUnreachable);
+        continue;
+      case NextHopKind::kPathGroup:  // encrypted by tunnel_output (tunnel_stages.h)
+        ctx.tunnel_out_nh[ctx.n_tunnel_out] = id;
+        ctx.tunnel_out[ctx.n_tunnel_out++] = m;
         continue;
       case NextHopKind::kGateway:
       case NextHopKind::kConnected:

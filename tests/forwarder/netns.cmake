@@ -4,3 +4,14 @@ add_test(NAME fwd_netns_forwarding
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_forwarding_test.sh
           $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
 set_tests_properties(fwd_netns_forwarding PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)
+# WireGuard in the forwarder against wireguard-go (root, namespaces, Debian wireguard-go).
+add_test(NAME fwd_netns_tunnel_wireguard_go
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_tunnel_wireguard_go_test.sh
+          $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
+set_tests_properties(fwd_netns_tunnel_wireguard_go PROPERTIES LABELS "netns;interop" TIMEOUT 300
+  RUN_SERIAL TRUE)
+# Two causeway-fwd PoPs, two WAN links, path group switching (root, namespaces).
+add_test(NAME fwd_netns_two_pops
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_two_pops_test.sh
+          $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
+set_tests_properties(fwd_netns_two_pops PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)
