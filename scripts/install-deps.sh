@@ -15,6 +15,9 @@ packages=(
   # real peers and lab tools
   frr frr-pythontools wireguard-tools wireguard-go bird2 iproute2 ethtool iperf3
   tcpdump iputils-ping procps psmisc jq
+  curl
+  # appliance provisioning hook test (images/libexec/causeway-provision)
+  python3-yaml
 )
 
 missing=()

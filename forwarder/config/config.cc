@@ -43,6 +43,8 @@ constexpr std::size_t kUnixPathMax = 107;          // sizeof(sockaddr_un::sun_pa
 constexpr std::uint64_t kMinMtu = 576;             // RFC 791: datagram size every host accepts
 constexpr std::uint64_t kMinIpv6Mtu = 1280;        // RFC 8200 section 5
 constexpr std::uint64_t kMaxTableSize = 1u << 24;  // rte_lpm next-hop ids are 24 bits
+constexpr std::uint64_t kMinVlanId = 1;            // IEEE 802.1Q: 0 = priority tag only,
+constexpr std::uint64_t kMaxVlanId = 4094;         // 4095 reserved
 
 // Causeway's own limits (documented in docs/forwarder-config.md).
 constexpr std::size_t kInstanceNameMax = 32;
@@ -304,6 +306,9 @@ bool all_of(std::string_view text, bool (*allowed)(char)) {
 bool is_port_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
+bool is_vlan_name_char(char c) {
+  return is_port_name_char(c) || c == '.';
+}
 bool is_instance_name_char(char c) {
   return (c >= 'A' && c <= 'Z') || is_port_name_char(c);
 }
@@ -452,6 +457,41 @@ std::optional<std::size_t> count_lcores(std::string_view list) {
   return ids.size();
 }
 
+// EAL --lcores syntax, the subset of it Causeway documents: comma-separated elements
+// `LCORES[@CPUS]`, where LCORES and CPUS are an id, a range `a-b`, or a parenthesised -l list
+// ("0@0,1@1,2@1", "(0-2)@(0-1)", "0,1@1"). Without '@' or '(' it is the -l syntax.
+// Returns the number of distinct lcores.
+std::optional<std::size_t> count_lcores_or_map(std::string_view text) {
+  if (text.find_first_of("@(") == std::string_view::npos) return count_lcores(text);
+  auto group = [](std::string_view g) -> std::optional<std::string_view> {
+    if (g.empty()) return std::nullopt;
+    if (g.front() != '(') return g;
+    if (g.size() < 3 || g.back() != ')') return std::nullopt;
+    return g.substr(1, g.size() - 2);
+  };
+  std::string lcore_list;  // the lcore side of every element, as one -l list
+  std::size_t start = 0;
+  int depth = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    const char c = i < text.size() ? text[i] : ',';
+    if (c == '(') ++depth;
+    if (c == ')' && --depth < 0) return std::nullopt;
+    if (c != ',' || depth != 0) continue;
+    const std::string_view element = text.substr(start, i - start);
+    start = i + 1;
+    const std::size_t at = element.find('@');
+    const auto lcores = group(element.substr(0, at));
+    if (!lcores || !count_lcores(*lcores)) return std::nullopt;
+    if (at != std::string_view::npos) {
+      const auto cpus = group(element.substr(at + 1));
+      if (!cpus || !count_lcores(*cpus)) return std::nullopt;
+    }
+    lcore_list += (lcore_list.empty() ? "" : ",") + std::string(*lcores);
+  }
+  if (depth != 0) return std::nullopt;
+  return count_lcores(lcore_list);
+}
+
 Status parse_dpdk(const YAML::Node& node, DpdkConfig& dpdk) {
   auto opened = Section::open(
       node, "dpdk",
@@ -463,12 +503,13 @@ Status parse_dpdk(const YAML::Node& node, DpdkConfig& dpdk) {
   if (const YAML::Node* lcores = s.find("lcores")) {
     auto text = to_string(*lcores, s.path("lcores"));
     if (!text) return text.as_failure();
-    const auto count = count_lcores(text.value());
+    const auto count = count_lcores_or_map(text.value());
     if (!count) {
       return error_at(s.path("lcores"), *lcores,
                       quote(text.value()) +
-                          " is not an lcore list (e.g. \"0-3\" or \"0,2-4\"; ids 0.." +
-                          std::to_string(kMaxLcoreId) + ")");
+                          " is not an lcore list (e.g. \"0-3\" or \"0,2-4\") or an lcore-to-CPU "
+                          "map (e.g. \"0@0,1@1,2@1\"); ids 0.." +
+                          std::to_string(kMaxLcoreId));
     }
     if (*count < std::size_t{dpdk.workers} + 1) {
       return error_at(s.path("lcores"), *lcores,
@@ -514,8 +555,9 @@ Status parse_dpdk(const YAML::Node& node, DpdkConfig& dpdk) {
 
 // What is remembered about each port while later ports are read: where things came from.
 struct PortOrigin {
-  std::string path;       // "ports[i]"
-  std::string device_id;  // canonical PCI address or vdev name
+  std::string path;       // "ports[i]" or "ports[i].vlans[j]"
+  std::string device_id;  // canonical PCI address or vdev name; empty for a subinterface
+  YAML::Node vlans;       // the port's `vlans` list, read once every port is known
 };
 
 Status parse_addresses(const Section& s, PortConfig& port, const std::vector<PortConfig>& ports,
@@ -582,15 +624,57 @@ Status parse_addresses(const Section& s, PortConfig& port, const std::vector<Por
   return ok();
 }
 
+// `mirror`: explicit, or `default_name` (which must fit IFNAMSIZ; reported at `name_path`,
+// the key the default is made from).
+Status read_mirror(const Section& s, const std::string& name_path, const YAML::Node& name_node,
+                   const std::string& default_name, PortConfig& port) {
+  if (const YAML::Node* mirror = s.find("mirror")) {
+    auto value = to_string(*mirror, s.path("mirror"));
+    if (!value) return value.as_failure();
+    port.mirror = value.value();
+    if (port.mirror.empty() || port.mirror.size() > kIfNameMax ||
+        !all_of(port.mirror, is_file_name_char) || port.mirror == "." || port.mirror == "..") {
+      return error_at(s.path("mirror"), *mirror,
+                      quote(port.mirror) + " must be 1.." + std::to_string(kIfNameMax) +
+                          " characters of [A-Za-z0-9_.-] (a Linux interface name)");
+    }
+    return ok();
+  }
+  port.mirror = default_name;
+  if (port.mirror.size() > kIfNameMax) {
+    return error_at(name_path, name_node,
+                    "the default mirror name " + quote(port.mirror) + " is longer than " +
+                        std::to_string(kIfNameMax) +
+                        " characters (IFNAMSIZ); shorten the name or set mirror");
+  }
+  return ok();
+}
+
+Status check_mirror_unique(const Section& s, const YAML::Node& name_node, const PortConfig& port,
+                           const std::vector<PortConfig>& ports,
+                           const std::vector<PortOrigin>& origins) {
+  for (std::size_t j = 0; j < ports.size(); ++j) {
+    if (ports[j].mirror == port.mirror) {
+      const bool explicit_mirror = s.find("mirror") != nullptr;
+      return error_at(explicit_mirror ? s.path("mirror") : s.path("name"),
+                      explicit_mirror ? *s.find("mirror") : name_node,
+                      "mirror interface " + quote(port.mirror) + " is already the mirror of " +
+                          origins[j].path + " (" + quote(ports[j].name) + ")");
+    }
+  }
+  return ok();
+}
+
 Status parse_port(const YAML::Node& node, const std::string& path, std::vector<PortConfig>& ports,
                   std::vector<PortOrigin>& origins) {
   if (node.IsNull()) return error_at(path, node, "expected a map of port settings, got nothing");
   auto opened = Section::open(
-      node, path, {"name", "device", "mac", "addresses", "mtu", "mirror", "rx_desc", "tx_desc"});
+      node, path,
+      {"name", "device", "mac", "addresses", "mtu", "mirror", "rx_desc", "tx_desc", "vlans"});
   if (!opened) return opened.as_failure();
   const Section& s = opened.value();
   PortConfig port;
-  PortOrigin origin{path, {}};
+  PortOrigin origin{path, {}, {}};
 
   auto name_node = s.require("name");
   if (!name_node) return name_node.as_failure();
@@ -642,34 +726,9 @@ Status parse_port(const YAML::Node& node, const std::string& path, std::vector<P
                         ", the IPv6 minimum (the port has " + v6->str() + ")");
   }
 
-  if (const YAML::Node* mirror = s.find("mirror")) {
-    auto value = to_string(*mirror, s.path("mirror"));
-    if (!value) return value.as_failure();
-    port.mirror = value.value();
-    if (port.mirror.empty() || port.mirror.size() > kIfNameMax ||
-        !all_of(port.mirror, is_file_name_char) || port.mirror == "." || port.mirror == "..") {
-      return error_at(s.path("mirror"), *mirror,
-                      quote(port.mirror) + " must be 1.." + std::to_string(kIfNameMax) +
-                          " characters of [A-Za-z0-9_.-] (a Linux interface name)");
-    }
-  } else {
-    port.mirror = "cw-" + port.name;
-    if (port.mirror.size() > kIfNameMax) {
-      return error_at(s.path("name"), name_node.value(),
-                      "the default mirror name " + quote(port.mirror) + " is longer than " +
-                          std::to_string(kIfNameMax) +
-                          " characters (IFNAMSIZ); shorten the name or set mirror");
-    }
-  }
-  for (std::size_t j = 0; j < ports.size(); ++j) {
-    if (ports[j].mirror == port.mirror) {
-      const bool explicit_mirror = s.find("mirror") != nullptr;
-      return error_at(explicit_mirror ? s.path("mirror") : s.path("name"),
-                      explicit_mirror ? *s.find("mirror") : name_node.value(),
-                      "mirror interface " + quote(port.mirror) + " is already the mirror of " +
-                          origins[j].path + " (" + quote(ports[j].name) + ")");
-    }
-  }
+  if (auto r = read_mirror(s, s.path("name"), name_node.value(), "cw-" + port.name, port); !r)
+    return r;
+  if (auto r = check_mirror_unique(s, name_node.value(), port, ports, origins); !r) return r;
 
   for (const char* key : {"rx_desc", "tx_desc"}) {
     std::uint16_t& desc = std::string_view(key) == "rx_desc" ? port.rx_desc : port.tx_desc;
@@ -681,7 +740,83 @@ Status parse_port(const YAML::Node& node, const std::string& path, std::vector<P
     }
   }
 
+  if (const YAML::Node* vlans = s.find("vlans")) origin.vlans = *vlans;
   ports.push_back(std::move(port));
+  origins.push_back(std::move(origin));
+  return ok();
+}
+
+// ports[p].vlans[i]: an 802.1Q subinterface of physical port `p`, appended to `ports`.
+Status parse_vlan(const YAML::Node& node, const std::string& path, std::uint16_t parent,
+                  std::vector<PortConfig>& ports, std::vector<PortOrigin>& origins) {
+  if (node.IsNull()) return error_at(path, node, "expected a map of VLAN settings, got nothing");
+  auto opened = Section::open(node, path, {"id", "name", "addresses", "mtu", "mirror"});
+  if (!opened) return opened.as_failure();
+  const Section& s = opened.value();
+  const PortConfig& base = ports[parent];
+  PortConfig vlan;
+  vlan.parent = parent;
+  vlan.mac = base.mac;
+  vlan.mtu = base.mtu;
+  PortOrigin origin{path, {}, {}};
+
+  auto id_node = s.require("id");
+  if (!id_node) return id_node.as_failure();
+  if (auto r = read_uint(s, "id", kMinVlanId, kMaxVlanId, vlan.vlan_id); !r) return r;
+  for (std::size_t j = 0; j < ports.size(); ++j) {
+    if (ports[j].is_vlan() && ports[j].parent == parent && ports[j].vlan_id == vlan.vlan_id) {
+      return error_at(s.path("id"), id_node.value(),
+                      "VLAN " + std::to_string(vlan.vlan_id) + " is already " + origins[j].path +
+                          " of port " + quote(base.name));
+    }
+  }
+
+  const YAML::Node name_node = s.find("name") != nullptr ? *s.find("name") : id_node.value();
+  if (const YAML::Node* name = s.find("name")) {
+    auto value = to_string(*name, s.path("name"));
+    if (!value) return value.as_failure();
+    vlan.name = value.value();
+    if (vlan.name.empty() || vlan.name.size() > kIfNameMax ||
+        !all_of(vlan.name, is_vlan_name_char)) {
+      return error_at(s.path("name"), *name,
+                      quote(vlan.name) + " must be 1.." + std::to_string(kIfNameMax) +
+                          " characters of [a-z0-9_.-]");
+    }
+  } else {
+    vlan.name = base.name + "." + std::to_string(vlan.vlan_id);
+    if (vlan.name.size() > kIfNameMax) {
+      return error_at(s.path("id"), id_node.value(),
+                      "the default name " + quote(vlan.name) + " is longer than " +
+                          std::to_string(kIfNameMax) + " characters; set name");
+    }
+  }
+  for (std::size_t j = 0; j < ports.size(); ++j) {
+    if (ports[j].name == vlan.name) {
+      return error_at(s.find("name") ? s.path("name") : s.path("id"), name_node,
+                      quote(vlan.name) + " is already the name of " + origins[j].path);
+    }
+  }
+
+  if (auto r = parse_addresses(s, vlan, ports, origins); !r) return r;
+
+  if (auto r = read_uint(s, "mtu", kMinMtu, base.mtu, vlan.mtu); !r) return r;
+  const auto v6 = std::find_if(vlan.addresses.begin(), vlan.addresses.end(),
+                               [](const IpPrefix& p) { return !p.addr.is_v4(); });
+  if (v6 != vlan.addresses.end() && vlan.mtu < kMinIpv6Mtu) {
+    return error_at(s.path("mtu"), s.find("mtu") != nullptr ? *s.find("mtu") : s.node(),
+                    std::to_string(vlan.mtu) + " is below " + std::to_string(kMinIpv6Mtu) +
+                        ", the IPv6 minimum (the subinterface has " + v6->str() + ")");
+  }
+
+  const std::string name_path = s.find("name") != nullptr ? s.path("name") : s.path("id");
+  if (auto r = read_mirror(s, name_path, name_node,
+                           base.mirror + "." + std::to_string(vlan.vlan_id), vlan);
+      !r) {
+    return r;
+  }
+  if (auto r = check_mirror_unique(s, name_node, vlan, ports, origins); !r) return r;
+
+  ports.push_back(std::move(vlan));
   origins.push_back(std::move(origin));
   return ok();
 }
@@ -1172,6 +1307,11 @@ Result<FwdConfig> parse_document(const YAML::Node& root) {
   if (port_items.value().empty()) {
     return error_at("ports", ports_node.value(), "at least one port is needed");
   }
+  if (port_items.value().size() > kMaxInterfaces) {
+    return error_at("ports", ports_node.value(),
+                    std::to_string(port_items.value().size()) + " ports; at most " +
+                        std::to_string(kMaxInterfaces));
+  }
   std::vector<PortOrigin> origins;
   for (std::size_t i = 0; i < port_items.value().size(); ++i) {
     if (auto r = parse_port(port_items.value()[i], item_path("ports", i), config.ports, origins);
@@ -1180,9 +1320,31 @@ Result<FwdConfig> parse_document(const YAML::Node& root) {
     }
   }
 
+  const std::size_t n_physical = config.ports.size();
+  for (std::size_t p = 0; p < n_physical; ++p) {
+    const YAML::Node vlans = origins[p].vlans;
+    if (!vlans.IsDefined()) continue;
+    const std::string list_path = origins[p].path + ".vlans";
+    auto items = to_list(vlans, list_path);
+    if (!items) return items.as_failure();
+    for (std::size_t i = 0; i < items.value().size(); ++i) {
+      if (config.ports.size() == kMaxInterfaces) {
+        return error_at(item_path(list_path, i), items.value()[i],
+                        "more than " + std::to_string(kMaxInterfaces) +
+                            " interfaces (ports and VLAN subinterfaces together)");
+      }
+      if (auto r = parse_vlan(items.value()[i], item_path(list_path, i),
+                              static_cast<std::uint16_t>(p), config.ports, origins);
+          !r) {
+        return r.as_failure();
+      }
+    }
+  }
+
   // The RX rings are filled when the ports start: a smaller pool cannot start them.
   std::uint64_t rx_ring_mbufs = 0;
   for (const PortConfig& port : config.ports) {
+    if (port.is_vlan()) continue;
     rx_ring_mbufs += std::uint64_t{config.dpdk.workers} * port.rx_desc;
   }
   if (config.dpdk.mbufs <= rx_ring_mbufs) {
@@ -1194,10 +1356,9 @@ Result<FwdConfig> parse_document(const YAML::Node& root) {
       }
     }
     return error_at("dpdk.mbufs", mbufs_node ? *mbufs_node : root,
-                    std::to_string(config.dpdk.mbufs) +
-                        " mbufs cannot fill the RX rings: " + std::to_string(config.dpdk.workers) +
-                        " worker(s) x rx_desc summed over " + std::to_string(config.ports.size()) +
-                        " port(s) = " + std::to_string(rx_ring_mbufs) +
+                    std::to_string(config.dpdk.mbufs) + " mbufs cannot fill the RX rings: " +
+                        std::to_string(config.dpdk.workers) + " worker(s) x rx_desc summed over " +
+                        std::to_string(n_physical) + " port(s) = " + std::to_string(rx_ring_mbufs) +
                         ", and packets in flight need more");
   }
 

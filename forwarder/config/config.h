@@ -17,25 +17,37 @@
 
 namespace causeway::fwd {
 
+// Ports and VLAN subinterfaces together (the data path's interface table size).
+inline constexpr std::size_t kMaxInterfaces = 32;
+
 struct DpdkConfig {
   std::uint16_t workers = 1;            // worker lcores (RSS queues per port)
   std::string lcores;                   // EAL -l list; empty = "0-<workers>"
   std::uint32_t mbufs = 16384;          // mbufs in the packet pool
-  std::uint32_t memory_mb = 3072;       // EAL -m; default FIB sizes need > 2 GiB (2048 fails)
+  std::uint32_t memory_mb = 1024;       // EAL -m; default FIB sizes need > 384 (two rte_fib6)
   bool no_huge = true;                  // --no-huge (labs, CI); false on production hosts
   std::string file_prefix;              // EAL --file-prefix; empty = "causeway-<name>"
   std::vector<std::string> extra_args;  // appended to the EAL arguments verbatim
 };
 
+// One L3 interface: a physical port, or an 802.1Q VLAN subinterface of one (`vlan_id` != 0).
+// FwdConfig::ports lists the physical ports in file order, then every subinterface (YAML
+// `ports[i].vlans[j]`) in file order; an entry's position is its interface index.
 struct PortConfig {
-  std::string name;                 // operator name, e.g. "lan0" (1..15 chars, [a-z0-9_-])
-  std::string device;               // PCI address "0000:00:04.0" or vdev "net_af_packet0,iface=v0"
+  std::string name;                 // operator name, e.g. "lan0" (1..15 chars, [a-z0-9_-]);
+                                    // a subinterface: default "<port>.<id>", e.g. "lan0.100"
+  std::string device;               // PCI address "0000:00:04.0" or vdev "net_af_packet0,iface=v0";
+                                    // empty for a subinterface
   std::optional<MacAddress> mac;    // default: the device's own MAC
   std::vector<IpPrefix> addresses;  // interface addresses, e.g. 10.0.1.1/24 (host bits kept)
   std::uint16_t mtu = 1500;         // 576..9000 (IPv6 ports: >= 1280)
   std::string mirror;               // kernel TAP name; default "cw-<name>" (max 15 chars)
   std::uint16_t rx_desc = 1024;
   std::uint16_t tx_desc = 1024;
+  std::uint16_t vlan_id = 0;  // 1..4094 for a subinterface; 0 for a physical port
+  std::uint16_t parent = 0;   // subinterface: index of its physical port in FwdConfig::ports
+
+  [[nodiscard]] bool is_vlan() const { return vlan_id != 0; }
 };
 
 struct RouteConfig {
@@ -96,7 +108,7 @@ struct TunnelConfig {
 struct FwdConfig {
   std::string name = "causeway";  // PoP / instance name (1..32 chars, [A-Za-z0-9_-])
   DpdkConfig dpdk;
-  std::vector<PortConfig> ports;  // at least one
+  std::vector<PortConfig> ports;  // at least one physical port; then the VLAN subinterfaces
   std::vector<RouteConfig> routes;
   std::vector<NeighborConfig> neighbors;
   FibConfig fib;

@@ -17,6 +17,7 @@
 
 #include "control/client.h"
 #include "ctl/render.h"
+#include "ctl/routed_client.h"
 
 namespace causeway::fwd::ctl {
 
@@ -24,6 +25,7 @@ namespace {
 
 struct Settings {
   std::string socket{kDefaultSocketPath};
+  std::string routed_socket{"/run/causeway/routed.sock"};
   double timeout_s = 5.0;
 };
 
@@ -40,6 +42,7 @@ struct Words {
   unsigned path_id = 0;
   std::vector<std::string> path_members;  // TUNNEL/PEER
   std::vector<std::string> path_active;
+  std::string provision_file{kDefaultProvisionStatusPath};
 };
 
 struct Commands {
@@ -55,8 +58,13 @@ struct Commands {
   CLI::App* ports = nullptr;
   CLI::App* hello = nullptr;
   CLI::App* tunnels = nullptr;
+  CLI::App* path_groups = nullptr;
+  CLI::App* path_groups_set = nullptr;
+  CLI::App* sla = nullptr;
   CLI::App* paths = nullptr;
-  CLI::App* paths_set = nullptr;
+  CLI::App* routed = nullptr;
+  CLI::App* routed_status = nullptr;
+  CLI::App* status = nullptr;
 };
 
 Commands define_commands(CLI::App& app, Words& w) {
@@ -86,12 +94,28 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.ports = app.add_subcommand("ports", "List ports, their mirrors and addresses");
   c.hello = app.add_subcommand("hello", "Check that the forwarder answers");
   c.tunnels = app.add_subcommand("tunnels", "WireGuard tunnels and their peers");
-  c.paths = app.add_subcommand("paths", "Path groups: members and the active set");
-  c.paths_set = c.paths->add_subcommand(
-      "set", "paths set ID --member TUNNEL/PEER... [--active TUNNEL/PEER...]");
-  c.paths_set->add_option("id", w.path_id, "Path group id (0..1023)")->required();
-  c.paths_set->add_option("--member", w.path_members, "TUNNEL/PEER (peer name or key)");
-  c.paths_set->add_option("--active", w.path_active, "members that carry traffic (default all)");
+  c.path_groups =
+      app.add_subcommand("path-groups", "The forwarder's path groups: members and the active set");
+  c.path_groups_set = c.path_groups->add_subcommand(
+      "set", "path-groups set ID --member TUNNEL/PEER... [--active TUNNEL/PEER...]");
+  c.path_groups_set->add_option("id", w.path_id, "Path group id (0..1023)")->required();
+  c.path_groups_set->add_option("--member", w.path_members, "TUNNEL/PEER (peer name or key)");
+  c.path_groups_set->add_option("--active", w.path_active,
+                                "members that carry traffic (default all)");
+  c.sla = app.add_subcommand("sla", "SLA state per path and per class (causeway-routed)");
+  c.paths = app.add_subcommand("paths",
+                               "Routes towards remote PoPs and each class's paths "
+                               "(causeway-routed)");
+  c.routed = app.add_subcommand("routed", "causeway-routed");
+  c.routed->require_subcommand(1);
+  c.routed_status = c.routed->add_subcommand("status", "FPM, forwarder sync, FIB builder counters");
+  c.status = app.add_subcommand(
+      "status", "Appliance status: the provisioning result and whether the forwarder answers");
+  c.status
+      ->add_option("--provision-file", w.provision_file,
+                   "Provisioning result written by causeway-provision")
+      ->envname("CAUSEWAY_PROVISION_STATUS")
+      ->capture_default_str();
   return c;
 }
 
@@ -103,9 +127,7 @@ class Session {
   // nullptr after printing why it could not connect.
   ControlClient* client() {
     if (client_ && client_->usable()) return &*client_;
-    ControlClientOptions options;
-    options.timeout = std::chrono::milliseconds(static_cast<long>(settings_.timeout_s * 1000));
-    auto c = ControlClient::connect(settings_.socket, options);
+    auto c = ControlClient::connect(settings_.socket, client_options());
     if (!c) {
       err_ << "causewayctl: " << c.error().message << '\n';
       return nullptr;
@@ -115,6 +137,12 @@ class Session {
   }
 
   std::ostream& out() { return out_; }
+  const Settings& settings() const { return settings_; }
+  ControlClientOptions client_options() const {
+    ControlClientOptions options;
+    options.timeout = std::chrono::milliseconds(static_cast<long>(settings_.timeout_s * 1000));
+    return options;
+  }
   std::ostream& err() { return err_; }
 
   int failed(const Error& e) {
@@ -269,7 +297,7 @@ std::optional<nlohmann::json> member_ref(const std::string& text) {
   return nlohmann::json{{"tunnel", text.substr(0, slash)}, {"peer", text.substr(slash + 1)}};
 }
 
-int do_paths_set(Session& s, const Words& w) {
+int do_path_groups_set(Session& s, const Words& w) {
   nlohmann::json req{
       {"id", w.path_id}, {"members", nlohmann::json::array()}, {"active", nlohmann::json::array()}};
   for (const auto& [words, key] :
@@ -288,13 +316,78 @@ int do_paths_set(Session& s, const Words& w) {
   return kExitOk;
 }
 
+// sla, paths, routed status: causeway-routed's control socket.
+int do_routed(Session& s, const std::string& command, bool json) {
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(s.settings().timeout_s * 1000));
+  auto reply = routed_request(s.settings().routed_socket, command, timeout);
+  if (!reply) {
+    s.err() << "causewayctl: " << reply.error().message << '\n';
+    return reply.error().message.rfind("cannot connect", 0) == 0 ? kExitNoConnect : kExitFailed;
+  }
+  const nlohmann::json& body = reply.value();
+  if (json) {
+    nlohmann::json out = body;
+    if (command == "sla" && body.contains("sla")) out = body["sla"];
+    if (out.is_object()) out.erase("table");
+    print_json(s, out);
+  } else if (command == "status") {
+    s.out() << render_routed_status(body);
+  } else {
+    s.out() << body.value("table", std::string());
+  }
+  return kExitOk;
+}
+
+// The provisioning record (JSON written by images/libexec/causeway-provision): null when the
+// file does not exist, {"state": "unreadable", ...} when it cannot be parsed.
+nlohmann::json read_provision_status(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return nullptr;
+  }
+  auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) {
+    return {{"state", "unreadable"}, {"message", path + " is not a JSON object"}};
+  }
+  return doc;
+}
+
+// `status`: what an operator (or a smoke test) looks at first on an appliance. Exit 1 when
+// provisioning failed, else 3 when the forwarder does not answer, else 0.
+int do_status(Session& s, const Words& w) {
+  nlohmann::json prov = read_provision_status(w.provision_file);
+  nlohmann::json fwd{{"up", false}};
+  if (auto c = ControlClient::connect(s.settings().socket, s.client_options())) {
+    if (auto hello = c.value().hello("causewayctl")) {
+      fwd = {{"up", true}, {"hello", hello.value().raw}};
+    } else {
+      fwd["error"] = hello.error().message;
+    }
+  } else {
+    fwd["error"] = c.error().message;
+  }
+  const std::string state = prov.is_object() ? prov.value("state", std::string("unknown")) : "";
+  if (w.json) {
+    print_json(s, {{"provisioning", prov}, {"forwarder", fwd}});
+  } else {
+    s.out() << render_status(prov, fwd, w.provision_file);
+  }
+  if (state == "failed" || state == "unreadable") return kExitFailed;
+  return fwd["up"].get<bool>() ? kExitOk : kExitNoConnect;
+}
+
 // Runs the command that `app` parsed into `w`.
 int execute(Session& s, const Commands& c, const Words& w) {
-  if (c.paths_set->parsed()) return do_paths_set(s, w);
+  if (c.path_groups_set->parsed()) return do_path_groups_set(s, w);
   if (c.route_add->parsed()) return do_route(s, w.route_add, true, w.json);
   if (c.route_del->parsed()) return do_route(s, w.route_del, false, w.json);
   if (c.neighbor_add->parsed()) return do_neighbor(s, w.neighbor_add, true, w.json);
   if (c.neighbor_del->parsed()) return do_neighbor(s, w.neighbor_del, false, w.json);
+  if (c.status->parsed()) return do_status(s, w);
+
+  if (c.sla->parsed() || c.paths->parsed() || c.routed_status->parsed()) {
+    return do_routed(s, c.sla->parsed() ? "sla" : c.paths->parsed() ? "paths" : "status", w.json);
+  }
 
   ControlClient* client = s.client();
   if (!client) return kExitNoConnect;
@@ -317,7 +410,7 @@ int execute(Session& s, const Commands& c, const Words& w) {
   } else if (c.tunnels->parsed()) {
     body = client->get_tunnels();
     render = render_tunnels;
-  } else if (c.paths->parsed()) {
+  } else if (c.path_groups->parsed()) {
     body = client->get_path_groups();
     render = render_path_groups;
   } else if (c.hello->parsed()) {
@@ -408,6 +501,10 @@ int run_ctl(int argc, const char* const* argv, std::istream& in, std::ostream& o
   std::string file;
   app.add_option("-s,--socket", settings.socket, "Control socket of causeway-fwd")
       ->envname("CAUSEWAY_FWD_SOCKET")
+      ->capture_default_str();
+  app.add_option("--routed-socket", settings.routed_socket,
+                 "Control socket of causeway-routed (sla, paths, routed status)")
+      ->envname("CAUSEWAY_ROUTED_SOCKET")
       ->capture_default_str();
   app.add_option("--timeout", settings.timeout_s, "Seconds to wait for each reply")
       ->check(CLI::PositiveNumber)

@@ -5,11 +5,17 @@
 //   causewayctl [--socket PATH] [--json] [--timeout S] COMMAND ...
 //   causewayctl [--socket PATH] -f FILE      one command per line ('#' starts a comment)
 //   causewayctl [--socket PATH] -            commands from stdin (a prompt on a terminal)
+//   causewayctl status [--provision-file F]  provisioning result + does the forwarder answer
 #pragma once
 
 #include <iosfwd>
+#include <string_view>
 
 namespace causeway::fwd::ctl {
+
+// Written by the appliance's first-boot provisioning (images/libexec/causeway-provision);
+// `causewayctl status` reports it.
+inline constexpr std::string_view kDefaultProvisionStatusPath = "/var/lib/causeway/provision.json";
 
 enum CtlExit : int {
   kExitOk = 0,

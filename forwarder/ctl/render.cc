@@ -217,9 +217,12 @@ std::string render_ports(const json& ports) {
     std::string mirror = json_cell(p, "mirror");
     std::string ifindex = json_cell(p, "mirror_ifindex");
     if (mirror != "-" && ifindex != "-") mirror += " (" + ifindex + ")";
-    table.add_row({json_cell(p, "index"), json_cell(p, "name"), json_cell(p, "device"),
-                   json_cell(p, "mac"), json_cell(p, "mtu"), json_cell(p, "link"), mirror,
-                   json_cell(p, "addresses")});
+    // A VLAN subinterface has no device of its own: say whose tag it is.
+    const std::string device =
+        p.contains("vlan") ? "vlan " + json_cell(p, "vlan") + " of " + json_cell(p, "parent")
+                           : json_cell(p, "device");
+    table.add_row({json_cell(p, "index"), json_cell(p, "name"), device, json_cell(p, "mac"),
+                   json_cell(p, "mtu"), json_cell(p, "link"), mirror, json_cell(p, "addresses")});
   }
   return table.str();
 }
@@ -268,6 +271,25 @@ std::string render_path_groups(const json& groups) {
 std::string render_hello(const json& hello) {
   return "causeway-fwd " + json_cell(hello, "name") + ", pid " + json_cell(hello, "pid") +
          ", protocol version " + json_cell(hello, "version") + "\n";
+}
+
+std::string render_status(const json& provisioning, const json& forwarder,
+                          std::string_view provision_path) {
+  std::string out = "provisioning  ";
+  if (!provisioning.is_object()) {
+    out += "none (no " + std::string(provision_path) + ")\n";
+  } else {
+    out += json_cell(provisioning, "state") + " (instance " +
+           json_cell(provisioning, "instance_id") + ", " + json_cell(provisioning, "time") + ")\n";
+    out += "              " + json_cell(provisioning, "message") + "\n";
+  }
+  out += "forwarder     ";
+  if (forwarder.is_object() && forwarder.value("up", false) && forwarder.contains("hello")) {
+    out += "up: " + render_hello(forwarder["hello"]);
+  } else {
+    out += "not answering: " + json_cell(forwarder, "error") + "\n";
+  }
+  return out;
 }
 
 }  // namespace causeway::fwd::ctl

@@ -45,4 +45,10 @@ class TextTable {
 [[nodiscard]] std::string render_tunnels(const nlohmann::json& tunnels);
 [[nodiscard]] std::string render_path_groups(const nlohmann::json& groups);
 
+// `causewayctl status`: provisioning (the JSON record of causeway-provision, or null when
+// `provision_path` does not exist) and forwarder ({"up": bool, "hello": {...}, "error": "..."}).
+[[nodiscard]] std::string render_status(const nlohmann::json& provisioning,
+                                        const nlohmann::json& forwarder,
+                                        std::string_view provision_path);
+
 }  // namespace causeway::fwd::ctl

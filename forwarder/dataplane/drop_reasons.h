@@ -10,7 +10,8 @@
 #define CAUSEWAY_FWD_DROP_REASONS(X)                                                   \
   X(eth_truncated, "frame shorter than its Ethernet header")                           \
   X(not_for_us, "destination MAC is not the port's, broadcast or multicast")           \
-  X(vlan_unsupported, "802.1Q/802.1ad tagged frame on a port without VLANs")           \
+  X(vlan_unknown, "802.1Q tag with a VLAN id not configured on the port")              \
+  X(vlan_stacked, "802.1ad outer tag or stacked 802.1Q tags (QinQ is not supported)")  \
   X(unknown_ethertype, "ethertype other than IPv4, IPv6 or ARP")                       \
   X(oversize, "frame longer than the port MTU allows")                                 \
   X(multi_segment, "frame spread over several mbufs")                                  \

@@ -31,12 +31,23 @@ inline void drop(WorkerContext& ctx, rte_mbuf* m, DropReason r) noexcept {
   ctx.dropped[ctx.n_dropped++] = m;
 }
 
+// The interface a received frame arrived on: the subinterface of its VLAN id if vlan_input
+// stripped a tag (it leaves the tag in the mbuf: vlan_tci, RX_VLAN_STRIPPED; VLAN strip
+// offload is never enabled, so the flag is ours), else the port. An id without a subinterface
+// cannot get here, but would stay on the port rather than index past the interfaces.
+inline std::uint16_t rx_interface(const WorkerContext& ctx, const rte_mbuf* m) noexcept {
+  if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) == 0) return ctx.in_port;
+  const std::uint16_t* table = ctx.shared->ports[ctx.in_port].vlan_to_if;
+  const std::uint16_t sub = table == nullptr ? kNoInterface : table[m->vlan_tci & 0x0fff];
+  return sub == kNoInterface ? ctx.in_port : sub;
+}
+
 // The PacketMeta of a packet is written only when it is punted (the control thread's input);
 // forwarded packets never touch that cache line. Fields a punt reason needs beyond these
 // (mtu, next_hop, tunnel, flags) are set by the caller after this call.
 inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
   PacketMeta& pm = meta(m);
-  pm.in_port = ctx.in_port;
+  pm.in_port = rx_interface(ctx, m);
   pm.l3_offset = wire::kEthHeaderLen;
   pm.family = family_of(m);
   pm.flags = 0;

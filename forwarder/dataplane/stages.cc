@@ -96,6 +96,64 @@ inline void rewrite_eth(std::uint8_t* eth, std::uint64_t dst_mac,
 
 namespace {
 
+// An 802.1Q-tagged frame (one tag): finds the subinterface of its VLAN id on the receiving
+// port, strips the tag (the MAC addresses move 4 bytes up, as a NIC's VLAN strip would leave
+// the frame) and keeps it in the mbuf (vlan_tci, RX_VLAN_STRIPPED) for punt(); then the
+// ethertype and the subinterface's MTU, as eth_input does for untagged frames. Out of line:
+// untagged traffic never enters it.
+[[gnu::noinline]] bool vlan_input(WorkerContext& ctx, rte_mbuf* m, std::uint8_t& family) noexcept {
+  if (m->data_len < kEthHeaderLen + kVlanTagLen) {
+    drop(ctx, m, DropReason::eth_truncated);
+    return false;
+  }
+  std::uint8_t* eth = rte_pktmbuf_mtod(m, std::uint8_t*);
+  // 802.1Q: TPID at 12 (already read), TCI at 14, the inner ethertype at 16.
+  const std::uint16_t tci = load_be16(eth + kEthHeaderLen);
+  const std::uint16_t inner = load_be16(eth + kEthHeaderLen + 2);
+  if (inner == kEtherTypeVlan || inner == kEtherTypeQinQ) {
+    drop(ctx, m, DropReason::vlan_stacked);
+    return false;
+  }
+  const DataplanePort& port = ctx.shared->ports[ctx.in_port];
+  const std::uint16_t ifx =
+      port.vlan_to_if == nullptr ? kNoInterface : port.vlan_to_if[tci & 0x0fff];
+  if (ifx == kNoInterface) {
+    drop(ctx, m, DropReason::vlan_unknown);
+    return false;
+  }
+  switch (inner) {
+    case kEtherTypeIpv4:
+      family = 4;
+      break;
+    case kEtherTypeIpv6:
+      family = 6;
+      break;
+    case kEtherTypeArp:
+      break;
+    default:
+      drop(ctx, m, DropReason::unknown_ethertype);
+      return false;
+  }
+  std::memmove(eth + kVlanTagLen, eth, 12);
+  rte_pktmbuf_adj(m, kVlanTagLen);
+  m->vlan_tci = tci;
+  m->ol_flags |= RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+  if (ifx != ctx.in_port) {  // the port itself (priority tag) counts every frame in input()
+    PortCounters& pc = ctx.counters->port[ifx];
+    pc.rx_packets.add(1);
+    pc.rx_bytes.add(m->pkt_len);
+  }
+  if (inner == kEtherTypeArp) {
+    punt(ctx, m, PuntReason::kArp);
+    return false;
+  }
+  if (m->data_len > ctx.shared->ports[ifx].mtu + kEthHeaderLen) {
+    drop(ctx, m, DropReason::oversize);
+    return false;
+  }
+  return true;
+}
+
 // The per-packet halves of `input`; true if the packet goes on. Check order = drop precedence
 // (the golden tables in tests/forwarder/dataplane_test.cc).
 inline bool eth_input(WorkerContext& ctx, const DataplanePort& port, std::uint32_t max_frame,
@@ -125,8 +183,9 @@ inline bool eth_input(WorkerContext& ctx, const DataplanePort& port, std::uint32
       punt(ctx, m, PuntReason::kArp);
       return false;
     case kEtherTypeVlan:
+      return vlan_input(ctx, m, family);
     case kEtherTypeQinQ:
-      drop(ctx, m, DropReason::vlan_unsupported);
+      drop(ctx, m, DropReason::vlan_stacked);
       return false;
     default:
       drop(ctx, m, DropReason::unknown_ethertype);
@@ -232,7 +291,7 @@ std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
   for (std::size_t i = 0; i < n && i < kPrefetchAhead; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
-  // Tunnel listeners on this port, if any (else no packet is looked at for them).
+  // Tunnel listeners, if any (else no packet is looked at for them).
   const TunnelShared* ts = ctx.shared->tunnels;
   if (ts != nullptr && ts->n_tunnels == 0) ts = nullptr;
   std::uint32_t tunnel_candidates = 0;
@@ -257,8 +316,10 @@ std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       if (!ip6_input(ctx, m, ip, avail)) continue;
       ++n_v6;
     }
+    // After vlan_input the tag is gone (the IP header is at kEthHeaderLen either way) and the
+    // listener is looked up on the receiving interface, the subinterface of a tagged frame.
     if (ts != nullptr &&
-        tunnel_candidate(*ts, ctx.in_port, ip, m->data_len - kEthHeaderLen, family == 4)) {
+        tunnel_candidate(*ts, rx_interface(ctx, m), ip, m->data_len - kEthHeaderLen, family == 4)) {
       tunnel_candidates |= 1u << keep;
     }
     pkts[keep++] = m;
@@ -336,7 +397,7 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
                      PuntReason::kTimeExceeded);
       continue;
     }
-    const std::uint16_t mtu = sh.ports[nh.port].mtu;
+    const std::uint16_t mtu = sh.ports[nh.port].mtu;  // the subinterface's, if one
     if (m->data_len - kEthHeaderLen > mtu) {
       meta(m).mtu = mtu;
       drop_with_icmp(ctx, m, DropReason::mtu_exceeded, PuntReason::kTooBig);
@@ -351,11 +412,25 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
     }
     // Forwarded: the rewrite is done here, while the header is in hand (one pass less).
     rewrite_ip(ip, v4);
-    rewrite_eth(rte_pktmbuf_mtod(m, std::uint8_t*), mac, sh.ports[nh.port].mac);
-    b.out_port[keep] = nh.port;
+    const DataplanePort& out = sh.ports[nh.port];
+    rewrite_eth(rte_pktmbuf_mtod(m, std::uint8_t*), mac, out.mac);
+    if (out.vlan_tci != 0 && !push_vlan_tag(m, out.vlan_tci)) [[unlikely]] {
+      drop(ctx, m, DropReason::no_buffer);
+      continue;
+    }
+    b.out_port[keep] = out.tx_port;
     pkts[keep++] = m;
   }
   return keep;
+}
+
+bool push_vlan_tag(rte_mbuf* m, std::uint16_t tci) noexcept {
+  auto* eth = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kVlanTagLen));
+  if (eth == nullptr) return false;
+  std::memmove(eth, eth + kVlanTagLen, 12);
+  store_be16(eth + 12, kEtherTypeVlan);
+  store_be16(eth + 14, tci);
+  return true;
 }
 
 void rewrite_one(rte_mbuf* m, const std::uint8_t* src_mac, const std::uint8_t* dst_mac) noexcept {

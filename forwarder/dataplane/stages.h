@@ -18,6 +18,8 @@ namespace causeway::fwd {
 
 // One pass over the received burst (rx counters, frames prefetched a few packets ahead):
 //  L2 (eth_input): single segment, frame length, destination MAC, ethertype; ARP is punted;
+//  an 802.1Q tag of a configured subinterface is stripped (mbuf vlan_tci + RX_VLAN_STRIPPED
+//  say which; punt() maps it back to the subinterface), stacked tags and unknown ids dropped;
 //  L3 (ip4_input/ip6_input): IPv4 header/checksum/lengths, IPv6 lengths, martians; ND is
 //  punted. Out: burst.dst4 (IPv4 destination, its FIB entry prefetched), burst.n_v6,
 //  burst.tunnel_candidates (UDP to a tunnel's listen port; tunnel_input, tunnel_stages.h).
@@ -29,6 +31,10 @@ std::uint16_t fib_lookup(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept
 // Out: burst.out_port. Packets of path-group routes are set aside in ctx.tunnel_out (with
 // their next hop in ctx.tunnel_out_nh) for tunnel_output.
 std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
+
+// Inserts an 802.1Q tag with `tci` after the MAC addresses of an untagged frame; false if
+// the mbuf has no headroom (nothing changed).
+bool push_vlan_tag(rte_mbuf* m, std::uint16_t tci) noexcept;
 
 // Shared with the control thread, which finishes packets it held for neighbour resolution.
 void rewrite_one(rte_mbuf* m, const std::uint8_t* src_mac, const std::uint8_t* dst_mac) noexcept;

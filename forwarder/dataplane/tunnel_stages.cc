@@ -100,7 +100,7 @@ std::uint32_t flow_hash(const std::uint8_t* ip, bool v4, std::uint32_t len) noex
 }
 
 // For a packet input marked (tunnel_candidate): the tunnel whose listener it reaches on one of
-// the input port's own addresses and where its UDP payload starts, or nullptr.
+// the receiving interface's own addresses and where its UDP payload starts, or nullptr.
 const std::uint8_t* tunnel_payload(const TunnelShared& ts, rte_mbuf* m, bool v4,
                                    std::uint16_t in_port, unsigned& tunnel,
                                    std::uint32_t& payload_len) noexcept {
@@ -141,7 +141,7 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
     const bool v4 = family_of(m) == 4;
     unsigned tunnel = 0;
     std::uint32_t len = 0;
-    const std::uint8_t* payload = tunnel_payload(ts, m, v4, ctx.in_port, tunnel, len);
+    const std::uint8_t* payload = tunnel_payload(ts, m, v4, rx_interface(ctx, m), tunnel, len);
     if (payload == nullptr) continue;  // not to one of our addresses: forwarded as it is
     ours |= 1u << i;
     const std::uint8_t type = len >= 4 ? payload[0] : 0;
@@ -412,7 +412,10 @@ void tunnel_output(WorkerContext& ctx) noexcept {
       std::uint8_t* eth = frame;
       unpack_mac(mac, eth);
       std::memcpy(eth + 6, sh.ports[onh->port].mac, 6);
-      tx_enqueue(ctx, onh->port, m);
+      // A WAN subinterface: its tag is pushed and the frame queued on its physical port.
+      if (!tx_enqueue_interface(ctx, onh->port, m)) [[unlikely]] {
+        drop(ctx, m, DropReason::no_buffer);
+      }
     }
   }
 }

@@ -81,6 +81,13 @@ void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept {
   if (n + 1 == kTxBufferSize) tx_flush(ctx, port);
 }
 
+bool tx_enqueue_interface(WorkerContext& ctx, std::uint16_t ifx, rte_mbuf* m) noexcept {
+  const DataplanePort& p = ctx.shared->ports[ifx];
+  if (p.vlan_tci != 0 && !push_vlan_tag(m, p.vlan_tci)) return false;
+  tx_enqueue(ctx, p.tx_port, m);
+  return true;
+}
+
 void tx_enqueue_burst(WorkerContext& ctx, std::span<rte_mbuf*> pkts,
                       const std::uint16_t* ports) noexcept {
   std::size_t i = 0;
@@ -138,7 +145,12 @@ int worker_main(void* arg) {
     // Packets the control thread finished (resolved neighbours, its own replies).
     const unsigned ni = rte_ring_sc_dequeue_burst(ctx.inject_ring, reinterpret_cast<void**>(pkts),
                                                   kBurstSize, nullptr);
-    for (unsigned i = 0; i < ni; ++i) tx_enqueue(ctx, meta(pkts[i]).out_port, pkts[i]);
+    for (unsigned i = 0; i < ni; ++i) {
+      if (!tx_enqueue_interface(ctx, meta(pkts[i]).out_port, pkts[i])) {
+        wc.count_drop(DropReason::no_buffer);
+        rte_pktmbuf_free(pkts[i]);
+      }
+    }
     total += ni;
 
     const std::uint64_t now = rte_rdtsc();

@@ -30,10 +30,22 @@ static_assert(kBurstSize <= 32, "BurstState::tunnel_candidates is one bit per pa
 struct TunnelShared;  // tunnel_stages.h
 struct TunnelWorker;
 
+inline constexpr std::uint16_t kNoInterface = 0xffff;
+inline constexpr unsigned kVlanIds = 4096;
+
+// One L3 interface, indexed by interface index (what next hops, counters, punts and tx
+// buffers call "port"): a physical port, or an 802.1Q subinterface of one. A subinterface
+// has no queues of its own: its packets are received on its physical port, tagged, and sent
+// on the physical port's tx buffer (`tx_port`) with the tag pushed.
 struct DataplanePort {
-  std::uint16_t dpdk_port = 0;
+  std::uint16_t dpdk_port = 0;  // of the physical port
   std::uint16_t mtu = 1500;
   std::uint8_t mac[6] = {};
+  std::uint16_t tx_port = 0;   // interface index of the physical port (itself if physical)
+  std::uint16_t vlan_tci = 0;  // subinterface: the tag to push (VLAN id, PCP 0); 0 = none
+  // Physical port: VLAN id -> interface index (kNoInterface: unknown id; entry 0, priority
+  // tagged frames, is the port itself). Built before workers start, read-only afterwards.
+  const std::uint16_t* vlan_to_if = nullptr;
 };
 
 // Built by the runtime before workers start; read-only for workers afterwards, except the
@@ -78,7 +90,7 @@ struct BurstState {
   std::uint32_t tunnel_candidates = 0;
   std::uint32_t dst4[kBurstSize];      // input -> fib_lookup: IPv4 destination, host order
   std::uint32_t nh[kBurstSize];        // fib_lookup -> next_hop: NextHopId value
-  std::uint16_t out_port[kBurstSize];  // next_hop -> tx: our port index
+  std::uint16_t out_port[kBurstSize];  // next_hop -> tx: tx buffer (physical port index)
 };
 
 struct alignas(64) WorkerContext {
@@ -112,6 +124,10 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
 
 // Queue one packet for transmission on `port`; flushes when the buffer fills.
 void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept;
+// Queue a finished frame (Ethernet header written, untagged) for interface `ifx`: pushes the
+// subinterface's 802.1Q tag, then queues it on the physical port. False (not queued, not
+// freed) if the mbuf has no headroom for the tag.
+bool tx_enqueue_interface(WorkerContext& ctx, std::uint16_t ifx, rte_mbuf* m) noexcept;
 // Queue pkts[i] on ports[i], each run of one port copied at once.
 void tx_enqueue_burst(WorkerContext& ctx, std::span<rte_mbuf*> pkts,
                       const std::uint16_t* ports) noexcept;

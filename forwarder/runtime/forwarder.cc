@@ -15,6 +15,7 @@
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -27,8 +28,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -45,6 +46,8 @@ namespace asio = boost::asio;
 using nlohmann::json;
 
 namespace {
+
+static_assert(kMaxInterfaces <= kMaxPorts, "the config admits more interfaces than workers count");
 
 constexpr unsigned kPuntRingSize = 4096;
 constexpr unsigned kInjectRingSize = 1024;
@@ -64,13 +67,39 @@ bool is_vdev(const std::string& device) {
   return device.rfind("net_", 0) == 0;
 }
 
+// The EAL option and value that place the main lcore and the workers. An explicit `lcores`
+// with '@' or '(' is an lcore-to-CPU map (--lcores), else an -l list. Without one: lcores
+// 0..workers, one CPU each (-l) when the process may run on that many CPUs; otherwise (2
+// workers on a 2-CPU VM) EAL lcores are threads mapped onto the CPUs we have (--lcores):
+// main lcore on the first CPU, workers round-robin from the second, so each worker gets a
+// CPU of its own before any shares one.
+std::pair<std::string, std::string> eal_lcores(const DpdkConfig& dpdk) {
+  if (!dpdk.lcores.empty()) {
+    const bool map = dpdk.lcores.find_first_of("@(") != std::string::npos;
+    return {map ? "--lcores" : "-l", dpdk.lcores};
+  }
+  std::vector<unsigned> cpus;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (unsigned c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  if (cpus.size() > dpdk.workers) return {"-l", fmt::format("0-{}", dpdk.workers)};
+  if (cpus.empty()) cpus.push_back(0);
+  std::string map = fmt::format("0@{}", cpus[0]);
+  for (unsigned w = 1; w <= dpdk.workers; ++w)
+    map += fmt::format(",{}@{}", w, cpus[w % cpus.size()]);
+  return {"--lcores", map};
+}
+
 }  // namespace
 
 std::vector<std::string> eal_arguments(const FwdConfig& cfg,
                                        const std::vector<std::string>& extra) {
   std::vector<std::string> args{"causeway-fwd"};
-  args.push_back("-l");
-  args.push_back(cfg.dpdk.lcores.empty() ? fmt::format("0-{}", cfg.dpdk.workers) : cfg.dpdk.lcores);
+  const auto [lcore_opt, lcores] = eal_lcores(cfg.dpdk);
+  args.push_back(lcore_opt);
+  args.push_back(lcores);
   args.push_back("--file-prefix");
   args.push_back(cfg.dpdk.file_prefix.empty() ? "causeway-" + cfg.name : cfg.dpdk.file_prefix);
   if (cfg.dpdk.no_huge) args.push_back("--no-huge");
@@ -124,6 +153,8 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   WorkerContext* workers = nullptr;    // rte_zmalloc'ed, cache aligned
   WorkerCounters* counters = nullptr;  // n_workers + 1 (the control thread's)
   std::vector<rte_ring*> inject_rings;
+  // Per physical port: VLAN id -> interface index (DataplanePort::vlan_to_if).
+  std::vector<std::vector<std::uint16_t>> vlan_tables;
   bool workers_running = false;
 
   asio::io_context io;
@@ -136,6 +167,7 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   ~Impl() override;
   Result<void> init(const std::vector<std::string>& eal_extra);
   Result<void> init_ports();
+  Result<void> init_subinterface(const PortConfig& pc, PortRuntime& p);
   Result<void> init_routes();
   Result<void> init_workers();
   void start_control();
@@ -169,7 +201,12 @@ Result<void> Forwarder::Impl::init(const std::vector<std::string>& eal_extra) {
   for (auto& a : args) argv.push_back(a.data());
   spdlog::info("EAL: {}", fmt::join(args, " "));
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-    return fail(fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno)),
+    // The usual cause on small VMs: -l names lcores that are not CPUs of this machine.
+    const bool list = std::find(args.begin(), args.end(), "-l") != args.end();
+    return fail(fmt::format("DPDK EAL initialisation failed: {}{}", rte_strerror(rte_errno),
+                            list ? " (if dpdk.lcores names more lcores than there are CPUs, "
+                                   "map them: \"0@0,1@1,2@1\", or leave it empty)"
+                                 : ""),
                 rte_errno);
   }
   eal_up = true;
@@ -236,6 +273,10 @@ Result<void> Forwarder::Impl::init_ports() {
     p.device = pc.device;
     p.mtu = pc.mtu;
     p.addresses = pc.addresses;
+    if (pc.is_vlan()) {
+      if (auto r = init_subinterface(pc, p); !r) return r;
+      continue;
+    }
     const std::string dev = device_name(pc.device);
     std::uint16_t pid;
     if (rte_eth_dev_get_port_by_name(dev.c_str(), &pid) != 0) {
@@ -316,6 +357,27 @@ Result<void> Forwarder::Impl::init_ports() {
         p.mirror->ifindex());
     ports.push_back(std::move(p));
   }
+  return boost::outcome_v2::success();
+}
+
+// A VLAN subinterface: no DPDK queues of its own (its frames arrive on, and leave through,
+// its physical port, which comes earlier in `ports`); its own mirror and addresses.
+Result<void> Forwarder::Impl::init_subinterface(const PortConfig& pc, PortRuntime& p) {
+  const PortRuntime& base = ports[pc.parent];
+  p.dpdk_port = base.dpdk_port;
+  p.device = base.device;
+  p.mac = base.mac;
+  p.link_local = base.link_local;
+  p.vlan_id = pc.vlan_id;
+  p.parent = base.index;
+  p.rx_queues = 0;
+  p.tx_queues = 0;
+  auto m = Mirror::create(pc.mirror, p.mac, pc.mtu, pc.addresses);
+  if (!m) return fail(fmt::format("{}: {}", pc.name, m.error().message), m.error().code);
+  p.mirror = std::move(m.value());
+  spdlog::info("subinterface {}: port {} VLAN {}, mtu {}, mirror {} (ifindex {})", p.name,
+               base.name, p.vlan_id, p.mtu, p.mirror->name(), p.mirror->ifindex());
+  ports.push_back(std::move(p));
   return boost::outcome_v2::success();
 }
 
@@ -412,6 +474,18 @@ Result<void> Forwarder::Impl::init_workers() {
     dp.dpdk_port = p.dpdk_port;
     dp.mtu = p.mtu;
     std::memcpy(dp.mac, p.mac.bytes.data(), 6);
+    dp.tx_port = p.is_vlan() ? p.parent : p.index;
+    dp.vlan_tci = p.vlan_id;
+  }
+  vlan_tables.resize(ports.size());
+  for (const auto& p : ports) {
+    if (p.is_vlan()) continue;
+    auto& table = vlan_tables[p.index];
+    table.assign(kVlanIds, kNoInterface);
+    table[0] = p.index;  // priority-tagged frames belong to the port itself
+    for (const auto& sub : ports)
+      if (sub.is_vlan() && sub.parent == p.index) table[sub.vlan_id] = sub.index;
+    shared.ports[p.index].vlan_to_if = table.data();
   }
   shared.next_hops = routes->next_hop_array();
   shared.n_next_hops = routes->next_hop_capacity();
@@ -521,7 +595,7 @@ void Forwarder::Impl::arm_timer() {
     if (ec) return;
     exception->on_timer();
     if (tunnels) tunnels->on_timer();
-    drain_punts();  // in case a wake-up was lost to a full eventfd counter
+    drain_punts();       // in case a wake-up was lost to a full eventfd counter
     routes->try_sync();  // the other FIB copy, if a route change left it behind
     arm_timer();
   });
@@ -675,7 +749,7 @@ json Forwarder::Impl::stats_json() const {
       txd += c.tx_dropped.get();
     }
     rte_eth_stats es{};
-    rte_eth_stats_get(p.dpdk_port, &es);
+    if (!p.is_vlan()) rte_eth_stats_get(p.dpdk_port, &es);
     jports.push_back(json{{"index", p.index},
                           {"name", p.name},
                           {"rx_packets", rxp},
@@ -696,7 +770,15 @@ json Forwarder::Impl::stats_json() const {
   json jworkers = json::array();
   for (unsigned w = 0; w < n_workers; ++w) {
     const WorkerCounters& c = counters[w];
+    std::uint64_t rxp = 0, txp = 0;  // physical ports only: a subinterface's are in its port's
+    for (const auto& p : ports) {
+      if (p.is_vlan()) continue;
+      rxp += c.port[p.index].rx_packets.get();
+      txp += c.port[p.index].tx_packets.get();
+    }
     jworkers.push_back(json{{"worker", w},
+                            {"rx_packets", rxp},
+                            {"tx_packets", txp},
                             {"lcore", worker_lcores[w]},
                             {"busy_polls", c.busy_polls.get()},
                             {"idle_polls", c.idle_polls.get()},
@@ -744,6 +826,10 @@ json Forwarder::Impl::ports_json() const {
                        {"link", link.link_status ? "up" : "down"},
                        {"rx_queues", p.rx_queues},
                        {"tx_queues", p.tx_queues}});
+    if (p.is_vlan()) {
+      out.back()["vlan"] = p.vlan_id;
+      out.back()["parent"] = ports[p.parent].name;
+    }
   }
   return json{{"ports", out}};
 }

@@ -13,9 +13,13 @@
 
 namespace causeway::fwd {
 
+// One L3 interface: a physical port or an 802.1Q subinterface of one (vlan_id != 0). The
+// index is the interface index that next hops, neighbours, punts and counters use.
 struct PortRuntime {
-  std::uint16_t index = 0;      // our port index (PortId)
-  std::uint16_t dpdk_port = 0;  // DPDK ethdev port id
+  std::uint16_t index = 0;      // our interface index (PortId)
+  std::uint16_t dpdk_port = 0;  // DPDK ethdev port id (of the physical port)
+  std::uint16_t vlan_id = 0;    // subinterface: its VLAN id; 0 for a physical port
+  std::uint16_t parent = 0;     // subinterface: interface index of its physical port
   std::string name;
   std::string device;
   MacAddress mac;
@@ -23,8 +27,10 @@ struct PortRuntime {
   std::vector<IpPrefix> addresses;  // as configured (host bits kept)
   IpAddress link_local;             // fe80::/64 EUI-64 of mac, as the kernel derives it
   std::unique_ptr<Mirror> mirror;
-  std::uint16_t rx_queues = 1;
+  std::uint16_t rx_queues = 1;  // 0 for a subinterface (it uses its port's queues)
   std::uint16_t tx_queues = 1;
+
+  [[nodiscard]] bool is_vlan() const { return vlan_id != 0; }
 
   [[nodiscard]] bool owns(const IpAddress& a) const {
     if (!a.is_v4() && a == link_local) return true;

@@ -163,7 +163,7 @@ TEST_CASE("a minimal document takes every default", "[config]") {
   CHECK(c.dpdk.workers == defaults.dpdk.workers);
   CHECK(c.dpdk.lcores.empty());
   CHECK(c.dpdk.mbufs == 16384);
-  CHECK(c.dpdk.memory_mb == 3072);
+  CHECK(c.dpdk.memory_mb == 1024);
   CHECK(c.dpdk.no_huge);
   CHECK(c.dpdk.file_prefix.empty());
   CHECK(c.dpdk.extra_args.empty());
@@ -198,6 +198,45 @@ struct Row {
   std::string yaml;
 };
 
+TEST_CASE("VLAN subinterfaces follow the physical ports as interfaces", "[config]") {
+  auto parsed = parse_config(R"(ports:
+  - name: lan0
+    device: net_null0
+    mtu: 1600
+    addresses: [10.1.0.1/24]
+    vlans:
+      - {id: 100, addresses: [10.100.0.1/24, "fd00:100::1/64"]}
+      - {id: 200, name: guest, mtu: 1400, mirror: cw-guest}
+  - {name: wan0, device: net_null1, addresses: [10.9.0.1/30], vlans: []}
+routes:
+  - {prefix: 10.2.0.0/16, via: 10.100.0.2, port: lan0.100}
+neighbors:
+  - {address: 10.100.0.3, mac: "02:00:00:00:00:03", port: lan0.100}
+)");
+  INFO((parsed ? "" : parsed.error().message));
+  REQUIRE(parsed);
+  const FwdConfig& c = parsed.value();
+  REQUIRE(c.ports.size() == 4);
+  CHECK(c.ports[0].name == "lan0");
+  CHECK_FALSE(c.ports[0].is_vlan());
+  CHECK(c.ports[1].name == "wan0");
+  CHECK(c.ports[2].name == "lan0.100");
+  CHECK(c.ports[2].is_vlan());
+  CHECK(c.ports[2].vlan_id == 100);
+  CHECK(c.ports[2].parent == 0);
+  CHECK(c.ports[2].mtu == 1600);  // the port's by default
+  CHECK(c.ports[2].mirror == "cw-lan0.100");
+  CHECK(c.ports[2].device.empty());
+  CHECK(c.ports[2].addresses ==
+        std::vector<IpPrefix>{prefix("10.100.0.1/24"), prefix("fd00:100::1/64")});
+  CHECK(c.ports[3].name == "guest");
+  CHECK(c.ports[3].vlan_id == 200);
+  CHECK(c.ports[3].mtu == 1400);
+  CHECK(c.ports[3].mirror == "cw-guest");
+  CHECK(c.routes[0].port == "lan0.100");
+  CHECK(c.neighbors[0].port == "lan0.100");
+}
+
 TEST_CASE("edge cases that must parse", "[config]") {
   const std::vector<Row> rows = {
       {"empty lists and blocks read as empty", kPorts + "routes:\nneighbors:\ndpdk:\nfib:\n"},
@@ -223,6 +262,9 @@ TEST_CASE("edge cases that must parse", "[config]") {
       {"IPv6 port at the 1280 minimum",
        "ports: [{name: v6, device: net_null0, addresses: [\"fd00::1/64\"], mtu: 1280}]\n"},
       {"booleans in capitals", "dpdk: {no_huge: False}\n" + kPorts},
+      {"lcore-to-CPU map for 2 workers on 2 CPUs",
+       "dpdk: {workers: 2, lcores: \"0@0,1@1,2@1\"}\n" + kPorts},
+      {"lcore-to-CPU map with groups", "dpdk: {workers: 2, lcores: \"(0-2)@(0-1)\"}\n" + kPorts},
   };
   for (const Row& row : rows) {
     SECTION(row.what) {
@@ -437,6 +479,42 @@ std::vector<BadRow> bad_rows() {
            "...\" is longer than 107 bytes, the limit of a UNIX socket path"},
       {"dpdk: {file_prefix: a/b}\n" + kPorts, "dpdk.file_prefix: \"a/b\" must be 1..64 characters"},
       {"dpdk: {extra_args: [\"\"]}\n" + kPorts, "dpdk.extra_args[0]: must not be empty"},
+      // lcore-to-CPU maps (EAL --lcores)
+      {"dpdk: {workers: 2, lcores: \"0@0,1@1\"}\n" + kPorts,
+       "dpdk.lcores: \"0@0,1@1\" names 2 lcore(s); 2 worker(s) need 3"},
+      {"dpdk: {lcores: \"0@x\"}\n" + kPorts, "dpdk.lcores: \"0@x\" is not an lcore list"},
+      {"dpdk: {lcores: \"(0-1@0\"}\n" + kPorts, "dpdk.lcores: \"(0-1@0\" is not an lcore list"},
+      // VLAN subinterfaces
+      {lan + "vlans: [{id: 4095}]}\n", "ports[0].vlans[0].id: 4095 is out of range (1..4094)"},
+      {lan + "vlans: [{id: 0}]}\n", "ports[0].vlans[0].id: 0 is out of range (1..4094)"},
+      {lan + "vlans: [{name: x}]}\n", "ports[0].vlans[0].id: required key is missing"},
+      {lan + "vlans: [{id: 7}, {id: 7}]}\n",
+       "ports[0].vlans[1].id: VLAN 7 is already ports[0].vlans[0] of port \"lan0\""},
+      {lan + "vlans: [{id: 7, vid: 8}]}\n",
+       "ports[0].vlans[0].vid: unknown key (did you mean \"id\"?); allowed keys: id, name, "
+       "addresses, mtu, mirror"},
+      {lan + "vlans: [{id: 7, name: lan0}]}\n",
+       "ports[0].vlans[0].name: \"lan0\" is already the name of ports[0]"},
+      {lan + "vlans: [{id: 7, name: \"A.7\"}]}\n",
+       "ports[0].vlans[0].name: \"A.7\" must be 1..15 characters of [a-z0-9_.-]"},
+      {lan + "addresses: [10.1.0.1/24], vlans: [{id: 7, addresses: [10.1.0.2/24]}]}\n",
+       "ports[0].vlans[0].addresses[0]: subnet 10.1.0.0/24 is already connected to port \"lan0\" "
+       "(ports[0].addresses[0])"},
+      {lan + "vlans: [{id: 7, addresses: [10.7.0.1/24]}, {id: 8, addresses: [10.7.0.1/32]}]}\n",
+       "ports[0].vlans[1].addresses[0]: 10.7.0.1 is already an address of port \"lan0.7\" "
+       "(ports[0].vlans[0].addresses[0])"},
+      {lan + "mtu: 1400, vlans: [{id: 7, mtu: 1500}]}\n",
+       "ports[0].vlans[0].mtu: 1500 is out of range (576..1400)"},
+      {lan + "vlans: [{id: 7, mtu: 1000, addresses: [\"fd00:7::1/64\"]}]}\n",
+       "ports[0].vlans[0].mtu: 1000 is below 1280, the IPv6 minimum"},
+      {"ports:\n  - {name: lan-0123456, device: net_null0, mirror: m0, vlans: [{id: 1000}]}\n",
+       "ports[0].vlans[0].id: the default name \"lan-0123456.1000\" is longer than 15"},
+      {"ports:\n  - {name: lan0, device: net_null0, mirror: cw-abcdefghijk, vlans: [{id: 10}]}\n",
+       "ports[0].vlans[0].id: the default mirror name \"cw-abcdefghijk.10\" is longer than 15"},
+      {lan + "vlans: [{id: 7, mirror: cw-lan0}]}\n",
+       "ports[0].vlans[0].mirror: mirror interface \"cw-lan0\" is already the mirror of ports[0]"},
+      {lan + "vlans: [{id: 7}]}\nroutes: [{prefix: 10.2.0.0/16, via: 10.9.0.2, port: lan0.7}]\n",
+       "routes[0].port: port \"lan0.7\" has no IPv4 address"},
   };
 }
 
@@ -593,6 +671,33 @@ routes:
   CHECK(parsed.value().routes[0].port.empty());
 }
 
+TEST_CASE("tunnels: a VLAN subinterface is an interface a tunnel listens on", "[config][tunnels]") {
+  const std::string yaml = R"(ports:
+  - {name: lan0, device: net_null0, addresses: [10.1.0.1/24]}
+  - name: wan0
+    device: net_null1
+    addresses: [10.9.0.1/30]
+    vlans:
+      - {id: 300, addresses: [10.7.0.1/30]}
+      - {id: 301}
+dpdk: {workers: 1, lcores: "0@0,1@1"}
+tunnels:
+  - {name: wg0, private_key: ")" +
+                           std::string(kKeyA) +
+                           R"(", listen_port: 51820, ports: [wan0, wan0.300]}
+)";
+  auto parsed = parse_config(yaml);
+  INFO((parsed ? std::string() : parsed.error().message));
+  REQUIRE(parsed);
+  CHECK(parsed.value().tunnels.at(0).ports == std::vector<std::string>{"wan0", "wan0.300"});
+  // A subinterface without an address has nothing to listen on.
+  const std::string bad = yaml.substr(0, yaml.rfind("wan0.300")) + "wan0.301]}\n";
+  auto refused = parse_config(bad);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.rfind(
+            "tunnels[0].ports[1]: port \"wan0.301\" has no address to listen on", 0) == 0);
+}
+
 TEST_CASE("tunnels: bad settings name the field", "[config][tunnels]") {
   const std::string head = kTunnelPorts + "tunnels:\n  - {name: wg0, private_key: \"" +
                            std::string(kKeyA) + "\", listen_port: 51820, ports: [wan0]";
@@ -651,6 +756,9 @@ TEST_CASE("tunnels: bad settings name the field", "[config][tunnels]") {
       {head + ", peers: [" + peer_b + ", path_group: 1024}]}\n",
        "tunnels[0].peers[0].path_group: 1024 is out of range (0..1023)"},
       {"dpdk: {workers: 2}\n" + head + "}\n",
+       "tunnels: tunnels need dpdk.workers: 1 (got 2; per-peer hand-off between workers is not "
+       "implemented)"},
+      {"dpdk: {workers: 2, lcores: \"0@0,1@1,2@1\"}\n" + head + "}\n",
        "tunnels: tunnels need dpdk.workers: 1 (got 2; per-peer hand-off between workers is not "
        "implemented)"},
       {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: 1, port: wan0}\n",

@@ -137,6 +137,9 @@ TEST_CASE("causewayctl against a fake forwarder", "[ctl]") {
     CHECK(ctl({"--socket", sock, "routes", "--family", "5"}).code == kExitUsage);
     CHECK(ctl({"--socket", sock, "frobnicate"}).code == kExitUsage);
     CHECK(ctl({"--socket", sock}).code == kExitUsage);
+    // The forwarder's path groups are `path-groups`; a member is TUNNEL/PEER.
+    CHECK(ctl({"--socket", sock, "path-groups", "set", "1", "--member", "wg0"}).code == kExitUsage);
+    CHECK(ctl({"--socket", sock, "paths", "set", "1", "--member", "wg0/far"}).code == kExitUsage);
     std::lock_guard lock(f.handler.mu);
     CHECK(f.handler.calls == 0);
   }
@@ -190,6 +193,54 @@ TEST_CASE("causewayctl cannot connect: exit 3", "[ctl]") {
   CHECK(r.code == kExitNoConnect);
   CHECK(r.err == "causewayctl: cannot connect to " + path +
                      ": No such file or directory (is causeway-fwd running?)\n");
+  // `paths` is causeway-routed's view: it asks routed's socket, not the forwarder's.
+  auto paths = ctl({"--socket", path, "--routed-socket", path + ".routed", "paths"});
+  CHECK(paths.code == kExitNoConnect);
+  CHECK_THAT(paths.err, Catch::Contains(path + ".routed"));
+}
+
+TEST_CASE("causewayctl status: provisioning record and forwarder hello", "[ctl][status]") {
+  ServerFixture f;
+  const std::string sock = f.socket_path.string();
+  const std::string record = (f.dir.path() / "provision.json").string();
+  const std::string none = (f.dir.path() / "none.sock").string();
+
+  SECTION("no record, forwarder up: exit 0") {
+    auto r = ctl({"--socket", sock, "status", "--provision-file", record});
+    CHECK(r.code == kExitOk);
+    CHECK(r.out == "provisioning  none (no " + record +
+                       ")\nforwarder     up: causeway-fwd pop-test, pid " +
+                       std::to_string(::getpid()) + ", protocol version 1\n");
+  }
+  SECTION("applied, forwarder down: exit 3") {
+    std::ofstream(record) << R"({"state": "applied", "instance_id": "iid-1",)"
+                          << R"( "time": "2026-01-01T00:00:00Z", "message": "applied fwd.yaml"})";
+    auto r = ctl({"--socket", none, "status", "--provision-file", record});
+    CHECK(r.code == kExitNoConnect);
+    CHECK_THAT(r.out, Catch::StartsWith("provisioning  applied (instance iid-1, "
+                                        "2026-01-01T00:00:00Z)\n              applied fwd.yaml\n"
+                                        "forwarder     not answering: cannot connect to "));
+  }
+  SECTION("failed provisioning: exit 1 even with the forwarder up; --json has both") {
+    std::ofstream(record) << R"({"state": "failed", "instance_id": "iid-2", "time": "t",)"
+                          << R"( "message": "user-data: missing key 'causeway'"})";
+    auto r = ctl({"--socket", sock, "status", "--provision-file", record});
+    CHECK(r.code == kExitFailed);
+    CHECK_THAT(r.out, Catch::Contains("failed (instance iid-2, t)\n"
+                                      "              user-data: missing key 'causeway'\n"));
+    auto j = ctl({"--socket", sock, "--json", "status", "--provision-file", record});
+    CHECK(j.code == kExitFailed);
+    auto body = nlohmann::json::parse(j.out);
+    CHECK(body["provisioning"]["state"] == "failed");
+    CHECK(body["forwarder"]["up"] == true);
+    CHECK(body["forwarder"]["hello"]["name"] == "pop-test");
+  }
+  SECTION("an unreadable record is a failure, not a crash") {
+    std::ofstream(record) << "{not json";
+    auto r = ctl({"--socket", sock, "status", "--provision-file", record});
+    CHECK(r.code == kExitFailed);
+    CHECK_THAT(r.out, Catch::Contains("unreadable"));
+  }
 }
 
 // Runs the built binary; returns exit code and stdout.

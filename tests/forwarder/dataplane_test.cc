@@ -10,6 +10,7 @@
 #include <rte_ring.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -36,6 +37,9 @@ constexpr const char* kPort0Mac = "02:00:00:00:00:01";
 constexpr const char* kPort1Mac = "02:00:00:00:00:02";
 constexpr const char* kGw4Mac = "02:00:00:00:aa:01";
 constexpr const char* kGw6Mac = "02:00:00:00:aa:02";
+constexpr const char* kVlanGwMac = "02:00:00:00:aa:03";
+constexpr std::uint16_t kSubIf = 2;  // interface index of lan0.100
+constexpr std::uint16_t kVlan = 100;
 
 struct Env {
   rte_mempool* pool = nullptr;
@@ -51,6 +55,7 @@ struct Env {
   std::vector<rte_mbuf*> injected;
   std::uint64_t now_ms = 1000;
   std::unique_ptr<ExceptionPath> exception;
+  std::array<std::uint16_t, kVlanIds> vlan_tables[2];
 
   static Env& get() {
     static Env env;
@@ -83,7 +88,7 @@ struct Env {
     fc.v6_max_routes = 1024;
     fc.v6_tbl8_groups = 64;
     fc.max_next_hops = 64;
-    auto rt = RouteTable::create(fc, 2, static_cast<int>(rte_socket_id()), qsbr);
+    auto rt = RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr);
     REQUIRE(rt);
     routes = std::move(rt.value());
     punt_ring = rte_ring_create("ut_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
@@ -103,7 +108,30 @@ struct Env {
     ports[0].addresses = {*IpPrefix::parse("10.1.0.1/24"), *IpPrefix::parse("2001:db8:1::1/64")};
     ports[1].addresses = {*IpPrefix::parse("10.2.0.1/24"), *IpPrefix::parse("2001:db8:2::1/64")};
     shared.ports[1].mtu = 1400;
-    shared.n_ports = 2;
+    shared.ports[1].tx_port = 1;
+    // Interface 2: lan0.100, an 802.1Q subinterface of port 0 (MTU 1400).
+    PortRuntime sub;
+    sub.index = kSubIf;
+    sub.name = "lan0.100";
+    sub.mac = ports[0].mac;
+    sub.link_local = ports[0].link_local;
+    sub.mtu = 1400;
+    sub.vlan_id = kVlan;
+    sub.parent = 0;
+    sub.rx_queues = sub.tx_queues = 0;
+    sub.addresses = {*IpPrefix::parse("10.100.0.1/24"), *IpPrefix::parse("2001:db8:100::1/64")};
+    ports.push_back(std::move(sub));
+    std::memcpy(shared.ports[kSubIf].mac, ports[0].mac.bytes.data(), 6);
+    shared.ports[kSubIf].mtu = 1400;
+    shared.ports[kSubIf].tx_port = 0;
+    shared.ports[kSubIf].vlan_tci = kVlan;
+    for (std::uint16_t i = 0; i < 2; ++i) {
+      vlan_tables[i].fill(kNoInterface);
+      vlan_tables[i][0] = i;
+      shared.ports[i].vlan_to_if = vlan_tables[i].data();
+    }
+    vlan_tables[0][kVlan] = kSubIf;
+    shared.n_ports = 3;
     shared.next_hops = routes->next_hop_array();
     shared.n_next_hops = routes->next_hop_capacity();
     shared.fib = routes->published();
@@ -149,10 +177,20 @@ struct Env {
         gw("2001:db8:2::/48", "2001:db8:2::fe", 1),
         kind("192.0.2.0/24", NextHopKind::kBlackhole),
         kind("198.51.100.0/24", NextHopKind::kUnreachable),
+        kind("10.100.0.1/32", NextHopKind::kLocal),
+        kind("2001:db8:100::1/128", NextHopKind::kLocal),
+        kind("10.100.0.0/24", NextHopKind::kConnected, kSubIf),
+        kind("2001:db8:100::/64", NextHopKind::kConnected, kSubIf),
+        gw("10.101.0.0/16", "10.100.0.254", kSubIf),
+        gw("2001:db8:101::/48", "2001:db8:100::fe", kSubIf),
     };
     REQUIRE(routes->apply(RouteSource::kInterface, rs));
     routes->set_neighbor_mac(1, *IpAddress::parse("10.2.0.254"), MacAddress::parse(kGw4Mac));
     routes->set_neighbor_mac(1, *IpAddress::parse("2001:db8:2::fe"), MacAddress::parse(kGw6Mac));
+    routes->set_neighbor_mac(kSubIf, *IpAddress::parse("10.100.0.254"),
+                             MacAddress::parse(kVlanGwMac));
+    routes->set_neighbor_mac(kSubIf, *IpAddress::parse("2001:db8:100::fe"),
+                             MacAddress::parse(kVlanGwMac));
   }
 
   rte_mbuf* mbuf(const Bytes& frame) {
@@ -173,7 +211,18 @@ struct Outcome {
   std::optional<std::uint16_t> tx_port;
   Bytes tx_frame;
   std::optional<PuntReason> punt;
+  std::uint16_t punt_in_port = kNoInterface;  // the interface the punted packet came in on
+  Bytes punt_frame;
 };
+
+// The frame with an 802.1Q (or, with `tpid`, another) tag inserted after the MAC addresses.
+Bytes tagged(Bytes f, std::uint16_t tci, std::uint16_t tpid = wire::kEtherTypeVlan) {
+  const std::uint8_t tag[4] = {static_cast<std::uint8_t>(tpid >> 8),
+                               static_cast<std::uint8_t>(tpid), static_cast<std::uint8_t>(tci >> 8),
+                               static_cast<std::uint8_t>(tci)};
+  f.insert(f.begin() + 12, tag, tag + 4);
+  return f;
+}
 
 // One frame through process_burst; collects what came out and frees it.
 Outcome run(const Bytes& frame, std::uint16_t in_port = 0) {
@@ -195,6 +244,8 @@ Outcome run(const Bytes& frame, std::uint16_t in_port = 0) {
   void* obj = nullptr;
   if (rte_ring_dequeue(env.punt_ring, &obj) == 0) {
     o.punt = meta(static_cast<rte_mbuf*>(obj)).punt;
+    o.punt_in_port = meta(static_cast<rte_mbuf*>(obj)).in_port;
+    o.punt_frame = Env::bytes(static_cast<rte_mbuf*>(obj));
     rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
   }
   return o;
@@ -284,8 +335,7 @@ TEST_CASE("Bad, exceptional and non-forwardable packets: named drop or punt, no 
                    wire::csum_fold(wire::csum_add(0, short_total.data() + 14, 20)));
   Bytes big6 = good6;
   wire::store_be16(big6.data() + 14 + 4, 500);
-  Bytes vlan = good4;
-  wire::store_be16(vlan.data() + 12, wire::kEtherTypeVlan);
+  const Bytes vlan = tagged(good4, 200);
   Bytes unknown = good4;
   wire::store_be16(unknown.data() + 12, 0x88cc);  // LLDP
   Bytes arp = eth("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:99", wire::kEtherTypeArp);
@@ -302,7 +352,7 @@ TEST_CASE("Bad, exceptional and non-forwardable packets: named drop or punt, no 
        ip4_frame("02:00:00:00:77:77", Ip4Spec{}),
        DropReason::not_for_us,
        {}},
-      {"802.1Q tag", vlan, DropReason::vlan_unsupported, {}},
+      {"802.1Q tag of a VLAN the port does not have", vlan, DropReason::vlan_unknown, {}},
       {"LLDP ethertype", unknown, DropReason::unknown_ethertype, {}},
       {"frame above the port MTU", oversize, DropReason::oversize, {}},
       {"IPv4 header cut short", truncated(good4, 14 + 12), DropReason::ip4_truncated, {}},
@@ -689,4 +739,264 @@ TEST_CASE("Unanswered resolution ends in ICMP host unreachable", "[exception]") 
   }
   env.injected.clear();
   CHECK(arp_on_port1);
+}
+
+namespace {
+// The frame a router sends for `in` after one hop: TTL/hop limit - 1 (IPv4 checksum updated
+// by the builder), destination MAC = `dmac`, source MAC = the output port's.
+Bytes routed4(Ip4Spec in, const char* dmac, const char* smac) {
+  in.ttl = static_cast<std::uint8_t>(in.ttl - 1);
+  Bytes b = ip4_frame(dmac, in);
+  std::memcpy(b.data() + 6, MacAddress::parse(smac)->bytes.data(), 6);
+  return b;
+}
+Bytes routed6(Ip6Spec in, const char* dmac, const char* smac) {
+  in.hop_limit = static_cast<std::uint8_t>(in.hop_limit - 1);
+  Bytes b = ip6_frame(dmac, in);
+  std::memcpy(b.data() + 6, MacAddress::parse(smac)->bytes.data(), 6);
+  return b;
+}
+
+// What the worker does with a frame the control thread injected: the subinterface's tag is
+// pushed and the frame queued on the physical port. Returns (tx buffer, frame).
+std::pair<std::uint16_t, Bytes> send_injected(rte_mbuf* m) {
+  Env& env = Env::get();
+  REQUIRE(tx_enqueue_interface(*env.ctx, meta(m).out_port, m));
+  for (std::uint16_t p = 0; p < 2; ++p) {
+    TxBuffer& b = env.ctx->tx[p];
+    if (b.n == 0) continue;
+    REQUIRE(b.n == 1);
+    Bytes out = Env::bytes(b.pkts[0]);
+    rte_pktmbuf_free(b.pkts[0]);
+    b.n = 0;
+    return {p, out};
+  }
+  FAIL("nothing queued");
+  return {};
+}
+}  // namespace
+
+TEST_CASE("802.1Q subinterfaces: tags stripped on input, pushed on output", "[dataplane][vlan]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  struct VlanRow {
+    const char* name;
+    Bytes in;
+    std::uint16_t in_port;
+    std::uint16_t tx_port;
+    Bytes out;
+  };
+  Ip4Spec from_vlan;
+  from_vlan.src = "10.100.0.2";
+  Ip4Spec to_vlan;
+  to_vlan.src = "10.2.0.5";
+  to_vlan.dst = "10.101.1.1";
+  Ip4Spec vlan_to_vlan;
+  vlan_to_vlan.src = "10.100.0.2";
+  vlan_to_vlan.dst = "10.101.1.1";
+  Ip6Spec from_vlan6;
+  from_vlan6.src = "2001:db8:100::2";
+  Ip6Spec to_vlan6;
+  to_vlan6.src = "2001:db8:2::5";
+  to_vlan6.dst = "2001:db8:101::9";
+  Ip4Spec priority;  // VLAN id 0: the port itself
+  const std::vector<VlanRow> rows{
+      {"IPv4 tagged in, untagged out", tagged(ip4_frame(kPort0Mac, from_vlan), kVlan), 0, 1,
+       routed4(from_vlan, kGw4Mac, kPort1Mac)},
+      {"IPv4 untagged in, tagged out", ip4_frame(kPort1Mac, to_vlan), 1, 0,
+       tagged(routed4(to_vlan, kVlanGwMac, kPort0Mac), kVlan)},
+      {"IPv4 tagged in, tagged out on the same port",
+       tagged(ip4_frame(kPort0Mac, vlan_to_vlan), kVlan), 0, 0,
+       tagged(routed4(vlan_to_vlan, kVlanGwMac, kPort0Mac), kVlan)},
+      {"IPv4 tagged with PCP 5 in: the tag of the subinterface out (PCP 0)",
+       tagged(ip4_frame(kPort0Mac, vlan_to_vlan), 0xa000 | kVlan), 0, 0,
+       tagged(routed4(vlan_to_vlan, kVlanGwMac, kPort0Mac), kVlan)},
+      {"IPv6 tagged in, untagged out", tagged(ip6_frame(kPort0Mac, from_vlan6), kVlan), 0, 1,
+       routed6(from_vlan6, kGw6Mac, kPort1Mac)},
+      {"IPv6 untagged in, tagged out", ip6_frame(kPort1Mac, to_vlan6), 1, 0,
+       tagged(routed6(to_vlan6, kVlanGwMac, kPort0Mac), kVlan)},
+      {"priority-tagged (VLAN 0) in: the port itself", tagged(ip4_frame(kPort0Mac, priority), 0), 0,
+       1, routed4(priority, kGw4Mac, kPort1Mac)},
+  };
+  const std::uint64_t sub_rx = env.counters->port[kSubIf].rx_packets.get();
+  const std::uint64_t port0_rx = env.counters->port[0].rx_packets.get();
+  for (const VlanRow& row : rows) {
+    INFO(row.name);
+    Outcome o = run(row.in, row.in_port);
+    CHECK_FALSE(o.punt.has_value());
+    REQUIRE(o.tx_port == row.tx_port);
+    CHECK(o.tx_frame == row.out);
+  }
+  // The port counts every frame it received; the subinterface its own 4 (VLAN 100) too.
+  CHECK(env.counters->port[kSubIf].rx_packets.get() == sub_rx + 4);
+  CHECK(env.counters->port[0].rx_packets.get() == port0_rx + 5);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("802.1Q: unknown ids, QinQ and exceptions name the subinterface", "[dataplane][vlan]") {
+  Env& env = Env::get();
+  const Bytes good4 = ip4_frame(kPort0Mac, Ip4Spec{});
+  Bytes inner_arp = eth("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:99", wire::kEtherTypeArp);
+  inner_arp.resize(60);
+  Ip4Spec big;
+  big.src = "10.100.0.2";
+  big.payload = 1381;  // 1401 bytes of IPv4: above lan0.100's MTU (1400), not lan0's (1500)
+  Ip4Spec local;
+  local.src = "10.100.0.2";
+  local.dst = "10.100.0.1";
+  Ip6Spec ns;
+  ns.src = "2001:db8:100::2";
+  ns.dst = "ff02::1:ff00:1";
+  ns.next_header = 58;
+  ns.payload = 32;
+  struct VlanRow {
+    const char* name;
+    Bytes frame;
+    std::uint16_t in_port;
+    std::optional<DropReason> drop;
+    std::optional<PuntReason> punt;
+    std::uint16_t punt_in_port;
+  };
+  const std::vector<VlanRow> rows{
+      {"unknown VLAN id on a port with subinterfaces",
+       tagged(good4, 101),
+       0,
+       DropReason::vlan_unknown,
+       {},
+       0},
+      {"tagged frame on a port without subinterfaces",
+       tagged(ip4_frame(kPort1Mac, Ip4Spec{}), kVlan),
+       1,
+       DropReason::vlan_unknown,
+       {},
+       0},
+      {"802.1ad outer tag (QinQ)",
+       tagged(tagged(good4, kVlan), 10, wire::kEtherTypeQinQ),
+       0,
+       DropReason::vlan_stacked,
+       {},
+       0},
+      {"two 802.1Q tags", tagged(tagged(good4, 10), kVlan), 0, DropReason::vlan_stacked, {}, 0},
+      {"tag cut short", truncated(tagged(good4, kVlan), 16), 0, DropReason::eth_truncated, {}, 0},
+      {"LLDP inside a tag",
+       with(tagged(good4, kVlan), 16, 0x88),
+       0,
+       DropReason::unknown_ethertype,
+       {},
+       0},
+      {"above the subinterface's MTU",
+       tagged(ip4_frame(kPort0Mac, big), kVlan),
+       0,
+       DropReason::oversize,
+       {},
+       0},
+      {"tagged ARP", tagged(inner_arp, kVlan), 0, {}, PuntReason::kArp, kSubIf},
+      {"tagged IPv4 to the subinterface's address",
+       tagged(ip4_frame(kPort0Mac, local), kVlan),
+       0,
+       {},
+       PuntReason::kToKernel,
+       kSubIf},
+      {"tagged neighbour solicitation",
+       tagged(with(ip6_frame(kPort0Mac, ns), 14 + 40, 135), kVlan),
+       0,
+       {},
+       PuntReason::kNd,
+       kSubIf},
+      {"untagged ARP stays on the port", inner_arp, 0, {}, PuntReason::kArp, 0},
+  };
+  for (const VlanRow& row : rows) {
+    INFO(row.name);
+    const unsigned in_use = rte_mempool_in_use_count(env.pool);
+    const std::uint64_t before = row.drop ? env.drops(*row.drop) : 0;
+    Outcome o = run(row.frame, row.in_port);
+    CHECK_FALSE(o.tx_port.has_value());
+    if (row.drop) CHECK(env.drops(*row.drop) == before + 1);
+    CHECK(o.punt == row.punt);
+    if (row.punt) {
+      CHECK(o.punt_in_port == row.punt_in_port);
+      // The control thread gets the frame without its tag.
+      CHECK(wire::load_be16(o.punt_frame.data() + 12) != wire::kEtherTypeVlan);
+    }
+    CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+  }
+}
+
+TEST_CASE("802.1Q: ARP and neighbour solicitation on a subinterface are answered tagged",
+          "[exception][vlan]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  // ARP request who-has 10.100.0.1 tell 10.100.0.2, tagged with VLAN 100, on port 0.
+  Bytes req = eth("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:98", wire::kEtherTypeArp);
+  const std::uint8_t arp[28] = {0,  1,   8, 0, 6, 4, 0, 1, 0x02, 0, 0,  0,   0, 0x98,
+                                10, 100, 0, 2, 0, 0, 0, 0, 0,    0, 10, 100, 0, 1};
+  req.insert(req.end(), arp, arp + 28);
+  rte_mbuf* m = env.mbuf(tagged(req, kVlan));
+  env.ctx->fib = env.shared.fib->load();
+  process_burst(*env.ctx, 0, &m, 1);
+  void* obj = nullptr;
+  REQUIRE(rte_ring_dequeue(env.punt_ring, &obj) == 0);
+  env.exception->handle_punt(static_cast<rte_mbuf*>(obj));
+  REQUIRE(env.injected.size() == 1);
+  CHECK(meta(env.injected[0]).out_port == kSubIf);
+  auto [port, reply] = send_injected(env.injected[0]);
+  env.injected.clear();
+  CHECK(port == 0);
+  REQUIRE(reply.size() >= 18 + 28);
+  CHECK(wire::load_be16(reply.data() + 12) == wire::kEtherTypeVlan);
+  CHECK(wire::load_be16(reply.data() + 14) == kVlan);
+  CHECK(wire::load_be16(reply.data() + 16) == wire::kEtherTypeArp);
+  CHECK(std::memcmp(reply.data(), MacAddress::parse("02:00:00:00:00:98")->bytes.data(), 6) == 0);
+  CHECK(wire::load_be16(reply.data() + 18 + 6) == 2);  // reply
+  CHECK(std::memcmp(reply.data() + 18 + 14, IpAddress::parse("10.100.0.1")->bytes.data(), 4) == 0);
+  bool learnt_on_sub = false;
+  for (const auto& n : env.exception->neighbors()) {
+    if (n.address.str() == "10.100.0.2" && n.port == kSubIf) learnt_on_sub = true;
+  }
+  CHECK(learnt_on_sub);
+  // The learnt neighbour's host route sends traffic to it tagged.
+  Ip4Spec s;
+  s.src = "10.2.0.5";
+  s.dst = "10.100.0.2";
+  Outcome o = run(ip4_frame(kPort1Mac, s), 1);
+  REQUIRE(o.tx_port == 0);
+  CHECK(o.tx_frame == tagged(routed4(s, "02:00:00:00:00:98", kPort0Mac), kVlan));
+
+  // Neighbour solicitation for 2001:db8:100::1 from 2001:db8:100::2 (source link-layer option).
+  Ip6Spec ns;
+  ns.src = "2001:db8:100::2";
+  ns.dst = "ff02::1:ff00:1";
+  ns.next_header = 58;
+  ns.hop_limit = 255;
+  ns.payload = 32;
+  Bytes f = ip6_frame("33:33:ff:00:00:01", ns);
+  std::uint8_t* icmp = f.data() + 14 + 40;
+  std::memset(icmp, 0, 32);
+  icmp[0] = 135;
+  std::memcpy(icmp + 8, IpAddress::parse("2001:db8:100::1")->bytes.data(), 16);
+  icmp[24] = 1;  // source link-layer address
+  icmp[25] = 1;
+  std::memcpy(icmp + 26, MacAddress::parse("02:00:00:00:00:98")->bytes.data(), 6);
+  std::uint32_t sum = wire::csum_add(0, f.data() + 14 + 8, 32);  // source, destination
+  const std::uint8_t pseudo[8] = {0, 0, 0, 32, 0, 0, 0, 58};
+  sum = wire::csum_add(sum, pseudo, 8);
+  sum = wire::csum_add(sum, icmp, 32);
+  wire::store_be16(icmp + 2, wire::csum_fold(sum));
+  m = env.mbuf(tagged(f, kVlan));
+  process_burst(*env.ctx, 0, &m, 1);
+  REQUIRE(rte_ring_dequeue(env.punt_ring, &obj) == 0);
+  CHECK(meta(static_cast<rte_mbuf*>(obj)).in_port == kSubIf);
+  env.exception->handle_punt(static_cast<rte_mbuf*>(obj));
+  REQUIRE(env.injected.size() == 1);
+  auto [port6, na] = send_injected(env.injected[0]);
+  env.injected.clear();
+  CHECK(port6 == 0);
+  REQUIRE(na.size() >= 18 + 40 + 24);
+  CHECK(wire::load_be16(na.data() + 12) == wire::kEtherTypeVlan);
+  CHECK(wire::load_be16(na.data() + 14) == kVlan);
+  CHECK(wire::load_be16(na.data() + 16) == wire::kEtherTypeIpv6);
+  CHECK(na[18 + 40] == 136);  // neighbour advertisement
+  CHECK(std::memcmp(na.data() + 18 + 40 + 8, IpAddress::parse("2001:db8:100::1")->bytes.data(),
+                    16) == 0);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }

@@ -15,3 +15,13 @@ add_test(NAME fwd_netns_two_pops
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_two_pops_test.sh
           $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
 set_tests_properties(fwd_netns_two_pops PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)
+
+add_test(NAME fwd_netns_forwarding_vlan
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_vlan_test.sh
+          $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
+set_tests_properties(fwd_netns_forwarding_vlan PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)
+
+add_test(NAME fwd_netns_forwarding_workers
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_workers_test.sh
+          $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
+set_tests_properties(fwd_netns_forwarding_workers PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)

@@ -15,6 +15,7 @@ FWD=$1
 CTL=$2
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../scripts/lib/netns.sh"
+source "$here/netns_fwd_lib.sh"
 
 id=$$
 FW=cwt-fw-$id H1=cwt-h1-$id H2=cwt-h2-$id
@@ -22,22 +23,7 @@ tmp=$(mktemp -d /tmp/cwtest.XXXXXX)
 sock=$tmp/fwd.sock
 trap 'cw_cleanup; rm -rf "$tmp"' EXIT
 
-cw_ns_add "$FW"
-cw_ns_add "$H1"
-cw_ns_add "$H2"
-cw_veth "$FW" p0 "$H1" eth0
-cw_veth "$FW" p1 "$H2" eth0
-cw_prepare_dpdk_if "$FW" p0
-cw_prepare_dpdk_if "$FW" p1
-for h in "$H1" "$H2"; do cw_prepare_host_if "$h" eth0; done
-ip -n "$H1" addr add 10.1.0.2/24 dev eth0
-ip -n "$H1" addr add fd00:1::2/64 dev eth0 nodad
-ip -n "$H1" route add default via 10.1.0.1
-ip -n "$H1" route add default via fd00:1::1
-ip -n "$H2" addr add 10.2.0.2/24 dev eth0
-ip -n "$H2" addr add fd00:2::2/64 dev eth0 nodad
-ip -n "$H2" route add default via 10.2.0.1
-ip -n "$H2" route add default via fd00:2::1
+two_site_hosts
 # A network behind h2 that the forwarder learns about only at run time.
 ip -n "$H2" addr add 10.20.0.2/32 dev lo
 ip -n "$H2" addr add fd00:20::2/128 dev lo
@@ -58,23 +44,6 @@ fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_gr
 control_socket: $sock
 YAML
 
-ctl() { "$CTL" --socket "$sock" "$@"; }
-fwd_up() { ctl hello; }
-start_fwd() {
-  cw_spawn "$FW" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml"
-  FWD_PID=$CW_LAST_PID
-  if ! cw_wait_until 30 fwd_up; then
-    cw_log "causeway-fwd did not come up; log:"
-    cat "$tmp/fwd.log" >&2
-    return 1
-  fi
-}
-ping_ok() { # ping_ok NS ARGS...: all replies, no duplicates
-  local ns=$1 out
-  shift
-  out=$(ip netns exec "$ns" ping -c 3 -i 0.2 -W 2 "$@" 2>&1) || { echo "$out" >&2; return 1; }
-  ! grep -q DUP <<<"$out" || { echo "$out" >&2; return 1; }
-}
 ping_says() { # ping_says NS TEXT ARGS...: the ping output contains TEXT
   local ns=$1 text=$2
   shift 2

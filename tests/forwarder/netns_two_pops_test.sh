@@ -92,7 +92,7 @@ PY
 }
 set_active() { # set_active TUNNEL: on both PoPs, only TUNNEL/far carries group 1
   for pop in pa pb; do
-    ctl "$pop" paths set 1 --member wg0/far --member wg1/far --active "$1/far" || return 1
+    ctl "$pop" path-groups set 1 --member wg0/far --member wg1/far --active "$1/far" || return 1
   done
 }
 wan_tx() { # wan_tx POP PORT: tx packets of one port
@@ -112,8 +112,8 @@ cw_check "PoP B starts" start_pop "$B" pb || { cw_summary; exit 1; }
 cw_check "both tunnels come up on PoP A" cw_wait_until 20 both_sessions_up pa
 cw_check "both tunnels come up on PoP B" cw_wait_until 20 both_sessions_up pb
 cw_check "path group 1: wan0's tunnel active" set_active wg0
-cw_check "causewayctl paths shows the active member" \
-  bash -c "'$CTL' --socket '$tmp/pa.sock' paths | grep -q 'wg0/far, wg1/far *wg0/far'"
+cw_check "causewayctl path-groups shows the active member" \
+  bash -c "'$CTL' --socket '$tmp/pa.sock' path-groups | grep -q 'wg0/far, wg1/far *wg0/far'"
 
 follows_wan0() {
   local w0 w1 w0b w1b

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -41,6 +42,10 @@ const std::uint8_t kFarMac[6] = {2, 0, 0, 0, 9, 2};
 const std::uint8_t kHostMac[6] = {2, 0, 0, 0, 1, 5};
 constexpr std::uint16_t kListenPort = 51820;
 constexpr std::uint16_t kFarPort = 51821;
+// Interface 2: wan0.300, an 802.1Q subinterface of the WAN port (10.7.0.1/24), where the tunnel
+// listens too.
+constexpr std::uint16_t kWanSub = 2;
+constexpr std::uint16_t kWanVlan = 300;
 
 tun::Nanos now() {
   return std::chrono::duration_cast<tun::Nanos>(
@@ -95,6 +100,23 @@ Bytes wan_datagram(const Bytes& message, const char* dst = "10.9.0.1",
   return frame(dst_mac, ip);
 }
 
+// `f` with an 802.1Q tag (TCI `tci`) after its MAC addresses.
+Bytes tagged(const Bytes& f, std::uint16_t tci) {
+  Bytes t(f.size() + 4);
+  std::memcpy(t.data(), f.data(), 12);
+  wire::store_be16(t.data() + 12, wire::kEtherTypeVlan);
+  wire::store_be16(t.data() + 14, tci);
+  std::memcpy(t.data() + 16, f.data() + 12, f.size() - 12);
+  return t;
+}
+
+std::string src4(const std::uint8_t* ip) {
+  IpAddress a;
+  a.family = Family::kV4;
+  std::memcpy(a.bytes.data(), ip + 12, 4);
+  return a.str();
+}
+
 std::string dst4(const std::uint8_t* ip) {
   IpAddress a;
   a.family = Family::kV4;
@@ -114,6 +136,7 @@ struct Env {
   TunnelShared tunnels;
   std::unique_ptr<TunnelWorker> tunnel_worker = std::make_unique<TunnelWorker>();
   std::unique_ptr<PathGroupTable> groups = std::make_unique<PathGroupTable>();
+  std::array<std::uint16_t, kVlanIds> vlan_tables[2];
   std::unique_ptr<tun::Device> pop, far;
   tun::PeerId pop_peer, far_peer;
 
@@ -148,7 +171,7 @@ struct Env {
     fc.v6_max_routes = 1024;
     fc.v6_tbl8_groups = 64;
     fc.max_next_hops = 64;
-    routes = std::move(RouteTable::create(fc, 2, static_cast<int>(rte_socket_id()), qsbr).value());
+    routes = std::move(RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr).value());
     punt_ring = rte_ring_create("td_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
     REQUIRE(punt_ring != nullptr);
 
@@ -172,11 +195,20 @@ struct Env {
     routes->set_neighbor_mac(1, *IpAddress::parse("10.9.0.2"), far_mac);
     routes->set_neighbor_mac(0, *IpAddress::parse("10.1.0.5"), host_mac);
 
-    for (unsigned i = 0; i < 2; ++i) {
+    for (std::uint16_t i = 0; i < 2; ++i) {
       std::memcpy(shared.ports[i].mac, i == 0 ? kLanMac : kWanMac, 6);
       shared.ports[i].mtu = 1500;
+      shared.ports[i].tx_port = i;
+      vlan_tables[i].fill(kNoInterface);
+      vlan_tables[i][0] = i;
+      shared.ports[i].vlan_to_if = vlan_tables[i].data();
     }
-    shared.n_ports = 2;
+    std::memcpy(shared.ports[kWanSub].mac, kWanMac, 6);
+    shared.ports[kWanSub].mtu = 1500;
+    shared.ports[kWanSub].tx_port = 1;
+    shared.ports[kWanSub].vlan_tci = kWanVlan;
+    vlan_tables[1][kWanVlan] = kWanSub;
+    shared.n_ports = 3;
     shared.next_hops = routes->next_hop_array();
     shared.n_next_hops = routes->next_hop_capacity();
     shared.fib = routes->published();
@@ -214,11 +246,14 @@ struct Env {
     REQUIRE(pop->data_path().can_send(now(), pop_peer));
 
     tunnels.n_tunnels = 1;
-    tunnels.tunnels[0] = TunnelListener{&pop->data_path(), kListenPort, 1u << 1};
+    tunnels.tunnels[0] =
+        TunnelListener{&pop->data_path(), kListenPort, (1u << 1) | (1u << kWanSub)};
     std::memcpy(tunnels.local[0].v4[0], IpAddress::parse("10.1.0.1")->bytes.data(), 4);
     tunnels.local[0].n4 = 1;
     std::memcpy(tunnels.local[1].v4[0], IpAddress::parse("10.9.0.1")->bytes.data(), 4);
     tunnels.local[1].n4 = 1;
+    std::memcpy(tunnels.local[kWanSub].v4[0], IpAddress::parse("10.7.0.1")->bytes.data(), 4);
+    tunnels.local[kWanSub].n4 = 1;
     groups->groups[1].n_active = 1;
     groups->groups[1].active[0] = PathMember{0, pop_peer};
     tunnels.path_groups.store(groups.get());
@@ -393,5 +428,84 @@ TEST_CASE("Mixed burst from the LAN: path-group packets encrypted toward the pee
   CHECK(in[8] == 63);
   CHECK(std::memcmp(in.data() + 12, to_site.data() + 12, 8) == 0);
   CHECK(std::memcmp(in.data() + 20, to_site.data() + 20, to_site.size() - 20) == 0);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("A listener on a WAN subinterface: tagged tunnel packets decrypted, punts name it",
+          "[tunnel][vlan]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const Bytes inner = ip4_udp(100, "10.2.0.9", "10.1.0.5", 5202);
+  Bytes initiation(148, 0);
+  initiation[0] = tun::kMessageHandshakeInitiation;
+  // Tagged on the WAN port (the tag is stripped in input, so the tunnel stage finds the IP
+  // header at 14); the listener and local address are the subinterface's: for this test the
+  // tunnel listens there only, not on the physical port the frames arrive on.
+  std::uint32_t& mask = env.tunnels.tunnels[0].port_mask;
+  const std::uint32_t saved_mask = mask;
+  mask = 1u << kWanSub;
+  BurstResult res = run(1, {
+                               tagged(wan_datagram(env.seal_from_far(inner), "10.7.0.1"), kWanVlan),
+                               tagged(wan_datagram(initiation, "10.7.0.1"), kWanVlan),
+                           });
+  mask = saved_mask;
+  REQUIRE(res.tx[0].size() == 1);
+  const Bytes& got = res.tx[0][0];
+  REQUIRE(got.size() == 14 + inner.size());
+  CHECK(std::memcmp(got.data(), kHostMac, 6) == 0);
+  CHECK(wire::load_be16(got.data() + 12) == wire::kEtherTypeIpv4);
+  CHECK(got[14 + 8] == 63);
+  CHECK(std::memcmp(got.data() + 14 + 20, inner.data() + 20, inner.size() - 20) == 0);
+  CHECK(res.tx[1].empty());
+  REQUIRE(res.punted.size() == 1);
+  const PacketMeta& pm = meta(res.punted[0]);
+  CHECK(pm.punt == PuntReason::kTunnelHandshake);
+  CHECK(pm.in_port == kWanSub);
+  CHECK(pm.l3_offset == 14);
+  CHECK(pm.family == 4);
+  free_all(res.punted);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Path-group output through a WAN subinterface: tag pushed, physical port's tx buffer",
+          "[tunnel][vlan]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  // The far endpoint is reached through wan0.300 for this test (gateway 10.7.0.2).
+  const auto via_sub = [&](bool sub) {
+    std::vector<RouteChange> rc(1);
+    rc[0].spec = sub ? RouteSpec{*IpPrefix::parse("10.9.0.2/32"), NextHopKind::kGateway, kWanSub,
+                                 *IpAddress::parse("10.7.0.2")}
+                     : RouteSpec{*IpPrefix::parse("10.9.0.2/32"), NextHopKind::kGateway, 1,
+                                 *IpAddress::parse("10.9.0.2")};
+    REQUIRE(env.routes->apply(RouteSource::kConfig, rc));
+  };
+  via_sub(true);
+  MacAddress far_mac;
+  std::memcpy(far_mac.bytes.data(), kFarMac, 6);
+  env.routes->set_neighbor_mac(kWanSub, *IpAddress::parse("10.7.0.2"), far_mac);
+  const Bytes to_site = ip4_udp(200, "10.1.0.5", "10.2.0.9", 5203);
+  BurstResult r = run(0, {frame(kLanMac, to_site)});
+  via_sub(false);
+  CHECK(r.tx[0].empty());
+  CHECK(r.punted.empty());
+  REQUIRE(r.tx[1].size() == 1);
+  const Bytes& out = r.tx[1][0];
+  REQUIRE(out.size() > 18 + 28 + 16);
+  CHECK(std::memcmp(out.data(), kFarMac, 6) == 0);
+  CHECK(std::memcmp(out.data() + 6, kWanMac, 6) == 0);
+  CHECK(wire::load_be16(out.data() + 12) == wire::kEtherTypeVlan);
+  CHECK(wire::load_be16(out.data() + 14) == kWanVlan);
+  CHECK(wire::load_be16(out.data() + 16) == wire::kEtherTypeIpv4);
+  const std::uint8_t* ip = out.data() + 18;
+  CHECK(src4(ip) == "10.7.0.1");  // the subinterface's address
+  CHECK(dst4(ip) == "10.9.0.2");
+  CHECK(wire::csum_fold(wire::csum_add(0, ip, 20)) == 0);
+  Bytes datagram(ip + 28, out.data() + out.size());
+  Sink sink;
+  env.far->receive(now(), tun::Endpoint{*IpAddress::parse("10.7.0.1"), kListenPort}, datagram,
+                   sink);
+  REQUIRE(sink.delivered.size() == 1);
+  CHECK(std::memcmp(sink.delivered[0].data() + 20, to_site.data() + 20, to_site.size() - 20) == 0);
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }
