@@ -3,20 +3,22 @@
 //
 // Ingress, tunnel_input (after input, which marks UDP datagrams to a listen port in
 // ctx.burst.tunnel_candidates; a burst without any costs one test): UDP to a tunnel's listen port
-// on one of the input port's own addresses is classified by WireGuard message type. Types 1-3
-// (handshakes, cookie replies) are punted to the control thread (PuntReason::kTunnelHandshake),
-// which feeds them to the tunnel's control-side tun::Device. Type 4 is decrypted in place here
-// through the tunnel's tun::DataPath (AEAD, replay window, allowed IPs); the outer headers are
-// stripped and the inner packet continues through the stages (FIB lookup -> LAN) as if it had been
-// received. Other packets pass untouched.
+// on one of the receiving interface's own addresses (the subinterface of a frame that arrived
+// tagged; input stripped the tag, so the IP header is at 14) is classified by WireGuard message
+// type. Types 1-3 (handshakes, cookie replies) are punted to the control thread
+// (PuntReason::kTunnelHandshake), which feeds them to the tunnel's control-side tun::Device. Type 4
+// is decrypted in place here through the tunnel's tun::DataPath (AEAD, replay window, allowed IPs);
+// the outer headers are stripped and the inner packet continues through the stages (FIB lookup ->
+// LAN) as if it had been received. Other packets pass untouched.
 //
 // Egress, tunnel_output (after next_hop put the packets of RouteKind::kPathGroup routes in
 // ctx.tunnel_out): the path group's active member is chosen by flow hash (ECMP), the inner TTL is
 // decremented, the packets of one peer are encrypted as one burst, outer IPv4/IPv6 + UDP headers
 // toward the peer's endpoint are written in front, the outer next hop comes from a FIB lookup of
-// the endpoint, and the frame goes to the tx buffer of the WAN port (or to the control thread for
-// neighbour resolution). A peer without a session gets its packet punted
-// (PuntReason::kTunnelNoSession): the control side stages it (bounded) and starts a handshake.
+// the endpoint, and the frame goes to the WAN interface (a subinterface's tag pushed, its physical
+// port's tx buffer; or to the control thread for neighbour resolution). A peer without a session
+// gets its packet punted (PuntReason::kTunnelNoSession): the control side stages it (bounded) and
+// starts a handshake.
 //
 // Ownership: packets belong to the worker running the burst. TunnelShared is built before the
 // workers start and is read-only afterwards, except `path_groups`, which the control thread
@@ -59,7 +61,7 @@ struct PathGroupTable {
 struct TunnelListener {
   tun::DataPath* data = nullptr;
   std::uint16_t listen_port = 0;
-  std::uint32_t port_mask = 0;  // bit i: listens on port i's addresses
+  std::uint32_t port_mask = 0;  // bit i: listens on interface i's addresses
 };
 
 struct PortAddrs {
@@ -71,7 +73,7 @@ struct PortAddrs {
 struct TunnelShared {
   unsigned n_tunnels = 0;
   TunnelListener tunnels[kMaxTunnels];
-  PortAddrs local[kMaxPorts];  // the ports' own addresses (first = outer source)
+  PortAddrs local[kMaxPorts];  // by interface index: own addresses (first = outer source)
   std::atomic<const PathGroupTable*> path_groups{nullptr};
 };
 
@@ -82,7 +84,8 @@ struct TunnelWorker {
 };
 
 // input's pre-check for a packet it keeps (header at `ip`, `len` bytes of IP packet): UDP, not
-// an IPv4 fragment, to a port some tunnel listens on at `in_port`. tunnel_input checks the rest
+// an IPv4 fragment, to a port some tunnel listens on at interface `in_port`
+// (rx_interface: the subinterface of a stripped tag). tunnel_input checks the rest
 // (local destination address, message type).
 inline bool tunnel_candidate(const TunnelShared& ts, std::uint16_t in_port, const std::uint8_t* ip,
                              std::uint32_t len, bool v4) noexcept {

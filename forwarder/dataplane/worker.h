@@ -86,7 +86,8 @@ struct TxBuffer {
 struct BurstState {
   std::uint16_t n_v6 = 0;  // IPv6 packets among input's survivors (0: all IPv4)
   // input -> tunnel_input: bit i set if packet i is UDP to a port a tunnel listens on at the
-  // input port (0 for every burst when no tunnel is configured: tunnel_input returns at once).
+  // receiving interface (0 for every burst when no tunnel is configured: tunnel_input returns at
+  // once).
   std::uint32_t tunnel_candidates = 0;
   std::uint32_t dst4[kBurstSize];      // input -> fib_lookup: IPv4 destination, host order
   std::uint32_t nh[kBurstSize];        // fib_lookup -> next_hop: NextHopId value
