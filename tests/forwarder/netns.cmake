@@ -25,3 +25,10 @@ add_test(NAME fwd_netns_forwarding_workers
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_workers_test.sh
           $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
 set_tests_properties(fwd_netns_forwarding_workers PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)
+
+# A tunnel on an 802.1Q subinterface against wireguard-go (root, namespaces, wireguard-go).
+add_test(NAME fwd_netns_tunnel_vlan
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_tunnel_vlan_test.sh
+          $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
+set_tests_properties(fwd_netns_tunnel_vlan PROPERTIES LABELS "netns;interop" TIMEOUT 300
+  RUN_SERIAL TRUE)
