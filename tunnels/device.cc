@@ -1,22 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
-// WireGuard device core (see include/causeway/tun/device.h for the flows).
+// WireGuard device core (see include/causeway/tun/device.h for the flows and threading).
 //
 // Receive path: receive() classifies by message type. Handshake messages pass the mac1 check,
 // then the load check (cookie reply when under load and mac2 is not valid, whitepaper 5.3),
-// then Noise (noise.cc). Data messages go through decrypt_burst(): index -> keypair -> AEAD
-// (in place) -> replay window (only after authentication) -> keypair confirmation/rotation ->
-// roaming -> inner IP header and allowed-IPs source check.
-// Send path: send() -> allowed IPs -> encrypt_burst() on the peer's current keypair; without
-// one the packet is staged and a handshake initiated.
-// Timers (whitepaper 6.2-6.4) are deadlines per peer, set by hooks named after protocol
-// events as in wireguard-go's timers.go, and fired by tick().
+// then Noise (noise.cc). Data messages go through the data path: index -> keypair -> AEAD
+// (in place) -> replay window (only after authentication) -> keypair confirmation -> roaming
+// -> inner IP header and allowed-IPs source check.
+// Send path: send() -> allowed IPs -> the peer's current keypair; without one the packet is
+// staged and a handshake initiated.
+// Timers (whitepaper 6.2-6.4) are deadlines per peer, set by hooks named after protocol events
+// as in wireguard-go's timers.go, and fired by tick(). The data path does not call the hooks: it
+// records the events in PeerData atomics and absorb() replays them on the control thread.
+//
+// Control/data split: the control side (Impl) owns Peer, Keypair and PeerData objects. Workers
+// see them only through the published Snapshot (DataPath::Impl::snapshot). Every public control
+// call ends with commit(): if anything workers see changed, a new Snapshot is built and swapped
+// in, then the replaced snapshot and every keypair/peer data retired during the call are handed
+// to the Reclaimer (after the swap, so no worker can pick them up again).
 #include "causeway/tun/device.h"
 
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -48,16 +57,112 @@ inline std::uint16_t load_be16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
 }
 
+// One session (whitepaper 5.4.5). Created and destroyed by the control side; used by workers
+// through the snapshot. send_nonce is shared by every sender (fetch_add); each AEAD context and
+// the replay window have one user thread at a time (see the contract in device.h).
 struct Keypair {
-  crypto::AeadContext send;
-  crypto::AeadContext recv;
-  std::uint64_t send_nonce = 0;
-  ReplayWindow replay;
+  crypto::AeadContext send;          // the peer's encrypting worker
+  crypto::AeadContext send_control;  // the control thread (keepalives, staged packets)
+  crypto::AeadContext recv;          // the peer's decrypting thread
+  std::atomic<std::uint64_t> send_nonce{0};
+  ReplayWindow replay;  // decrypting thread only
+  // Set by the decrypting thread when a responder's "next" keypair first authenticates; the
+  // control side then rotates it to current. Senders may use a confirmed next at once.
+  std::atomic<bool> confirmed{false};
   std::uint32_t local_index = 0;
   std::uint32_t remote_index = 0;
   Nanos created{};
   bool initiator = false;
   PeerId peer;
+};
+
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
+
+// Endpoint a worker saw authenticated traffic from, for roaming. Single writer (the peer's
+// decrypting thread), read by the control thread; a sequence lock over relaxed atomic words keeps
+// both sides free of data races without a lock.
+class RoamSlot {
+ public:
+  // Writer only.
+  // Fence-free (ThreadSanitizer understands it): the acquire RMW keeps the data stores after the
+  // odd sequence; release data stores let a reader that sees any of them also see that odd
+  // sequence on its re-check.
+  void write(const Endpoint& e) noexcept {
+    const auto w = pack(e);
+    const std::uint32_t s = seq_.fetch_add(1, std::memory_order_acq_rel);
+    for (std::size_t i = 0; i < w.size(); ++i) words_[i].store(w[i], std::memory_order_release);
+    seq_.store(s + 2, std::memory_order_release);
+  }
+  // Reader: the latest endpoint written and its sequence (0 = never written).
+  std::uint32_t read(Endpoint& out) const noexcept {
+    for (;;) {
+      const std::uint32_t s1 = seq_.load(std::memory_order_acquire);
+      if (s1 == 0) return 0;
+      if (s1 & 1) continue;
+      std::array<std::uint64_t, 3> w;
+      for (std::size_t i = 0; i < w.size(); ++i) w[i] = words_[i].load(std::memory_order_acquire);
+      if (seq_.load(std::memory_order_acquire) != s1) continue;
+      out = unpack(w);
+      return s1;
+    }
+  }
+
+ private:
+  static std::array<std::uint64_t, 3> pack(const Endpoint& e) noexcept {
+    std::array<std::uint64_t, 3> w{};
+    std::memcpy(&w[0], e.addr.bytes.data(), 16);
+    w[2] = (std::uint64_t{e.port} << 8) | (e.addr.is_v4() ? 4u : 6u);
+    return w;
+  }
+  static Endpoint unpack(const std::array<std::uint64_t, 3>& w) noexcept {
+    Endpoint e;
+    std::memcpy(e.addr.bytes.data(), &w[0], 16);
+    e.addr.family = (w[2] & 0xff) == 4 ? Family::kV4 : Family::kV6;
+    e.port = static_cast<std::uint16_t>(w[2] >> 8);
+    return e;
+  }
+  std::atomic<std::uint32_t> seq_{0};
+  std::array<std::atomic<std::uint64_t>, 3> words_{};
+};
+
+// Mutable data-path state of one peer: byte counters and the events the control-side timers
+// need. Written by workers (relaxed atomics: each value is read on its own, nothing is ordered
+// through it); the control thread takes each event with exchange(kNever) in absorb(), so a slot
+// holds "the latest (or first) such event since the last absorb". Times are the callers'
+// monotonic nanoseconds, kNever = none.
+struct PeerData {
+  std::atomic<std::uint64_t> rx_bytes{0};
+  std::atomic<std::uint64_t> tx_bytes{0};
+  // timers_data_sent: first data message sent since the last authenticated receive.
+  std::atomic<std::int64_t> first_data_sent{kNever};
+  // timers_any_authenticated_packet_received.
+  std::atomic<std::int64_t> last_auth_received{kNever};
+  // timers_data_received: first data message received since the last authenticated send, and
+  // whether more followed (need another keepalive).
+  std::atomic<std::int64_t> first_data_received{kNever};
+  std::atomic<bool> more_data_received{false};
+  // timers_any_authenticated_packet_sent.
+  std::atomic<std::int64_t> last_auth_sent{kNever};
+  // timers_any_authenticated_packet_traversal.
+  std::atomic<std::int64_t> last_traversal{kNever};
+  // A sender or receiver decided a handshake is due (no keypair, rekey after time/messages).
+  std::atomic<bool> handshake_wanted{false};
+  RoamSlot roam;
+};
+
+// What workers see of a peer. Immutable once published.
+struct PeerView {
+  PeerData* data = nullptr;  // nullptr: no such peer
+  Keypair* current = nullptr;
+  Keypair* next = nullptr;  // responder's unconfirmed keypair
+  std::optional<Endpoint> endpoint;
+};
+
+// Everything workers read, published as a whole by one pointer swap.
+struct Snapshot {
+  std::vector<PeerView> peers;                          // by PeerId
+  std::unordered_map<std::uint32_t, Keypair*> indices;  // receiver index -> keypair
+  std::shared_ptr<const AllowedIps> allowed;
 };
 
 struct Peer {
@@ -83,9 +188,9 @@ struct Peer {
   bool handshake_wanted = false;
   seconds persistent_keepalive{0};
   std::deque<std::vector<std::uint8_t>> staged;
-  std::uint64_t rx_bytes = 0;
-  std::uint64_t tx_bytes = 0;
   std::optional<std::chrono::system_clock::time_point> last_handshake;
+  std::unique_ptr<PeerData> data = std::make_unique<PeerData>();
+  std::uint32_t seen_roam = 0;  // roam sequence absorb() has already applied
 };
 
 struct IndexEntry {
@@ -101,6 +206,229 @@ struct Bucket {
 constexpr std::size_t kMaxRateLimitEntries = 4096;
 constexpr std::size_t kScratchSize = 65536 + kEncryptHeadroom + kEncryptTailroom;
 
+class ImmediateReclaimer final : public Reclaimer {
+ public:
+  void retire(std::function<void()> free) override { free(); }
+};
+
+inline void note_time(std::atomic<std::int64_t>& slot, Nanos now) noexcept {
+  slot.store(now.count(), std::memory_order_relaxed);
+}
+
+}  // namespace
+
+// The worker side's only state: the published snapshot. Written (swapped) by the control thread
+// in commit(), read with acquire by workers once per burst.
+struct DataPath::Impl {
+  std::atomic<const Snapshot*> snapshot{nullptr};
+  const Snapshot& snap() const noexcept { return *snapshot.load(std::memory_order_acquire); }
+};
+
+namespace {
+
+inline bool usable_for_send(const Keypair* kp, Nanos now) noexcept {
+  return kp != nullptr && now - kp->created < kRejectAfterTime &&
+         kp->send_nonce.load(std::memory_order_relaxed) < kRejectAfterMessages;
+}
+
+// The keypair a sender uses: current, or a responder's next once a worker confirmed it (the
+// control side rotates it to current at its next absorb()).
+inline Keypair* send_keypair(const PeerView& v) noexcept {
+  if (v.next != nullptr && v.next->confirmed.load(std::memory_order_acquire)) return v.next;
+  return v.current;
+}
+
+// Seals pkts for one peer in place with kp (through its worker or its control cipher context)
+// and records the timer events in pd. Counts once per burst where it can.
+std::size_t seal_burst(Nanos now, PeerId id, PeerData* pd, Keypair* kp, bool control,
+                       std::span<PacketBuf> pkts, Counters& counters) noexcept {
+  DropReason all = DropReason::kNone;
+  if (pd == nullptr || kp == nullptr) {
+    all = DropReason::kNoKeypair;
+  } else if (now - kp->created >= kRejectAfterTime) {
+    all = DropReason::kKeypairExpired;
+  } else if (kp->send_nonce.load(std::memory_order_relaxed) >= kRejectAfterMessages) {
+    // Checked before reserving so the shared counter can never wrap (each sender adds at most
+    // one burst past the limit).
+    all = DropReason::kCounterExhausted;
+  }
+  if (all != DropReason::kNone) {
+    for (auto& pb : pkts) pb.result = all;
+    counters.count(all, pkts.size());
+    if (pd != nullptr) pd->handshake_wanted.store(true, std::memory_order_relaxed);
+    return 0;
+  }
+  crypto::AeadContext& ctx = control ? kp->send_control : kp->send;
+  // One atomic add reserves the nonces of the whole burst; nonces of dropped packets are skipped
+  // (the receiver's window tolerates gaps).
+  const std::uint64_t base = kp->send_nonce.fetch_add(pkts.size(), std::memory_order_relaxed);
+  std::size_t ok = 0;
+  bool data_sent = false;
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < pkts.size(); ++i) {
+    PacketBuf& pb = pkts[i];
+    const std::size_t padded = padded_length(pb.len);
+    if (pb.headroom < kEncryptHeadroom || pb.tailroom < padded - pb.len + kTagLen) {
+      pb.result = DropReason::kNoRoom;
+      counters.count(DropReason::kNoRoom);
+      continue;
+    }
+    const std::uint64_t counter = base + i;
+    if (counter >= kRejectAfterMessages) {
+      pb.result = DropReason::kCounterExhausted;
+      counters.count(DropReason::kCounterExhausted);
+      continue;
+    }
+    std::memset(pb.data + pb.len, 0, padded - pb.len);  // zero padding, whitepaper 5.4.6
+    if (!ctx.seal(counter, pb.data, padded)) {
+      pb.result = DropReason::kAuthFailed;
+      counters.count(DropReason::kAuthFailed);
+      continue;
+    }
+    TransportHeader{kp->remote_index, counter}.serialize(pb.data - TransportHeader::kSize);
+    data_sent |= pb.len > 0;
+    pb.tailroom -= static_cast<std::uint32_t>(padded - pb.len + kTagLen);
+    pb.headroom -= kEncryptHeadroom;
+    pb.data -= TransportHeader::kSize;
+    pb.len = static_cast<std::uint32_t>(TransportHeader::kSize + padded + kTagLen);
+    pb.result = DropReason::kNone;
+    pb.peer = id;
+    bytes += pb.len;
+    ++ok;
+  }
+  if (ok > 0) {
+    pd->tx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    counters.count(Event::kTxData, ok);
+    note_time(pd->last_traversal, now);
+    note_time(pd->last_auth_sent, now);
+    pd->first_data_received.store(kNever, std::memory_order_relaxed);
+    if (data_sent && pd->first_data_sent.load(std::memory_order_relaxed) == kNever) {
+      note_time(pd->first_data_sent, now);
+    }
+  }
+  // Whitepaper 6.2: the initiator rekeys after REKEY_AFTER_TIME; anyone after the messages.
+  if (base + pkts.size() > kRekeyAfterMessages ||
+      (kp->initiator && now - kp->created >= kRekeyAfterTime)) {
+    pd->handshake_wanted.store(true, std::memory_order_relaxed);
+  }
+  return ok;
+}
+
+// Decrypts transport messages of any peers in place against one snapshot.
+std::size_t open_burst(const Snapshot& snap, Nanos now, std::span<PacketBuf> pkts,
+                       Counters& counters) noexcept {
+  std::size_t ok = 0;
+  PeerData* run_pd = nullptr;  // rx bytes are added once per run of one peer's packets
+  std::uint64_t run_bytes = 0;
+  for (auto& pb : pkts) {
+    pb.peer = PeerId::invalid();
+    auto drop = [&](DropReason r) {
+      pb.result = r;
+      counters.count(r);
+    };
+    if (pb.len < TransportHeader::kMinMessage) {
+      drop(DropReason::kTruncated);
+      continue;
+    }
+    if (load_le32(pb.data) != kMessageTransportData) {
+      drop(pb.data[0] == kMessageTransportData ? DropReason::kReservedNonZero
+                                               : DropReason::kUnknownType);
+      continue;
+    }
+    const std::uint32_t receiver = load_le32(pb.data + 4);
+    const std::uint64_t counter = load_le64(pb.data + 8);
+    auto it = snap.indices.find(receiver);
+    if (it == snap.indices.end()) {
+      drop(DropReason::kUnknownIndex);
+      continue;
+    }
+    Keypair* kp = it->second;
+    const PeerView& view = snap.peers[kp->peer.value()];
+    PeerData& pd = *view.data;
+    if (now - kp->created >= kRejectAfterTime) {
+      drop(DropReason::kKeypairExpired);
+      continue;
+    }
+    std::uint8_t* plain = pb.data + TransportHeader::kSize;
+    const std::size_t clen = pb.len - TransportHeader::kMinMessage;
+    if (!kp->recv.open(counter, plain, clen)) {
+      drop(DropReason::kAuthFailed);
+      continue;
+    }
+    if (!kp->replay.check_and_update(counter)) {  // only after authentication
+      drop(DropReason::kReplayed);
+      continue;
+    }
+    // Authenticated: confirm a responder-side keypair (wireguard-go ReceivedWithKeypair).
+    if (kp == view.next && !kp->confirmed.load(std::memory_order_relaxed)) {
+      kp->confirmed.store(true, std::memory_order_release);
+    }
+    if (pb.from.port != 0 && (!view.endpoint || !(*view.endpoint == pb.from))) {
+      pd.roam.write(pb.from);
+    }
+    note_time(pd.last_auth_received, now);
+    note_time(pd.last_traversal, now);
+    pd.first_data_sent.store(kNever, std::memory_order_relaxed);
+    if (&pd != run_pd) {
+      if (run_pd != nullptr) run_pd->rx_bytes.fetch_add(run_bytes, std::memory_order_relaxed);
+      run_pd = &pd;
+      run_bytes = 0;
+    }
+    run_bytes += pb.len;
+    // Whitepaper 6.2: the initiator rekeys when its keypair nears REJECT_AFTER_TIME.
+    if (kp == view.current && kp->initiator &&
+        now - kp->created >= kRejectAfterTime - kKeepaliveTimeout - kRekeyTimeout) {
+      pd.handshake_wanted.store(true, std::memory_order_relaxed);
+    }
+    pb.peer = kp->peer;
+    if (clen == 0) {
+      counters.count(Event::kRxKeepalive);
+      pb.data = plain;
+      pb.len = 0;
+      pb.result = DropReason::kNone;
+      ++ok;
+      continue;
+    }
+    std::size_t total = 0;
+    PeerId owner;
+    const unsigned version = plain[0] >> 4;
+    if (version == 4 && clen >= 20) {
+      total = load_be16(plain + 2);
+      if (total < 20 || total > clen) {
+        drop(DropReason::kBadInnerPacket);
+        continue;
+      }
+      owner = snap.allowed->lookup_v4(plain + 12);
+    } else if (version == 6 && clen >= 40) {
+      total = 40 + std::size_t{load_be16(plain + 4)};
+      if (total > clen) {
+        drop(DropReason::kBadInnerPacket);
+        continue;
+      }
+      owner = snap.allowed->lookup_v6(plain + 8);
+    } else {
+      drop(DropReason::kBadInnerPacket);
+      continue;
+    }
+    if (owner != kp->peer) {
+      drop(DropReason::kInnerSourceNotAllowed);
+      continue;
+    }
+    if (pd.first_data_received.load(std::memory_order_relaxed) == kNever) {
+      note_time(pd.first_data_received, now);
+    } else {
+      pd.more_data_received.store(true, std::memory_order_relaxed);
+    }
+    counters.count(Event::kRxData);
+    pb.data = plain;
+    pb.len = static_cast<std::uint32_t>(total);
+    pb.result = DropReason::kNone;
+    ++ok;
+  }
+  if (run_pd != nullptr) run_pd->rx_bytes.fetch_add(run_bytes, std::memory_order_relaxed);
+  return ok;
+}
+
 }  // namespace
 
 Rng& system_rng() {
@@ -111,10 +439,16 @@ WallClock& system_wall_clock() {
   static SystemWallClock c;
   return c;
 }
+Reclaimer& immediate_reclaimer() {
+  static ImmediateReclaimer r;
+  return r;
+}
 
 struct Device::Impl {
   Rng& rng;
   WallClock& wall;
+  Reclaimer& reclaimer;
+  DataPath::Impl dp;
   DeviceConfig config;
   bool configured = false;
   crypto::X25519Private static_key;
@@ -124,8 +458,14 @@ struct Device::Impl {
   std::vector<std::unique_ptr<Peer>> peers;
   std::map<Key32, PeerId> by_key;
   std::unordered_map<std::uint32_t, IndexEntry> indices;
-  AllowedIps allowed;
-  Counters counters;
+  // Copy-on-write: workers read the copy the published snapshot holds.
+  std::shared_ptr<AllowedIps> allowed = std::make_shared<AllowedIps>();
+  Counters counters;  // the control thread's block (and the single-threaded data path's)
+  // Publication: dirty = something workers see changed since the last commit(); dead_* = what
+  // this call unlinked, retired after the next publish.
+  bool dirty = true;
+  std::vector<std::unique_ptr<Keypair>> dead_keypairs;
+  std::vector<std::unique_ptr<PeerData>> dead_peer_data;
   std::vector<PeerId> wanted;  // peers with handshake_wanted set; capacity = peer count
   // Cookie generator (whitepaper 5.4.7): secret rotated every COOKIE_SECRET_MAX_AGE.
   crypto::Key cookie_secret{};
@@ -137,7 +477,83 @@ struct Device::Impl {
   std::map<IpAddress, Bucket> buckets;
   std::vector<std::uint8_t> scratch = std::vector<std::uint8_t>(kScratchSize);
 
-  Impl(Rng& r, WallClock& w) : rng(r), wall(w) {}
+  Impl(Rng& r, WallClock& w, Reclaimer& rc) : rng(r), wall(w), reclaimer(rc) { commit(); }
+  ~Impl() { delete dp.snapshot.load(std::memory_order_relaxed); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  // ---- publication to the data path ----
+  AllowedIps& allowed_for_write() {
+    if (allowed.use_count() > 1) allowed = std::make_shared<AllowedIps>(*allowed);
+    dirty = true;
+    return *allowed;
+  }
+  void commit() {
+    if (dirty) {
+      auto snap = std::make_unique<Snapshot>();
+      snap->peers.resize(peers.size());
+      for (const auto& p : peers) {
+        if (!p) continue;
+        snap->peers[p->id.value()] =
+            PeerView{p->data.get(), p->current.get(), p->next.get(), p->endpoint};
+      }
+      for (const auto& [idx, e] : indices) {
+        if (e.keypair != nullptr) snap->indices.emplace(idx, e.keypair);
+      }
+      snap->allowed = allowed;
+      const Snapshot* old = dp.snapshot.exchange(snap.release(), std::memory_order_acq_rel);
+      dirty = false;
+      if (old != nullptr) reclaimer.retire([old] { delete old; });
+    }
+    for (auto& kp : dead_keypairs) reclaimer.retire([k = kp.release()] { delete k; });
+    dead_keypairs.clear();
+    for (auto& pd : dead_peer_data) reclaimer.retire([d = pd.release()] { delete d; });
+    dead_peer_data.clear();
+  }
+
+  // Replays what the data path recorded for p into the timers (order: see PeerData).
+  void absorb(Peer& p) {
+    PeerData& d = *p.data;
+    if (p.next && p.next->confirmed.load(std::memory_order_acquire)) {
+      drop_keypair(p.previous);
+      p.previous = std::move(p.current);
+      p.current = std::move(p.next);
+      timers_handshake_complete(p);
+      dirty = true;
+    }
+    if (d.last_auth_received.exchange(kNever, std::memory_order_relaxed) != kNever) {
+      timers_any_authenticated_packet_received(p);
+    }
+    if (const auto ds = d.first_data_sent.exchange(kNever, std::memory_order_relaxed);
+        ds != kNever) {
+      timers_data_sent(p, Nanos(ds));
+    }
+    if (d.last_auth_sent.exchange(kNever, std::memory_order_relaxed) != kNever) {
+      timers_any_authenticated_packet_sent(p);
+    }
+    if (const auto dr = d.first_data_received.exchange(kNever, std::memory_order_relaxed);
+        dr != kNever) {
+      timers_data_received(p, Nanos(dr));
+    }
+    if (d.more_data_received.exchange(false, std::memory_order_relaxed)) {
+      p.need_another_keepalive = true;
+    }
+    if (const auto tr = d.last_traversal.exchange(kNever, std::memory_order_relaxed);
+        tr != kNever) {
+      timers_any_authenticated_packet_traversal(p, Nanos(tr));
+    }
+    if (d.handshake_wanted.exchange(false, std::memory_order_relaxed)) want_handshake(p);
+    Endpoint from;
+    if (const std::uint32_t seq = d.roam.read(from); seq != 0 && seq != p.seen_roam) {
+      p.seen_roam = seq;
+      roam(p, from);
+    }
+  }
+  void absorb_all() {
+    for (auto& p : peers) {
+      if (p) absorb(*p);
+    }
+  }
 
   Peer* peer(PeerId id) const noexcept {
     if (!id.valid() || id.value() >= peers.size()) return nullptr;
@@ -175,7 +591,9 @@ struct Device::Impl {
     if (!kp) return;
     auto it = indices.find(kp->local_index);
     if (it != indices.end() && it->second.keypair == kp.get()) indices.erase(it);
-    kp.reset();  // AeadContext frees (and cleanses) its key schedule
+    // Freed (AeadContext cleanses its key schedule) once no worker can hold it.
+    dead_keypairs.push_back(std::move(kp));
+    dirty = true;
   }
   void want_handshake(Peer& p) noexcept {
     if (!p.handshake_wanted && wanted.size() < wanted.capacity()) {
@@ -264,8 +682,7 @@ struct Device::Impl {
 
   // Encrypts and sends one packet (possibly empty: a keepalive) on the current keypair.
   // Returns false if there is no usable keypair.
-  bool send_one(Nanos now, Peer& p, std::span<const std::uint8_t> packet, ActionSink& out,
-                Device& dev) {
+  bool send_one(Nanos now, Peer& p, std::span<const std::uint8_t> packet, ActionSink& out) {
     if (packet.size() + kEncryptHeadroom + kEncryptTailroom > scratch.size()) {
       counters.count(DropReason::kNoRoom);
       return true;
@@ -277,7 +694,10 @@ struct Device::Impl {
     pb.len = static_cast<std::uint32_t>(packet.size());
     pb.headroom = kEncryptHeadroom;
     pb.tailroom = static_cast<std::uint32_t>(scratch.size() - kEncryptHeadroom - packet.size());
-    dev.encrypt_burst(now, p.id, std::span<PacketBuf>(&pb, 1));
+    absorb(p);
+    seal_burst(now, p.id, p.data.get(), p.current.get(), true, std::span<PacketBuf>(&pb, 1),
+               counters);
+    absorb(p);
     if (pb.result == DropReason::kNoKeypair || pb.result == DropReason::kKeypairExpired ||
         pb.result == DropReason::kCounterExhausted) {
       return false;
@@ -297,9 +717,9 @@ struct Device::Impl {
     p.staged.emplace_back(packet.begin(), packet.end());
   }
 
-  void send_staged(Nanos now, Peer& p, ActionSink& out, Device& dev) {
+  void send_staged(Nanos now, Peer& p, ActionSink& out) {
     while (!p.staged.empty()) {
-      if (!send_one(now, p, p.staged.front(), out, dev)) {
+      if (!send_one(now, p, p.staged.front(), out)) {
         send_initiation(now, p, false, out);
         return;
       }
@@ -307,12 +727,12 @@ struct Device::Impl {
     }
   }
 
-  void send_keepalive(Nanos now, Peer& p, ActionSink& out, Device& dev) {
+  void send_keepalive(Nanos now, Peer& p, ActionSink& out) {
     if (!p.staged.empty()) {
-      send_staged(now, p, out, dev);
+      send_staged(now, p, out);
       return;
     }
-    if (!send_one(now, p, {}, out, dev)) send_initiation(now, p, false, out);
+    if (!send_one(now, p, {}, out)) send_initiation(now, p, false, out);
   }
 
   void service_wanted(Nanos now, ActionSink& out) {
@@ -331,7 +751,8 @@ struct Device::Impl {
     crypto::Key send_key, recv_key;
     noise_derive_keys(p.hs.chaining_key, initiator, send_key, recv_key);
     auto kp = std::make_unique<Keypair>();
-    const bool ok = kp->send.init(send_key, true) && kp->recv.init(recv_key, false);
+    const bool ok = kp->send.init(send_key, true) && kp->send_control.init(send_key, true) &&
+                    kp->recv.init(recv_key, false);
     crypto::wipe(send_key);
     crypto::wipe(recv_key);
     if (!ok) return false;
@@ -357,6 +778,7 @@ struct Device::Impl {
       p.next = std::move(kp);
       drop_keypair(p.previous);
     }
+    dirty = true;
     counters.count(Event::kSessionsDerived);
     timers_session_derived(p, now);
     return true;
@@ -445,6 +867,7 @@ struct Device::Impl {
     if (!p.endpoint || !(*p.endpoint == from)) {
       p.endpoint = from;
       counters.count(Event::kRoamed);
+      dirty = true;
     }
   }
 
@@ -523,7 +946,7 @@ struct Device::Impl {
   }
 
   DropReason on_response(Nanos now, const Endpoint& from, std::span<std::uint8_t> b,
-                         ActionSink& out, Device& dev) {
+                         ActionSink& out) {
     if (b.size() != HandshakeResponse::kSize) return DropReason::kBadSize;
     if (DropReason r = check_handshake_macs(now, from, b, HandshakeResponse::kMac1Offset, out);
         r != DropReason::kNone) {
@@ -560,7 +983,7 @@ struct Device::Impl {
     timers_handshake_complete(p);
     timers_any_authenticated_packet_traversal(p, now);
     timers_any_authenticated_packet_received(p);
-    send_keepalive(now, p, out, dev);  // confirms the session to the responder
+    send_keepalive(now, p, out);  // confirms the session to the responder
     return DropReason::kNone;
   }
 
@@ -587,8 +1010,15 @@ struct Device::Impl {
 
 // ---------------------------------------------------------------------------------------------
 
-Device::Device(Rng& rng, WallClock& wall) : impl_(std::make_unique<Impl>(rng, wall)) {}
+Device::Device(Rng& rng, WallClock& wall, Reclaimer& reclaimer)
+    : impl_(std::make_unique<Impl>(rng, wall, reclaimer)) {
+  data_.impl_ = &impl_->dp;
+}
 Device::~Device() = default;
+
+DataPath& Device::data_path() noexcept {
+  return data_;
+}
 
 Result<void> Device::configure(const DeviceConfig& config) {
   impl_->config = config;
@@ -612,11 +1042,29 @@ Result<void> Device::set_private_key(const Key32& private_key) {
     d.zero_key_material(*p);
     (void)noise_prepare_peer(d.static_key, p->keys);
   }
+  d.commit();
   return boost::outcome_v2::success();
 }
 
 const Key32& Device::public_key() const {
   return impl_->static_key.public_key();
+}
+
+std::optional<Key32> Device::private_key() const {
+  if (!impl_->configured) return std::nullopt;
+  return impl_->config.private_key;
+}
+
+Result<void> Device::check_peer(const PeerConfig& config) const {
+  const Impl& d = *impl_;
+  if (d.by_key.count(config.public_key) != 0) return fail("peer already exists", EEXIST);
+  NoisePeerKeys keys;
+  keys.remote_static = config.public_key;
+  if (d.configured && !noise_prepare_peer(d.static_key, keys)) {
+    return fail("peer public key is invalid (low-order point)", EINVAL);
+  }
+  crypto::wipe(keys.static_static);
+  return boost::outcome_v2::success();
 }
 
 Result<PeerId> Device::add_peer(const PeerConfig& config) {
@@ -634,10 +1082,15 @@ Result<PeerId> Device::add_peer(const PeerConfig& config) {
   p->endpoint = config.endpoint;
   p->persistent_keepalive = config.persistent_keepalive;
   const PeerId id = p->id;
-  for (const auto& prefix : config.allowed_ips) d.allowed.insert(prefix, id);
+  if (!config.allowed_ips.empty()) {
+    AllowedIps& allowed = d.allowed_for_write();
+    for (const auto& prefix : config.allowed_ips) allowed.insert(prefix, id);
+  }
   d.by_key.emplace(config.public_key, id);
   d.peers.push_back(std::move(p));
   d.wanted.reserve(d.peers.size());
+  d.dirty = true;
+  d.commit();
   return id;
 }
 
@@ -646,10 +1099,13 @@ Result<void> Device::remove_peer(PeerId id) {
   Peer* p = d.peer(id);
   if (p == nullptr) return fail("no such peer", ENOENT);
   d.zero_key_material(*p);
-  d.allowed.remove_peer(id);
+  d.allowed_for_write().remove_peer(id);
   d.by_key.erase(p->keys.remote_static);
   std::erase(d.wanted, id);
+  d.dead_peer_data.push_back(std::move(p->data));
   d.peers[id.value()].reset();
+  d.dirty = true;
+  d.commit();
   return boost::outcome_v2::success();
 }
 
@@ -657,18 +1113,24 @@ Result<void> Device::set_endpoint(PeerId id, const Endpoint& endpoint) {
   Peer* p = impl_->peer(id);
   if (p == nullptr) return fail("no such peer", ENOENT);
   p->endpoint = endpoint;
+  impl_->dirty = true;
+  impl_->commit();
   return boost::outcome_v2::success();
 }
 
 Result<void> Device::add_allowed_ip(PeerId id, const IpPrefix& prefix) {
   if (impl_->peer(id) == nullptr) return fail("no such peer", ENOENT);
-  impl_->allowed.insert(prefix, id);
+  impl_->allowed_for_write().insert(prefix, id);
+  impl_->commit();
   return boost::outcome_v2::success();
 }
 
 Result<void> Device::remove_allowed_ip(PeerId id, const IpPrefix& prefix) {
-  if (impl_->peer(id) == nullptr) return fail("no such peer", ENOENT);
-  if (!impl_->allowed.remove(prefix, id)) return fail("prefix not allowed for peer", ENOENT);
+  Impl& d = *impl_;
+  if (d.peer(id) == nullptr) return fail("no such peer", ENOENT);
+  const bool removed = d.allowed_for_write().remove(prefix, id);
+  d.commit();
+  if (!removed) return fail("prefix not allowed for peer", ENOENT);
   return boost::outcome_v2::success();
 }
 
@@ -677,6 +1139,13 @@ Result<void> Device::set_persistent_keepalive(PeerId id, std::chrono::seconds ev
   if (p == nullptr) return fail("no such peer", ENOENT);
   p->persistent_keepalive = every;
   if (every.count() == 0) p->t_persistent_keepalive.reset();
+  return boost::outcome_v2::success();
+}
+
+Result<void> Device::set_preshared_key(PeerId id, const Key32& preshared_key) {
+  Peer* p = impl_->peer(id);
+  if (p == nullptr) return fail("no such peer", ENOENT);
+  p->keys.preshared = preshared_key;
   return boost::outcome_v2::success();
 }
 
@@ -699,12 +1168,14 @@ Result<PeerStatus> Device::peer_status(PeerId id) const {
   if (p == nullptr) return fail("no such peer", ENOENT);
   PeerStatus s;
   s.public_key = p->keys.remote_static;
+  s.preshared_key = p->keys.preshared;
   s.endpoint = p->endpoint;
-  s.allowed_ips = impl_->allowed.prefixes_of(id);
+  s.allowed_ips = impl_->allowed->prefixes_of(id);
   s.last_handshake = p->last_handshake;
-  s.rx_bytes = p->rx_bytes;
-  s.tx_bytes = p->tx_bytes;
-  s.has_current_keypair = p->current != nullptr;
+  s.rx_bytes = p->data->rx_bytes.load(std::memory_order_relaxed);
+  s.tx_bytes = p->data->tx_bytes.load(std::memory_order_relaxed);
+  s.has_current_keypair =
+      p->current != nullptr || (p->next && p->next->confirmed.load(std::memory_order_relaxed));
   s.persistent_keepalive = p->persistent_keepalive;
   return s;
 }
@@ -716,7 +1187,7 @@ bool Device::under_load(Nanos now) const noexcept {
   return now < impl_->under_load_until;
 }
 PeerId Device::route(const IpAddress& dst) const noexcept {
-  return impl_->allowed.lookup(dst);
+  return impl_->allowed->lookup(dst);
 }
 
 void Device::receive(Nanos now, const Endpoint& from, std::span<std::uint8_t> datagram,
@@ -740,12 +1211,15 @@ void Device::receive(Nanos now, const Endpoint& from, std::span<std::uint8_t> da
     pb.data = datagram.data();
     pb.len = static_cast<std::uint32_t>(datagram.size());
     pb.from = from;
-    if (decrypt_burst(now, std::span<PacketBuf>(&pb, 1)) == 1) {
+    if (open_burst(d.dp.snap(), now, std::span<PacketBuf>(&pb, 1), d.counters) == 1) {
       Peer& p = *d.peer(pb.peer);
+      d.absorb(p);
+      d.commit();
       if (pb.len > 0) out.deliver(pb.peer, std::span<const std::uint8_t>(pb.data, pb.len));
-      if (!p.staged.empty() && p.current) d.send_staged(now, p, out, *this);
+      if (!p.staged.empty() && p.current) d.send_staged(now, p, out);
     }
     d.service_wanted(now, out);
+    d.commit();
     return;
   }
   if (!d.configured) {
@@ -758,7 +1232,7 @@ void Device::receive(Nanos now, const Endpoint& from, std::span<std::uint8_t> da
       r = d.on_initiation(now, from, datagram, out);
       break;
     case kMessageHandshakeResponse:
-      r = d.on_response(now, from, datagram, out, *this);
+      r = d.on_response(now, from, datagram, out);
       break;
     case kMessageCookieReply:
       r = d.on_cookie_reply(now, datagram);
@@ -768,15 +1242,16 @@ void Device::receive(Nanos now, const Endpoint& from, std::span<std::uint8_t> da
   }
   if (r != DropReason::kNone) d.counters.count(r);
   d.service_wanted(now, out);
+  d.commit();
 }
 
 void Device::send(Nanos now, std::span<const std::uint8_t> inner, ActionSink& out) {
   Impl& d = *impl_;
   PeerId id;
   if (!inner.empty() && (inner[0] >> 4) == 4 && inner.size() >= 20) {
-    id = d.allowed.lookup_v4(inner.data() + 16);
+    id = d.allowed->lookup_v4(inner.data() + 16);
   } else if (!inner.empty() && (inner[0] >> 4) == 6 && inner.size() >= 40) {
-    id = d.allowed.lookup_v6(inner.data() + 24);
+    id = d.allowed->lookup_v6(inner.data() + 24);
   } else {
     d.counters.count(DropReason::kBadInnerPacket);
     return;
@@ -793,25 +1268,50 @@ void Device::send_to_peer(Nanos now, PeerId id, std::span<const std::uint8_t> in
   Impl& d = *impl_;
   Peer* p = d.peer(id);
   if (p == nullptr) return;
-  if (!p->staged.empty() || !d.send_one(now, *p, inner, out, *this)) {
+  if (!p->staged.empty() || !d.send_one(now, *p, inner, out)) {
     d.stage(*p, inner);
-    d.send_staged(now, *p, out, *this);
+    d.send_staged(now, *p, out);
   }
   d.service_wanted(now, out);
+  d.commit();
 }
 
 void Device::initiate_handshake(Nanos now, PeerId id, ActionSink& out) {
   if (Peer* p = impl_->peer(id)) impl_->send_initiation(now, *p, false, out);
+  impl_->commit();
 }
 
 Nanos Device::next_deadline() const {
   Nanos best = Nanos::max();
   if (!impl_->wanted.empty()) return Nanos::min();
+  auto consider = [&best](std::optional<Nanos> t) {
+    if (t && *t < best) best = *t;
+  };
   for (const auto& p : impl_->peers) {
     if (!p) continue;
     for (const auto& t : {p->t_retransmit_handshake, p->t_send_keepalive, p->t_new_handshake,
                           p->t_zero_key_material, p->t_persistent_keepalive}) {
-      if (t && *t < best) best = *t;
+      consider(t);
+    }
+    // Events the data path recorded and tick() has not absorbed yet.
+    const PeerData& d = *p->data;
+    Endpoint ignored;
+    if (d.handshake_wanted.load(std::memory_order_relaxed) ||
+        (p->next && p->next->confirmed.load(std::memory_order_relaxed))) {
+      return Nanos::min();
+    }
+    if (const std::uint32_t seq = d.roam.read(ignored); seq != 0 && seq != p->seen_roam) {
+      return Nanos::min();
+    }
+    if (const auto ds = d.first_data_sent.load(std::memory_order_relaxed); ds != kNever) {
+      consider(Nanos(ds) + kKeepaliveTimeout + kRekeyTimeout);
+    }
+    if (const auto dr = d.first_data_received.load(std::memory_order_relaxed); dr != kNever) {
+      consider(Nanos(dr) + kKeepaliveTimeout);
+    }
+    if (const auto tr = d.last_traversal.load(std::memory_order_relaxed);
+        tr != kNever && p->persistent_keepalive.count() > 0) {
+      consider(Nanos(tr) + p->persistent_keepalive);
     }
   }
   return best;
@@ -819,6 +1319,7 @@ Nanos Device::next_deadline() const {
 
 void Device::tick(Nanos now, ActionSink& out) {
   Impl& d = *impl_;
+  d.absorb_all();
   d.service_wanted(now, out);
   auto expired = [now](std::optional<Nanos>& t) {
     if (t && *t <= now) {
@@ -842,7 +1343,7 @@ void Device::tick(Nanos now, ActionSink& out) {
       }
     }
     if (expired(p.t_send_keepalive)) {  // whitepaper 6.5: passive keepalive
-      d.send_keepalive(now, p, out, *this);
+      d.send_keepalive(now, p, out);
       if (p.need_another_keepalive) {
         p.need_another_keepalive = false;
         p.t_send_keepalive = now + kKeepaliveTimeout;
@@ -856,182 +1357,71 @@ void Device::tick(Nanos now, ActionSink& out) {
       d.zero_key_material(p);
     }
     if (expired(p.t_persistent_keepalive)) {
-      d.send_keepalive(now, p, out, *this);
+      d.send_keepalive(now, p, out);
     }
   }
+  d.commit();
 }
 
 // ---- data path ----
 
+std::size_t DataPath::encrypt_burst(Nanos now, PeerId id, std::span<PacketBuf> pkts,
+                                    Counters& counters) noexcept {
+  const Snapshot& s = impl_->snap();
+  if (!id.valid() || id.value() >= s.peers.size()) {
+    return seal_burst(now, id, nullptr, nullptr, false, pkts, counters);
+  }
+  const PeerView& v = s.peers[id.value()];
+  return seal_burst(now, id, v.data, send_keypair(v), false, pkts, counters);
+}
+
+std::size_t DataPath::decrypt_burst(Nanos now, std::span<PacketBuf> pkts,
+                                    Counters& counters) noexcept {
+  return open_burst(impl_->snap(), now, pkts, counters);
+}
+
+PeerId DataPath::route(const IpAddress& dst) const noexcept {
+  return impl_->snap().allowed->lookup(dst);
+}
+
+bool DataPath::endpoint(PeerId id, Endpoint& out) const noexcept {
+  const Snapshot& s = impl_->snap();
+  if (!id.valid() || id.value() >= s.peers.size() || !s.peers[id.value()].endpoint) return false;
+  out = *s.peers[id.value()].endpoint;
+  return true;
+}
+
+bool DataPath::can_send(Nanos now, PeerId id) const noexcept {
+  const Snapshot& s = impl_->snap();
+  if (!id.valid() || id.value() >= s.peers.size()) return false;
+  return usable_for_send(send_keypair(s.peers[id.value()]), now);
+}
+
+PeerId DataPath::peer_of_index(std::uint32_t receiver_index) const noexcept {
+  const Snapshot& s = impl_->snap();
+  auto it = s.indices.find(receiver_index);
+  return it == s.indices.end() ? PeerId::invalid() : it->second->peer;
+}
+
+// Single-threaded forms: the data path on the control thread, then the events absorbed at once.
 std::size_t Device::encrypt_burst(Nanos now, PeerId id, std::span<PacketBuf> pkts) noexcept {
-  Impl& d = *impl_;
-  Peer* p = d.peer(id);
-  Keypair* kp = p != nullptr ? p->current.get() : nullptr;
-  DropReason all = DropReason::kNone;
-  if (kp == nullptr) {
-    all = DropReason::kNoKeypair;
-  } else if (now - kp->created >= kRejectAfterTime) {
-    all = DropReason::kKeypairExpired;
-  }
-  if (all != DropReason::kNone) {
-    for (auto& pb : pkts) pb.result = all;
-    d.counters.count(all, pkts.size());
-    if (p != nullptr) d.want_handshake(*p);
-    return 0;
-  }
-  std::size_t ok = 0;
-  bool data_sent = false;
-  std::uint64_t bytes = 0;
-  for (auto& pb : pkts) {
-    const std::size_t padded = padded_length(pb.len);
-    if (pb.headroom < kEncryptHeadroom || pb.tailroom < padded - pb.len + kTagLen) {
-      pb.result = DropReason::kNoRoom;
-      d.counters.count(DropReason::kNoRoom);
-      continue;
-    }
-    if (kp->send_nonce >= kRejectAfterMessages) {
-      pb.result = DropReason::kCounterExhausted;
-      d.counters.count(DropReason::kCounterExhausted);
-      continue;
-    }
-    const std::uint64_t counter = kp->send_nonce++;
-    std::memset(pb.data + pb.len, 0, padded - pb.len);  // zero padding, whitepaper 5.4.6
-    if (!kp->send.seal(counter, pb.data, padded)) {
-      pb.result = DropReason::kAuthFailed;
-      d.counters.count(DropReason::kAuthFailed);
-      continue;
-    }
-    TransportHeader{kp->remote_index, counter}.serialize(pb.data - TransportHeader::kSize);
-    data_sent |= pb.len > 0;
-    pb.tailroom -= static_cast<std::uint32_t>(padded - pb.len + kTagLen);
-    pb.headroom -= kEncryptHeadroom;
-    pb.data -= TransportHeader::kSize;
-    pb.len = static_cast<std::uint32_t>(TransportHeader::kSize + padded + kTagLen);
-    pb.result = DropReason::kNone;
-    pb.peer = id;
-    bytes += pb.len;
-    ++ok;
-  }
-  if (ok > 0) {
-    p->tx_bytes += bytes;
-    d.counters.count(Event::kTxData, ok);
-    d.timers_any_authenticated_packet_traversal(*p, now);
-    d.timers_any_authenticated_packet_sent(*p);
-    if (data_sent) d.timers_data_sent(*p, now);
-  }
-  // Whitepaper 6.2: the initiator rekeys after REKEY_AFTER_TIME; anyone after the messages.
-  if (kp->send_nonce > kRekeyAfterMessages ||
-      (kp->initiator && now - kp->created >= kRekeyAfterTime)) {
-    d.want_handshake(*p);
-  }
+  const std::size_t ok = data_.encrypt_burst(now, id, pkts, impl_->counters);
+  if (Peer* p = impl_->peer(id)) impl_->absorb(*p);
+  impl_->commit();
   return ok;
 }
 
 std::size_t Device::decrypt_burst(Nanos now, std::span<PacketBuf> pkts) noexcept {
-  Impl& d = *impl_;
-  std::size_t ok = 0;
-  for (auto& pb : pkts) {
-    pb.peer = PeerId::invalid();
-    auto drop = [&](DropReason r) {
-      pb.result = r;
-      d.counters.count(r);
-    };
-    if (pb.len < TransportHeader::kMinMessage) {
-      drop(DropReason::kTruncated);
-      continue;
-    }
-    if (load_le32(pb.data) != kMessageTransportData) {
-      drop(pb.data[0] == kMessageTransportData ? DropReason::kReservedNonZero
-                                               : DropReason::kUnknownType);
-      continue;
-    }
-    const std::uint32_t receiver = load_le32(pb.data + 4);
-    const std::uint64_t counter = load_le64(pb.data + 8);
-    auto it = d.indices.find(receiver);
-    if (it == d.indices.end() || it->second.keypair == nullptr) {
-      drop(DropReason::kUnknownIndex);
-      continue;
-    }
-    Keypair* kp = it->second.keypair;
-    Peer& p = *d.peer(kp->peer);
-    if (now - kp->created >= kRejectAfterTime) {
-      drop(DropReason::kKeypairExpired);
-      continue;
-    }
-    std::uint8_t* plain = pb.data + TransportHeader::kSize;
-    const std::size_t clen = pb.len - TransportHeader::kMinMessage;
-    if (!kp->recv.open(counter, plain, clen)) {
-      drop(DropReason::kAuthFailed);
-      continue;
-    }
-    if (!kp->replay.check_and_update(counter)) {  // only after authentication
-      drop(DropReason::kReplayed);
-      continue;
-    }
-    // Authenticated: confirm a responder-side keypair (wireguard-go ReceivedWithKeypair).
-    if (kp == p.next.get()) {
-      d.drop_keypair(p.previous);
-      p.previous = std::move(p.current);
-      p.current = std::move(p.next);
-      d.timers_handshake_complete(p);
-    }
-    if (pb.from.port != 0) d.roam(p, pb.from);
-    d.timers_any_authenticated_packet_received(p);
-    d.timers_any_authenticated_packet_traversal(p, now);
-    p.rx_bytes += pb.len;
-    // Whitepaper 6.2: the initiator rekeys when its keypair nears REJECT_AFTER_TIME.
-    if (kp == p.current.get() && kp->initiator &&
-        now - kp->created >= kRejectAfterTime - kKeepaliveTimeout - kRekeyTimeout) {
-      d.want_handshake(p);
-    }
-    pb.peer = p.id;
-    if (clen == 0) {
-      d.counters.count(Event::kRxKeepalive);
-      pb.data = plain;
-      pb.len = 0;
-      pb.result = DropReason::kNone;
-      ++ok;
-      continue;
-    }
-    std::size_t total = 0;
-    PeerId owner;
-    const unsigned version = plain[0] >> 4;
-    if (version == 4 && clen >= 20) {
-      total = load_be16(plain + 2);
-      if (total < 20 || total > clen) {
-        drop(DropReason::kBadInnerPacket);
-        continue;
-      }
-      owner = d.allowed.lookup_v4(plain + 12);
-    } else if (version == 6 && clen >= 40) {
-      total = 40 + std::size_t{load_be16(plain + 4)};
-      if (total > clen) {
-        drop(DropReason::kBadInnerPacket);
-        continue;
-      }
-      owner = d.allowed.lookup_v6(plain + 8);
-    } else {
-      drop(DropReason::kBadInnerPacket);
-      continue;
-    }
-    if (owner != p.id) {
-      drop(DropReason::kInnerSourceNotAllowed);
-      continue;
-    }
-    d.timers_data_received(p, now);
-    d.counters.count(Event::kRxData);
-    pb.data = plain;
-    pb.len = static_cast<std::uint32_t>(total);
-    pb.result = DropReason::kNone;
-    ++ok;
-  }
+  const std::size_t ok = data_.decrypt_burst(now, pkts, impl_->counters);
+  impl_->absorb_all();
+  impl_->commit();
   return ok;
 }
 
 bool testing::set_send_counter(Device& dev, PeerId id, std::uint64_t next_nonce) {
   Peer* p = dev.impl_->peer(id);
   if (p == nullptr || !p->current) return false;
-  p->current->send_nonce = next_nonce;
+  p->current->send_nonce.store(next_nonce, std::memory_order_relaxed);
   return true;
 }
 

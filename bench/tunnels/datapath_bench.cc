@@ -2,7 +2,8 @@
 // Data-path benchmark of the WireGuard core, beside its physical limit measured in the same run:
 //   BM_RawEvpSeal / BM_RawEvpOpen   OpenSSL EVP ChaCha20-Poly1305 on one keyed context, nonce
 //                                   set per packet, in place, S bytes per packet (the limit);
-//   BM_TunEncrypt / BM_TunDecrypt   Device::encrypt_burst / decrypt_burst on bursts of 32
+//   BM_TunEncrypt / BM_TunDecrypt   DataPath::encrypt_burst / decrypt_burst (the worker side, what
+//                                   the forwarder calls, per-worker counters) on bursts of 32
 //                                   packets of S inner bytes (header, padding to 16, counter,
 //                                   replay window, inner IP check, allowed-IPs lookup included).
 // items/s = packets/s; bytes/s counts inner bytes S for both, so the rates compare directly.
@@ -147,6 +148,7 @@ void BM_RawEvpSeal(benchmark::State& state) {
 void BM_TunEncrypt(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   Tunnel t;
+  Counters worker_counters;
   std::vector<std::uint8_t> mem(kBurst * kSlot);
   std::vector<PacketBuf> bufs(kBurst);
   for (std::size_t i = 0; i < kBurst; ++i) fill_ipv4(&mem[i * kSlot + kHead], size);
@@ -158,7 +160,7 @@ void BM_TunEncrypt(benchmark::State& state) {
       bufs[i].headroom = kHead;
       bufs[i].tailroom = static_cast<std::uint32_t>(kSlot - kHead - size);
     }
-    ok += t.a.encrypt_burst(t.now, t.pa, bufs);
+    ok += t.a.data_path().encrypt_burst(t.now, t.pa, bufs, worker_counters);
     benchmark::DoNotOptimize(mem.data());
   }
   if (ok != static_cast<std::size_t>(state.iterations()) * kBurst)
@@ -212,6 +214,7 @@ void BM_RawEvpOpen(benchmark::State& state) {
 void BM_TunDecrypt(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   Tunnel t;
+  Counters worker_counters;
   const std::size_t n = kPoolBursts * kBurst;
   std::vector<std::uint8_t> pool(n * kSlot);
   std::vector<PacketBuf> sealed(n);
@@ -240,7 +243,7 @@ void BM_TunDecrypt(benchmark::State& state) {
     }
     std::memcpy(bufs.data(), &sealed[next], kBurst * sizeof(PacketBuf));  // rx descriptors
     next += kBurst;
-    ok += t.b.decrypt_burst(t.now, bufs);
+    ok += t.b.data_path().decrypt_burst(t.now, bufs, worker_counters);
     benchmark::DoNotOptimize(bufs.data());
   }
   if (ok != static_cast<std::size_t>(state.iterations()) * kBurst)

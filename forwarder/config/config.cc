@@ -12,6 +12,7 @@
 #include "config/config.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -51,6 +52,8 @@ constexpr std::size_t kFilePrefixMax = 64;
 constexpr std::uint64_t kMaxMtu = 9000;
 constexpr std::uint64_t kMaxWorkers = 64;
 constexpr std::uint64_t kMaxLcoreId = 1023;
+constexpr std::uint64_t kMaxPathGroupId = 1023;
+constexpr std::size_t kMaxTunnelCount = 8;
 constexpr std::uint64_t kMinMbufs = 1024;
 constexpr std::uint64_t kMaxMbufs = 4u << 20;
 constexpr std::uint64_t kMinMemoryMb = 64;
@@ -857,7 +860,7 @@ Status parse_route(const YAML::Node& node, const std::string& path,
                    const std::vector<PortConfig>& ports, const std::vector<PortOrigin>& origins,
                    std::vector<RouteConfig>& routes) {
   if (node.IsNull()) return error_at(path, node, "expected a map of route settings, got nothing");
-  auto opened = Section::open(node, path, {"prefix", "via", "port", "blackhole"});
+  auto opened = Section::open(node, path, {"prefix", "via", "port", "blackhole", "path_group"});
   if (!opened) return opened.as_failure();
   const Section& s = opened.value();
   RouteConfig route;
@@ -896,6 +899,20 @@ Status parse_route(const YAML::Node& node, const std::string& path,
     }
   }
 
+  if (const YAML::Node* group = s.find("path_group")) {
+    for (const char* key : {"via", "port", "blackhole"}) {
+      if (const YAML::Node* extra = s.find(key)) {
+        return error_at(s.path(key), *extra,
+                        std::string("a path_group route takes no ") + key +
+                            " (its traffic goes into the group's tunnels)");
+      }
+    }
+    auto id = to_uint(*group, s.path("path_group"), 0, kMaxPathGroupId);
+    if (!id) return id.as_failure();
+    route.path_group = static_cast<std::uint16_t>(id.value());
+    routes.push_back(std::move(route));
+    return ok();
+  }
   if (auto r = read_bool(s, "blackhole", route.blackhole); !r) return r;
   if (route.blackhole) {
     for (const char* key : {"via", "port"}) {
@@ -1028,10 +1045,241 @@ Status parse_neighbor_timers(const YAML::Node& node, NeighborTimers& timers) {
   return ok();
 }
 
+// ---- tunnels ------------------------------------------------------------------------------
+
+Result<WgKey> to_wg_key(const YAML::Node& node, const std::string& path) {
+  auto text = to_string(node, path);
+  if (!text) return text.as_failure();
+  const auto key = parse_wg_key(text.value());
+  if (!key) {
+    return error_at(path, node,
+                    "not a WireGuard key (expected 44 characters of base64, as `wg genkey` "
+                    "prints)");
+  }
+  return *key;
+}
+
+// "192.0.2.1:51820" or "[2001:db8::1]:51820".
+Result<TunnelEndpoint> to_endpoint(const YAML::Node& node, const std::string& path) {
+  auto text = to_string(node, path);
+  if (!text) return text.as_failure();
+  const std::string& t = text.value();
+  const auto bad = [&] {
+    return error_at(path, node,
+                    quote(t) +
+                        " is not an endpoint (expected 192.0.2.1:51820 or "
+                        "[2001:db8::1]:51820)");
+  };
+  std::string host, port;
+  if (!t.empty() && t.front() == '[') {
+    const auto close = t.find("]:");
+    if (close == std::string::npos) return bad();
+    host = t.substr(1, close - 1);
+    port = t.substr(close + 2);
+  } else {
+    const auto colon = t.rfind(':');
+    if (colon == std::string::npos || t.find(':') != colon) return bad();
+    host = t.substr(0, colon);
+    port = t.substr(colon + 1);
+  }
+  const auto addr = IpAddress::parse(host);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (!addr || port.empty() || ec != std::errc() || end != port.data() + port.size() ||
+      value == 0 || value > 65535) {
+    return bad();
+  }
+  if (const std::string why = unusable_reason(*addr); !why.empty()) {
+    return error_at(path, node, addr->str() + " is " + why);
+  }
+  return TunnelEndpoint{*addr, static_cast<std::uint16_t>(value)};
+}
+
+Status parse_tunnel_peer(const YAML::Node& node, const std::string& path, TunnelConfig& tunnel) {
+  if (node.IsNull()) return error_at(path, node, "expected a map of peer settings, got nothing");
+  auto opened = Section::open(node, path,
+                              {"name", "public_key", "preshared_key", "endpoint", "allowed_ips",
+                               "persistent_keepalive", "path_group"});
+  if (!opened) return opened.as_failure();
+  const Section& s = opened.value();
+  TunnelPeerConfig peer;
+  if (const YAML::Node* name = s.find("name")) {
+    auto value = to_string(*name, s.path("name"));
+    if (!value) return value.as_failure();
+    if (value.value().empty() || value.value().size() > kInstanceNameMax ||
+        !all_of(value.value(), is_instance_name_char)) {
+      return error_at(s.path("name"), *name,
+                      quote(value.value()) + " must be 1.." + std::to_string(kInstanceNameMax) +
+                          " characters of [A-Za-z0-9_-]");
+    }
+    peer.name = value.value();
+  }
+  auto key_node = s.require("public_key");
+  if (!key_node) return key_node.as_failure();
+  auto key = to_wg_key(key_node.value(), s.path("public_key"));
+  if (!key) return key.as_failure();
+  peer.public_key = key.value();
+  if (const YAML::Node* psk = s.find("preshared_key")) {
+    auto value = to_wg_key(*psk, s.path("preshared_key"));
+    if (!value) return value.as_failure();
+    peer.preshared_key = value.value();
+  }
+  if (const YAML::Node* ep = s.find("endpoint")) {
+    auto value = to_endpoint(*ep, s.path("endpoint"));
+    if (!value) return value.as_failure();
+    peer.endpoint = value.value();
+  }
+  if (const YAML::Node* list = s.find("allowed_ips")) {
+    auto items = to_list(*list, s.path("allowed_ips"));
+    if (!items) return items.as_failure();
+    for (std::size_t k = 0; k < items.value().size(); ++k) {
+      const std::string at = item_path(s.path("allowed_ips"), k);
+      auto text = to_string(items.value()[k], at);
+      if (!text) return text.as_failure();
+      const auto prefix = IpPrefix::parse(text.value());
+      if (!prefix) {
+        return error_at(at, items.value()[k],
+                        quote(text.value()) + " is not an IP prefix (e.g. 10.2.0.0/16)");
+      }
+      const IpPrefix masked = prefix->masked();
+      for (std::size_t j = 0; j < tunnel.peers.size(); ++j) {
+        const auto& other = tunnel.peers[j].allowed_ips;
+        if (std::find(other.begin(), other.end(), masked) != other.end()) {
+          return error_at(at, items.value()[k],
+                          masked.str() + " is already allowed for " +
+                              item_path(path.substr(0, path.rfind('[')), j));
+        }
+      }
+      if (std::find(peer.allowed_ips.begin(), peer.allowed_ips.end(), masked) !=
+          peer.allowed_ips.end()) {
+        return error_at(at, items.value()[k], masked.str() + " is listed twice");
+      }
+      peer.allowed_ips.push_back(masked);
+    }
+  }
+  if (auto r = read_uint(s, "persistent_keepalive", 0, 65535, peer.persistent_keepalive_s); !r) {
+    return r;
+  }
+  if (const YAML::Node* group = s.find("path_group")) {
+    auto id = to_uint(*group, s.path("path_group"), 0, kMaxPathGroupId);
+    if (!id) return id.as_failure();
+    peer.path_group = static_cast<std::uint16_t>(id.value());
+  }
+  for (std::size_t j = 0; j < tunnel.peers.size(); ++j) {
+    if (tunnel.peers[j].public_key == peer.public_key) {
+      return error_at(s.path("public_key"), key_node.value(),
+                      "the same public key as peer " + std::to_string(j) + " of this tunnel");
+    }
+    if (!peer.name.empty() && tunnel.peers[j].name == peer.name) {
+      return error_at(s.path("name"), node,
+                      quote(peer.name) + " names peer " + std::to_string(j) + " already");
+    }
+  }
+  tunnel.peers.push_back(std::move(peer));
+  return ok();
+}
+
+Status parse_tunnel(const YAML::Node& node, const std::string& path,
+                    const std::vector<PortConfig>& ports, std::vector<TunnelConfig>& tunnels) {
+  if (node.IsNull()) return error_at(path, node, "expected a map of tunnel settings, got nothing");
+  auto opened = Section::open(
+      node, path, {"name", "private_key", "private_key_file", "listen_port", "ports", "peers"});
+  if (!opened) return opened.as_failure();
+  const Section& s = opened.value();
+  TunnelConfig tunnel;
+
+  auto name_node = s.require("name");
+  if (!name_node) return name_node.as_failure();
+  auto name = to_string(name_node.value(), s.path("name"));
+  if (!name) return name.as_failure();
+  if (name.value().empty() || name.value().size() > kIfNameMax ||
+      !all_of(name.value(), is_port_name_char)) {
+    return error_at(s.path("name"), name_node.value(),
+                    quote(name.value()) + " must be 1.." + std::to_string(kIfNameMax) +
+                        " characters of [a-z0-9_-] (it names the UAPI socket)");
+  }
+  tunnel.name = name.value();
+  for (std::size_t j = 0; j < tunnels.size(); ++j) {
+    if (tunnels[j].name == tunnel.name) {
+      return error_at(s.path("name"), name_node.value(),
+                      quote(tunnel.name) + " names " + item_path("tunnels", j) + " already");
+    }
+  }
+
+  const YAML::Node* key = s.find("private_key");
+  const YAML::Node* key_file = s.find("private_key_file");
+  if ((key == nullptr) == (key_file == nullptr)) {
+    return error_at(path, node, "give exactly one of private_key and private_key_file");
+  }
+  if (key != nullptr) {
+    auto value = to_wg_key(*key, s.path("private_key"));
+    if (!value) return value.as_failure();
+    tunnel.private_key = value.value();
+  } else {
+    auto value = to_string(*key_file, s.path("private_key_file"));
+    if (!value) return value.as_failure();
+    if (value.value().empty() || value.value().front() != '/') {
+      return error_at(s.path("private_key_file"), *key_file,
+                      quote(value.value()) + " is not an absolute path");
+    }
+    tunnel.private_key_file = value.value();
+  }
+
+  if (auto r = s.require("listen_port"); !r) return r.as_failure();
+  if (auto r = read_uint(s, "listen_port", 1, 65535, tunnel.listen_port); !r) return r;
+
+  auto ports_node = s.require("ports", "required key is missing (the WAN ports to listen on)");
+  if (!ports_node) return ports_node.as_failure();
+  auto items = to_list(ports_node.value(), s.path("ports"));
+  if (!items) return items.as_failure();
+  if (items.value().empty()) {
+    return error_at(s.path("ports"), ports_node.value(), "at least one port is needed");
+  }
+  for (std::size_t k = 0; k < items.value().size(); ++k) {
+    const std::string at = item_path(s.path("ports"), k);
+    auto port_name = to_string(items.value()[k], at);
+    if (!port_name) return port_name.as_failure();
+    const PortConfig* port = find_port(ports, port_name.value());
+    if (port == nullptr) {
+      return error_at(at, items.value()[k], "no port named " + quote(port_name.value()));
+    }
+    if (port->addresses.empty()) {
+      return error_at(at, items.value()[k],
+                      "port " + quote(port->name) + " has no address to listen on");
+    }
+    if (std::find(tunnel.ports.begin(), tunnel.ports.end(), port->name) != tunnel.ports.end()) {
+      return error_at(at, items.value()[k], quote(port->name) + " is listed twice");
+    }
+    for (std::size_t j = 0; j < tunnels.size(); ++j) {
+      const auto& other = tunnels[j].ports;
+      if (tunnels[j].listen_port == tunnel.listen_port &&
+          std::find(other.begin(), other.end(), port->name) != other.end()) {
+        return error_at(at, items.value()[k],
+                        "UDP port " + std::to_string(tunnel.listen_port) + " on " +
+                            quote(port->name) + " is used by " + item_path("tunnels", j));
+      }
+    }
+    tunnel.ports.push_back(port->name);
+  }
+
+  if (const YAML::Node* peers = s.find("peers")) {
+    auto peer_items = to_list(*peers, s.path("peers"));
+    if (!peer_items) return peer_items.as_failure();
+    for (std::size_t k = 0; k < peer_items.value().size(); ++k) {
+      if (auto r = parse_tunnel_peer(peer_items.value()[k], item_path(s.path("peers"), k), tunnel);
+          !r) {
+        return r;
+      }
+    }
+  }
+  tunnels.push_back(std::move(tunnel));
+  return ok();
+}
+
 Result<FwdConfig> parse_document(const YAML::Node& root) {
   auto opened = Section::open(root, "",
                               {"name", "dpdk", "ports", "routes", "neighbors", "fib", "neighbor",
-                               "control_socket", "idle_sleep_max_us"});
+                               "tunnels", "control_socket", "idle_sleep_max_us"});
   if (!opened) return opened.as_failure();
   const Section& s = opened.value();
   FwdConfig config;
@@ -1145,6 +1393,30 @@ Result<FwdConfig> parse_document(const YAML::Node& root) {
     if (auto r = parse_neighbor_timers(*neighbor, config.neighbor); !r) return r.as_failure();
   }
 
+  if (const YAML::Node* tunnels = s.find("tunnels")) {
+    auto items = to_list(*tunnels, "tunnels");
+    if (!items) return items.as_failure();
+    if (items.value().size() > kMaxTunnelCount) {
+      return error_at("tunnels", *tunnels,
+                      std::to_string(items.value().size()) + " tunnels; at most " +
+                          std::to_string(kMaxTunnelCount));
+    }
+    if (!items.value().empty() && config.dpdk.workers != 1) {
+      // A peer's data state has one encrypting and one decrypting thread (docs/tunnels.md);
+      // handing packets to the peer's owner worker is not implemented yet.
+      return error_at("tunnels", *tunnels,
+                      "tunnels need dpdk.workers: 1 (got " + std::to_string(config.dpdk.workers) +
+                          "; per-peer hand-off between workers is not implemented)");
+    }
+    for (std::size_t i = 0; i < items.value().size(); ++i) {
+      if (auto r =
+              parse_tunnel(items.value()[i], item_path("tunnels", i), config.ports, config.tunnels);
+          !r) {
+        return r.as_failure();
+      }
+    }
+  }
+
   if (const YAML::Node* socket = s.find("control_socket")) {
     auto value = to_string(*socket, "control_socket");
     if (!value) return value.as_failure();
@@ -1192,6 +1464,54 @@ Result<FwdConfig> parse_config(std::string_view yaml_text) {
   }
 }
 
+std::optional<WgKey> parse_wg_key(std::string_view base64) {
+  // 44 characters = 32 bytes + one "=" of padding; EVP_DecodeBlock returns 33 (it does not
+  // subtract the padding), and rejects characters outside the alphabet.
+  if (base64.size() != 44 || base64[43] != '=' || base64[42] == '=') return std::nullopt;
+  std::uint8_t out[33];
+  const int n = EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(base64.data()), 44);
+  if (n != 33) return std::nullopt;
+  WgKey key;
+  std::memcpy(key.data(), out, key.size());
+  // Canonical form only: the unused low bits of the last character must be zero.
+  if (wg_key_str(key) != base64) return std::nullopt;
+  return key;
+}
+
+std::string wg_key_str(const WgKey& key) {
+  char out[45];
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out), key.data(), static_cast<int>(key.size()));
+  return std::string(out, 44);
+}
+
+Result<void> load_tunnel_keys(FwdConfig& config) {
+  for (std::size_t i = 0; i < config.tunnels.size(); ++i) {
+    TunnelConfig& t = config.tunnels[i];
+    if (t.private_key || t.private_key_file.empty()) continue;
+    const std::string field = item_path("tunnels", i) + ".private_key_file";
+    std::FILE* f = std::fopen(t.private_key_file.c_str(), "re");
+    if (f == nullptr) {
+      const int err = errno;
+      return fail(field + ": cannot open " + t.private_key_file + ": " + std::strerror(err), err);
+    }
+    char buf[128] = {};
+    const std::size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+    std::fclose(f);
+    std::string_view text(buf, n);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r')) {
+      text.remove_suffix(1);
+    }
+    const auto key = parse_wg_key(text);
+    if (!key) {
+      return fail(field + ": " + t.private_key_file +
+                      " does not hold a WireGuard key (44 characters of base64)",
+                  EINVAL);
+    }
+    t.private_key = *key;
+  }
+  return ok();
+}
+
 Result<FwdConfig> load_config(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -1229,6 +1549,9 @@ Result<FwdConfig> load_config(const std::string& path) {
   if (err != 0) return fail(path + ": cannot read: " + std::strerror(err), err);
   auto config = parse_config(text);
   if (!config) return fail(path + ": " + config.error().message, config.error().code);
+  if (auto r = load_tunnel_keys(config.value()); !r) {
+    return fail(path + ": " + r.error().message, r.error().code);
+  }
   return config;
 }
 

@@ -5,6 +5,7 @@
 // docs/forwarder-config.md documents every key.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,6 +55,7 @@ struct RouteConfig {
   std::optional<IpAddress> via;  // gateway; absent = on-link (connected) or blackhole
   std::string port;              // output port name; required unless blackhole
   bool blackhole = false;
+  std::optional<std::uint16_t> path_group;  // into the tunnels of this path group (0..1023)
 };
 
 struct NeighborConfig {  // a static neighbour entry: never ages
@@ -77,6 +79,32 @@ struct NeighborTimers {
   std::uint32_t queue_per_neighbor = 16;  // packets held while a neighbour is resolved
 };
 
+using WgKey = std::array<std::uint8_t, 32>;  // a WireGuard key (base64 in the file)
+
+struct TunnelEndpoint {
+  IpAddress addr;
+  std::uint16_t port = 0;
+};
+
+struct TunnelPeerConfig {
+  std::string name;  // optional label (path groups, causewayctl)
+  WgKey public_key{};
+  std::optional<WgKey> preshared_key;        // absent = none
+  std::optional<TunnelEndpoint> endpoint;    // absent = learnt from its first handshake
+  std::vector<IpPrefix> allowed_ips;         // masked; unique within the tunnel
+  std::uint16_t persistent_keepalive_s = 0;  // 0 = off
+  std::optional<std::uint16_t> path_group;   // member (active) of this path group, 0..1023
+};
+
+struct TunnelConfig {
+  std::string name;  // the WireGuard interface name (UAPI socket), 1..15 chars
+  std::optional<WgKey> private_key;
+  std::string private_key_file;  // absolute path; read by load_config into private_key
+  std::uint16_t listen_port = 0;
+  std::vector<std::string> ports;  // WAN ports whose addresses it listens on
+  std::vector<TunnelPeerConfig> peers;
+};
+
 struct FwdConfig {
   std::string name = "causeway";  // PoP / instance name (1..32 chars, [A-Za-z0-9_-])
   DpdkConfig dpdk;
@@ -85,6 +113,7 @@ struct FwdConfig {
   std::vector<NeighborConfig> neighbors;
   FibConfig fib;
   NeighborTimers neighbor;
+  std::vector<TunnelConfig> tunnels;
   std::string control_socket = "/run/causeway/fwd.sock";
   std::uint32_t idle_sleep_max_us =
       1000;  // adaptive polling: longest sleep of an idle worker; 0 = busy-poll
@@ -92,7 +121,13 @@ struct FwdConfig {
 
 // Parse and validate a whole configuration document. Errors name the field path.
 [[nodiscard]] Result<FwdConfig> parse_config(std::string_view yaml_text);
-// Read a file and parse it; errors name the file, then the field.
+// Read a file and parse it, then read every tunnel's private_key_file; errors name the file,
+// then the field.
 [[nodiscard]] Result<FwdConfig> load_config(const std::string& path);
+// Reads tunnels[i].private_key_file into private_key (load_config calls it).
+[[nodiscard]] Result<void> load_tunnel_keys(FwdConfig& config);
+// WireGuard's key text form: 44 characters of base64 for 32 bytes.
+[[nodiscard]] std::optional<WgKey> parse_wg_key(std::string_view base64);
+[[nodiscard]] std::string wg_key_str(const WgKey& key);
 
 }  // namespace causeway::fwd

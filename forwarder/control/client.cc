@@ -285,6 +285,18 @@ Result<nlohmann::json> ControlClient::get_ports() {
   return call(MsgType::kGetPorts);
 }
 
+Result<nlohmann::json> ControlClient::get_tunnels() {
+  return call(MsgType::kGetTunnels);
+}
+
+Result<nlohmann::json> ControlClient::get_path_groups() {
+  return call(MsgType::kGetPathGroups);
+}
+
+Result<nlohmann::json> ControlClient::set_path_group(const nlohmann::json& request) {
+  return call(MsgType::kSetPathGroup, request);
+}
+
 Result<nlohmann::json> ControlClient::set_neighbor(std::string_view op, std::string_view port,
                                                    const IpAddress& address,
                                                    std::optional<MacAddress> mac) {

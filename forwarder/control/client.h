@@ -82,6 +82,9 @@ class ControlClient {
                                                     const IpAddress& address,
                                                     std::optional<MacAddress> mac);
   [[nodiscard]] Result<std::uint64_t> flush_routes(std::string_view source);
+  [[nodiscard]] Result<nlohmann::json> get_tunnels();
+  [[nodiscard]] Result<nlohmann::json> get_path_groups();
+  [[nodiscard]] Result<nlohmann::json> set_path_group(const nlohmann::json& request);
 
   [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] bool usable() const { return fd_ >= 0; }

@@ -51,7 +51,7 @@ std::string_view to_string(HeaderProblem problem) {
 bool is_request_type(MsgType type) {
   auto v = static_cast<std::uint16_t>(type);
   return v >= static_cast<std::uint16_t>(MsgType::kHello) &&
-         v <= static_cast<std::uint16_t>(MsgType::kFlushRoutes);
+         v <= static_cast<std::uint16_t>(MsgType::kSetPathGroup);
 }
 
 std::string_view to_string(MsgType type) {
@@ -74,6 +74,12 @@ std::string_view to_string(MsgType type) {
       return "get-ports";
     case MsgType::kFlushRoutes:
       return "flush-routes";
+    case MsgType::kGetTunnels:
+      return "get-tunnels";
+    case MsgType::kGetPathGroups:
+      return "get-path-groups";
+    case MsgType::kSetPathGroup:
+      return "set-path-group";
   }
   return "unknown";
 }
@@ -176,13 +182,15 @@ std::string_view to_string(RouteKind kind) {
       return "blackhole";
     case RouteKind::kUnreachable:
       return "unreachable";
+    case RouteKind::kPathGroup:
+      return "path_group";
   }
   return "unknown";
 }
 
 std::optional<RouteKind> route_kind_from_string(std::string_view text) {
   for (auto k : {RouteKind::kGateway, RouteKind::kConnected, RouteKind::kLocal,
-                 RouteKind::kBlackhole, RouteKind::kUnreachable}) {
+                 RouteKind::kBlackhole, RouteKind::kUnreachable, RouteKind::kPathGroup}) {
     if (to_string(k) == text) return k;
   }
   return std::nullopt;
@@ -248,7 +256,7 @@ Result<RouteUpdate> from_record(const RouteRecord& r) {
     // Kind and gateway are ignored on delete: a delete names (table, prefix).
     return u;
   }
-  if (r.kind > static_cast<std::uint8_t>(RouteKind::kUnreachable)) {
+  if (r.kind > static_cast<std::uint8_t>(RouteKind::kPathGroup)) {
     return fail("unknown route kind " + std::to_string(r.kind), EINVAL);
   }
   u.kind = static_cast<RouteKind>(r.kind);

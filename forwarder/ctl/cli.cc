@@ -39,6 +39,9 @@ struct Words {
   std::vector<std::string> route_del;
   std::vector<std::string> neighbor_add;
   std::vector<std::string> neighbor_del;
+  unsigned path_id = 0;
+  std::vector<std::string> path_members;  // TUNNEL/PEER
+  std::vector<std::string> path_active;
   std::string provision_file{kDefaultProvisionStatusPath};
 };
 
@@ -54,6 +57,9 @@ struct Commands {
   CLI::App* neighbor_del = nullptr;
   CLI::App* ports = nullptr;
   CLI::App* hello = nullptr;
+  CLI::App* tunnels = nullptr;
+  CLI::App* path_groups = nullptr;
+  CLI::App* path_groups_set = nullptr;
   CLI::App* sla = nullptr;
   CLI::App* paths = nullptr;
   CLI::App* routed = nullptr;
@@ -87,6 +93,15 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.neighbor_del->add_option("words", w.neighbor_del, "ADDR [MAC] port NAME")->required();
   c.ports = app.add_subcommand("ports", "List ports, their mirrors and addresses");
   c.hello = app.add_subcommand("hello", "Check that the forwarder answers");
+  c.tunnels = app.add_subcommand("tunnels", "WireGuard tunnels and their peers");
+  c.path_groups =
+      app.add_subcommand("path-groups", "The forwarder's path groups: members and the active set");
+  c.path_groups_set = c.path_groups->add_subcommand(
+      "set", "path-groups set ID --member TUNNEL/PEER... [--active TUNNEL/PEER...]");
+  c.path_groups_set->add_option("id", w.path_id, "Path group id (0..1023)")->required();
+  c.path_groups_set->add_option("--member", w.path_members, "TUNNEL/PEER (peer name or key)");
+  c.path_groups_set->add_option("--active", w.path_active,
+                                "members that carry traffic (default all)");
   c.sla = app.add_subcommand("sla", "SLA state per path and per class (causeway-routed)");
   c.paths = app.add_subcommand("paths",
                                "Routes towards remote PoPs and each class's paths "
@@ -275,6 +290,32 @@ int do_neighbor(Session& s, const std::vector<std::string>& words, bool add, boo
   return kExitOk;
 }
 
+// "wg0/pop-b" -> {"tunnel": "wg0", "peer": "pop-b"}; the peer may be a base64 key ('/' inside).
+std::optional<nlohmann::json> member_ref(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) return std::nullopt;
+  return nlohmann::json{{"tunnel", text.substr(0, slash)}, {"peer", text.substr(slash + 1)}};
+}
+
+int do_path_groups_set(Session& s, const Words& w) {
+  nlohmann::json req{
+      {"id", w.path_id}, {"members", nlohmann::json::array()}, {"active", nlohmann::json::array()}};
+  for (const auto& [words, key] :
+       {std::pair{&w.path_members, "members"}, std::pair{&w.path_active, "active"}}) {
+    for (const std::string& m : *words) {
+      auto ref = member_ref(m);
+      if (!ref) return s.usage("expected TUNNEL/PEER, got \"" + m + "\"");
+      req[key].push_back(*ref);
+    }
+  }
+  ControlClient* client = s.client();
+  if (!client) return kExitNoConnect;
+  auto body = client->set_path_group(req);
+  if (!body) return s.failed(body.error());
+  if (w.json) print_json(s, body.value());
+  return kExitOk;
+}
+
 // sla, paths, routed status: causeway-routed's control socket.
 int do_routed(Session& s, const std::string& command, bool json) {
   const auto timeout = std::chrono::milliseconds(static_cast<long>(s.settings().timeout_s * 1000));
@@ -337,6 +378,7 @@ int do_status(Session& s, const Words& w) {
 
 // Runs the command that `app` parsed into `w`.
 int execute(Session& s, const Commands& c, const Words& w) {
+  if (c.path_groups_set->parsed()) return do_path_groups_set(s, w);
   if (c.route_add->parsed()) return do_route(s, w.route_add, true, w.json);
   if (c.route_del->parsed()) return do_route(s, w.route_del, false, w.json);
   if (c.neighbor_add->parsed()) return do_neighbor(s, w.neighbor_add, true, w.json);
@@ -365,6 +407,12 @@ int execute(Session& s, const Commands& c, const Words& w) {
   } else if (c.ports->parsed()) {
     body = client->get_ports();
     render = render_ports;
+  } else if (c.tunnels->parsed()) {
+    body = client->get_tunnels();
+    render = render_tunnels;
+  } else if (c.path_groups->parsed()) {
+    body = client->get_path_groups();
+    render = render_path_groups;
   } else if (c.hello->parsed()) {
     auto hello = client->hello("causewayctl");
     if (!hello) return s.failed(hello.error());

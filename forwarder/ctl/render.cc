@@ -227,6 +227,47 @@ std::string render_ports(const json& ports) {
   return table.str();
 }
 
+std::string render_tunnels(const json& tunnels) {
+  TextTable table({{"TUNNEL"},
+                   {"PORT", Align::kRight},
+                   {"PEER"},
+                   {"ENDPOINT"},
+                   {"SESSION"},
+                   {"HANDSHAKE", Align::kRight},
+                   {"RX BYTES", Align::kRight},
+                   {"TX BYTES", Align::kRight},
+                   {"ALLOWED IPS"}});
+  for (const auto& t : array_field(tunnels, "tunnels")) {
+    for (const auto& p : array_field(t, "peers")) {
+      std::string name = json_cell(p, "name");
+      if (name == "-" || name.empty()) name = json_cell(p, "public_key");
+      table.add_row({json_cell(t, "name"), json_cell(t, "listen_port"), name,
+                     json_cell(p, "endpoint"), p.value("session", false) ? "up" : "down",
+                     json_cell(p, "latest_handshake"), json_cell(p, "rx_bytes"),
+                     json_cell(p, "tx_bytes"), json_cell(p, "allowed_ips")});
+    }
+  }
+  return table.str();
+}
+
+std::string render_path_groups(const json& groups) {
+  TextTable table({{"GROUP", Align::kRight}, {"MEMBERS"}, {"ACTIVE"}});
+  auto refs = [](const json& list) {
+    std::string out;
+    if (!list.is_array()) return out;
+    for (const auto& m : list) {
+      if (!out.empty()) out += ", ";
+      out += m.value("tunnel", "?") + "/" + m.value("peer", "?");
+    }
+    return out.empty() ? std::string("-") : out;
+  };
+  for (const auto& g : array_field(groups, "path_groups")) {
+    table.add_row({json_cell(g, "id"), refs(g.value("members", json::array())),
+                   refs(g.value("active", json::array()))});
+  }
+  return table.str();
+}
+
 std::string render_hello(const json& hello) {
   return "causeway-fwd " + json_cell(hello, "name") + ", pid " + json_cell(hello, "pid") +
          ", protocol version " + json_cell(hello, "version") + "\n";

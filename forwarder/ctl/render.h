@@ -42,6 +42,8 @@ class TextTable {
 [[nodiscard]] std::string render_neighbors(const nlohmann::json& neighbors);
 [[nodiscard]] std::string render_ports(const nlohmann::json& ports);
 [[nodiscard]] std::string render_hello(const nlohmann::json& hello);
+[[nodiscard]] std::string render_tunnels(const nlohmann::json& tunnels);
+[[nodiscard]] std::string render_path_groups(const nlohmann::json& groups);
 
 // `causewayctl status`: provisioning (the JSON record of causeway-provision, or null when
 // `provision_path` does not exist) and forwarder ({"up": bool, "hello": {...}, "error": "..."}).

@@ -42,7 +42,21 @@
   X(mirror_write_failed, "kernel mirror interface refused a packet")                   \
   X(icmp_rate_limited, "ICMP error suppressed by the rate limit")                      \
   X(inject_queue_full, "control-to-worker queue full")                                 \
-  X(no_buffer, "no mbuf available")
+  X(no_buffer, "no mbuf available")                                                    \
+  X(tunnel_malformed, "UDP to a tunnel listen port that is no WireGuard message")      \
+  X(tunnel_unknown_index, "WireGuard data for no current session (receiver index)")    \
+  X(tunnel_auth_failed, "WireGuard data failed authentication (forged or corrupt)")    \
+  X(tunnel_replayed, "WireGuard data counter replayed or left of the window")          \
+  X(tunnel_keypair_expired, "WireGuard session older than REJECT_AFTER_TIME")          \
+  X(tunnel_inner_rejected, "decrypted packet invalid or its source not allowed")       \
+  X(tunnel_keepalive, "WireGuard keepalive consumed (authenticated, nothing inside)")  \
+  X(tunnel_no_path, "path group has no active member")                                 \
+  X(tunnel_no_endpoint, "tunnel peer has no endpoint yet")                             \
+  X(tunnel_no_outer_route, "no route (or no local address) toward the peer endpoint")  \
+  X(tunnel_too_big, "encrypted packet larger than the WAN port MTU")                   \
+  X(tunnel_encrypt_failed, "encryption refused (no room, counter exhausted)")          \
+  X(tunnel_queue_full, "too many packets waiting for one peer's handshake")            \
+  X(tunnel_handshake_dropped, "handshake or cookie message refused by the control side")
 
 namespace causeway::fwd {
 
@@ -74,6 +88,10 @@ enum class PuntReason : std::uint8_t {
   kTimeExceeded,  // TTL/hop limit expired: send ICMP time exceeded
   kUnreachable,   // no route / unreachable route: send ICMP destination unreachable
   kTooBig,        // larger than the output MTU: ICMP fragmentation needed / packet too big
+  // WireGuard handshake/cookie message: to the tunnel's control-side Device.
+  kTunnelHandshake,
+  // Inner packet for a peer without a session: staged, handshake started.
+  kTunnelNoSession,
 };
 
 }  // namespace causeway::fwd

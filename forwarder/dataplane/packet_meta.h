@@ -23,7 +23,8 @@ struct PacketMeta {
   std::uint16_t mtu;        // output MTU, for kTooBig
   std::uint8_t dst_mac[6];  // resolved next-hop MAC, set by the next-hop stage
   std::uint8_t flags;       // kMetaLocalOrigin: built by the control thread, TTL not decremented
-  std::uint8_t reserved[3];
+  std::uint8_t tunnel;      // tunnel index of a tunnel punt (kTunnelHandshake/kTunnelNoSession)
+  std::uint8_t reserved[2];
 };
 static_assert(sizeof(PacketMeta) == 24);
 inline constexpr std::uint16_t kPacketMetaSize =

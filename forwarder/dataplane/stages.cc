@@ -11,53 +11,14 @@
 #include <cstring>
 
 #include "packet_meta.h"
+#include "stage_helpers.h"
+#include "tunnel_stages.h"
 #include "wire.h"
 
 namespace causeway::fwd {
 namespace {
 
 using namespace wire;
-
-// 4 or 6 for a frame input() accepted as IPv4 / IPv6 (by its ethertype), else 0.
-inline std::uint8_t family_of(const rte_mbuf* m) noexcept {
-  if (m->data_len < kEthHeaderLen) return 0;
-  switch (load_be16(rte_pktmbuf_mtod_offset(m, const std::uint8_t*, 12))) {
-    case kEtherTypeIpv4:
-      return 4;
-    case kEtherTypeIpv6:
-      return 6;
-    default:
-      return 0;
-  }
-}
-
-inline void drop(WorkerContext& ctx, rte_mbuf* m, DropReason r) noexcept {
-  ctx.counters->count_drop(r);
-  ctx.dropped[ctx.n_dropped++] = m;
-}
-
-// A frame that arrived tagged was stripped by vlan_input, which left the tag in the mbuf:
-// its interface is the subinterface of that VLAN id. (VLAN strip offload is never enabled,
-// so the flag is ours; an id without a subinterface cannot get here, but would stay on the
-// port rather than index past the interfaces.)
-inline std::uint16_t punt_interface(const WorkerContext& ctx, const rte_mbuf* m) noexcept {
-  if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) == 0) return ctx.in_port;
-  const std::uint16_t* table = ctx.shared->ports[ctx.in_port].vlan_to_if;
-  const std::uint16_t sub = table == nullptr ? kNoInterface : table[m->vlan_tci & 0x0fff];
-  return sub == kNoInterface ? ctx.in_port : sub;
-}
-
-// The PacketMeta of a packet is written only when it is punted (the control thread's input);
-// forwarded packets never touch that cache line.
-inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
-  PacketMeta& pm = meta(m);
-  pm.in_port = punt_interface(ctx, m);
-  pm.l3_offset = kEthHeaderLen;
-  pm.family = family_of(m);
-  pm.flags = 0;
-  pm.punt = r;
-  ctx.punt[ctx.n_punt++] = m;
-}
 
 // Not forwarded (counted as a drop) but handed to the control thread, which answers with an
 // ICMP error and frees it.
@@ -330,6 +291,10 @@ std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
   for (std::size_t i = 0; i < n && i < kPrefetchAhead; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
+  // Tunnel listeners, if any (else no packet is looked at for them).
+  const TunnelShared* ts = ctx.shared->tunnels;
+  if (ts != nullptr && ts->n_tunnels == 0) ts = nullptr;
+  std::uint32_t tunnel_candidates = 0;
   std::uint16_t keep = 0;
   std::uint16_t n_v6 = 0;
   std::uint64_t bytes = 0;
@@ -351,9 +316,16 @@ std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       if (!ip6_input(ctx, m, ip, avail)) continue;
       ++n_v6;
     }
+    // After vlan_input the tag is gone (the IP header is at kEthHeaderLen either way) and the
+    // listener is looked up on the receiving interface, the subinterface of a tagged frame.
+    if (ts != nullptr &&
+        tunnel_candidate(*ts, rx_interface(ctx, m), ip, m->data_len - kEthHeaderLen, family == 4)) {
+      tunnel_candidates |= 1u << keep;
+    }
     pkts[keep++] = m;
   }
   ctx.burst.n_v6 = n_v6;
+  ctx.burst.tunnel_candidates = tunnel_candidates;
   // Counted here, in the one loop that touches every received mbuf anyway.
   PortCounters& pc = ctx.counters->port[ctx.in_port];
   pc.rx_packets.add(n);
@@ -409,6 +381,10 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
         continue;
       case NextHopKind::kUnreachable:
         drop_with_icmp(ctx, m, DropReason::unreachable, PuntReason::kUnreachable);
+        continue;
+      case NextHopKind::kPathGroup:  // encrypted by tunnel_output (tunnel_stages.h)
+        ctx.tunnel_out_nh[ctx.n_tunnel_out] = id;
+        ctx.tunnel_out[ctx.n_tunnel_out++] = m;
         continue;
       case NextHopKind::kGateway:
       case NextHopKind::kConnected:

@@ -44,6 +44,8 @@ inline constexpr unsigned kIp6OffSrc = 8;
 inline constexpr unsigned kIp6OffDst = 24;
 inline constexpr std::uint8_t kIpProtoIcmp = 1;
 inline constexpr std::uint8_t kIpProtoIcmpv6 = 58;
+inline constexpr std::uint8_t kIpProtoUdp = 17;
+inline constexpr unsigned kUdpHeaderLen = 8;  // RFC 768
 
 // ICMPv6 neighbour discovery message types (RFC 4861 section 4).
 inline constexpr std::uint8_t kNdRouterSolicit = 133;

@@ -9,6 +9,7 @@
 
 #include "packet_meta.h"
 #include "stages.h"
+#include "tunnel_stages.h"
 
 namespace causeway::fwd {
 namespace {
@@ -39,9 +40,11 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
   ctx.in_port = in_port;
   std::span<rte_mbuf*> s(pkts, n);
   s = s.first(input(ctx, s));
+  s = s.first(tunnel_input(ctx, s));  // returns at once for a burst input marked nothing in
   s = s.first(fib_lookup(ctx, s));
   s = s.first(next_hop(ctx, s));
   tx_enqueue_burst(ctx, s, ctx.burst.out_port);
+  if (ctx.n_tunnel_out) tunnel_output(ctx);  // next_hop's path-group packets
 
   if (ctx.n_punt) hand_punts_to_control(ctx);
   if (ctx.n_dropped) {

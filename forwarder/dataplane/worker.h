@@ -25,6 +25,10 @@ namespace causeway::fwd {
 
 inline constexpr unsigned kBurstSize = 32;
 inline constexpr unsigned kTxBufferSize = 64;
+static_assert(kBurstSize <= 32, "BurstState::tunnel_candidates is one bit per packet");
+
+struct TunnelShared;  // tunnel_stages.h
+struct TunnelWorker;
 
 inline constexpr std::uint16_t kNoInterface = 0xffff;
 inline constexpr unsigned kVlanIds = 4096;
@@ -62,6 +66,7 @@ struct DataplaneShared {
   std::atomic<bool>* punt_wakeup_armed = nullptr;
   int punt_eventfd = -1;
   std::atomic<bool>* quit = nullptr;       // set by the control thread at shutdown
+  const TunnelShared* tunnels = nullptr;   // WireGuard listeners and path groups (or none)
   std::uint32_t idle_sleep_max_us = 1000;  // 0 = busy-poll
 };
 
@@ -79,7 +84,11 @@ struct TxBuffer {
 // What the stages of one burst hand each other per packet, index-aligned with the span of
 // survivors each stage returns (stages.h).
 struct BurstState {
-  std::uint16_t n_v6 = 0;              // IPv6 packets among input's survivors (0: all IPv4)
+  std::uint16_t n_v6 = 0;  // IPv6 packets among input's survivors (0: all IPv4)
+  // input -> tunnel_input: bit i set if packet i is UDP to a port a tunnel listens on at the
+  // receiving interface (0 for every burst when no tunnel is configured: tunnel_input returns at
+  // once).
+  std::uint32_t tunnel_candidates = 0;
   std::uint32_t dst4[kBurstSize];      // input -> fib_lookup: IPv4 destination, host order
   std::uint32_t nh[kBurstSize];        // fib_lookup -> next_hop: NextHopId value
   std::uint16_t out_port[kBurstSize];  // next_hop -> tx: tx buffer (physical port index)
@@ -102,6 +111,11 @@ struct alignas(64) WorkerContext {
   rte_mbuf* dropped[kBurstSize];
   BurstState burst;
   TxBuffer tx[kMaxPorts];
+  // Packets routed into a path group this burst (next_hop stage -> tunnel_output).
+  std::uint16_t n_tunnel_out = 0;
+  rte_mbuf* tunnel_out[kBurstSize];
+  std::uint32_t tunnel_out_nh[kBurstSize];  // NextHopId value (the path group) of each
+  TunnelWorker* tunnel = nullptr;           // this worker's tunnel scratch (tunnel_stages.h)
 };
 
 // Runs one received burst (all from port `in_port`) through every stage; survivors end in

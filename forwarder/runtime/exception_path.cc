@@ -178,6 +178,13 @@ void ExceptionPath::handle_punt(rte_mbuf* m) {
       }
       return;
     }
+    case PuntReason::kTunnelHandshake:
+    case PuntReason::kTunnelNoSession:
+      if (tunnel_handler_) {
+        tunnel_handler_(m);
+        return;
+      }
+      break;
   }
   rte_pktmbuf_free(m);
 }

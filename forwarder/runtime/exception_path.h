@@ -65,6 +65,14 @@ class ExceptionPath {
   [[nodiscard]] Result<void> remove_neighbor(std::uint16_t port, const IpAddress& addr);
   [[nodiscard]] std::vector<NeighborView> neighbors() const;
 
+  // Routes a locally built IP packet (L2 header space included, PacketMeta family/l3_offset/
+  // flags set) and sends it or queues it for neighbour resolution. Takes ownership.
+  void send_routed(rte_mbuf* m);
+  // Receives the tunnel punts (PuntReason::kTunnelHandshake / kTunnelNoSession).
+  void set_tunnel_handler(std::function<void(rte_mbuf*)> handler) {
+    tunnel_handler_ = std::move(handler);
+  }
+
  private:
   struct Neighbor {
     std::optional<MacAddress> mac;
@@ -83,8 +91,6 @@ class ExceptionPath {
   void to_kernel(std::uint16_t port, rte_mbuf* m);
   void copy_to_kernel(std::uint16_t port, const rte_mbuf* m);
   void send_icmp_error(rte_mbuf* orig, std::uint8_t type, std::uint8_t code, std::uint32_t extra);
-  // Routes a locally built IP packet (L2 header space included) and sends or queues it.
-  void send_routed(rte_mbuf* m);
   void learn(std::uint16_t port, const IpAddress& addr, const MacAddress& mac, bool create);
   void resolved(const NeighborKey& key, Neighbor& n);
   void send_solicit(std::uint16_t port, const IpAddress& target,
@@ -101,6 +107,7 @@ class ExceptionPath {
   NeighborTimers timers_;
   Inject inject_;
   Clock now_ms_;
+  std::function<void(rte_mbuf*)> tunnel_handler_;
   std::map<NeighborKey, Neighbor> neighbors_;
   // ICMP error token bucket (RFC 1812 4.3.2.8 asks for a rate limit).
   double icmp_tokens_ = 100;

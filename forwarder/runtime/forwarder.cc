@@ -39,6 +39,7 @@
 #include "exception_path.h"
 #include "port.h"
 #include "route_table.h"
+#include "tunnels.h"
 
 namespace causeway::fwd {
 namespace asio = boost::asio;
@@ -139,6 +140,8 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   std::vector<PortRuntime> ports;
   std::vector<bool> port_started;
   std::unique_ptr<ExceptionPath> exception;
+  std::unique_ptr<TunnelRuntime> tunnels;
+  std::vector<TunnelWorker*> tunnel_workers;
 
   std::atomic<bool> quit{false};
   std::atomic<bool> punt_armed{true};
@@ -184,6 +187,7 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   json ports_json() const;
   json neighbors_json() const;
   ctl::Reply set_neighbor(const json& req);
+  ctl::Reply set_path_group(const json& req);
   std::optional<std::uint16_t> port_by_name(const std::string& name) const {
     for (const auto& p : ports)
       if (p.name == name) return p.index;
@@ -248,6 +252,13 @@ Result<void> Forwarder::Impl::init(const std::vector<std::string>& eal_extra) {
       ports, *routes, pool, counters[n_workers], cfg.neighbor,
       [this](rte_mbuf* m) { return inject(m); }, monotonic_ms);
   if (auto r = init_routes(); !r) return r;
+  if (!cfg.tunnels.empty()) {
+    auto t =
+        TunnelRuntime::create(cfg, ports, *routes, *exception, pool, qsbr, counters[n_workers]);
+    if (!t) return t.error();
+    tunnels = std::move(t.value());
+    exception->set_tunnel_handler([this](rte_mbuf* m) { tunnels->handle_punt(m); });
+  }
   if (auto r = init_workers(); !r) return r;
   return boost::outcome_v2::success();
 }
@@ -417,6 +428,9 @@ Result<void> Forwarder::Impl::init_routes() {
     c.spec.prefix = rc.prefix;
     if (rc.blackhole) {
       c.spec.kind = NextHopKind::kBlackhole;
+    } else if (rc.path_group) {
+      c.spec.kind = NextHopKind::kPathGroup;
+      c.spec.port = *rc.path_group;
     } else {
       auto port = port_by_name(rc.port);
       if (!port)
@@ -482,6 +496,7 @@ Result<void> Forwarder::Impl::init_workers() {
   shared.punt_eventfd = punt_eventfd;
   shared.quit = &quit;
   shared.idle_sleep_max_us = cfg.idle_sleep_max_us;  // 0 = busy-poll
+  shared.tunnels = tunnels ? tunnels->shared() : nullptr;
 
   workers = static_cast<WorkerContext*>(
       rte_zmalloc("cw_workers", sizeof(WorkerContext) * n_workers, RTE_CACHE_LINE_SIZE));
@@ -491,6 +506,12 @@ Result<void> Forwarder::Impl::init_workers() {
     ctx->id = w;
     ctx->shared = &shared;
     ctx->counters = &counters[w];
+    if (tunnels) {
+      void* mem = rte_zmalloc("cw_tunnel_worker", sizeof(TunnelWorker), RTE_CACHE_LINE_SIZE);
+      if (!mem) return fail("cannot allocate tunnel worker state", ENOMEM);
+      ctx->tunnel = new (mem) TunnelWorker();
+      tunnel_workers.push_back(ctx->tunnel);
+    }
     rte_ring* r = rte_ring_create(fmt::format("cw_inject{}", w).c_str(), kInjectRingSize,
                                   static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!r) return fail("cannot create an inject ring", ENOMEM);
@@ -573,6 +594,7 @@ void Forwarder::Impl::arm_timer() {
   timer->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     exception->on_timer();
+    if (tunnels) tunnels->on_timer();
     drain_punts();       // in case a wake-up was lost to a full eventfd counter
     routes->try_sync();  // the other FIB copy, if a route change left it behind
     arm_timer();
@@ -616,6 +638,9 @@ void Forwarder::Impl::shutdown() {
     rte_ring_free(r);
   }
   inject_rings.clear();
+  tunnels.reset();  // workers are stopped: nothing reads the published tunnel state any more
+  for (TunnelWorker* tw : tunnel_workers) rte_free(tw);
+  tunnel_workers.clear();
   exception.reset();
   for (std::size_t i = 0; i < ports.size(); ++i) {
     if (port_started[i]) {
@@ -660,6 +685,13 @@ ctl::Reply Forwarder::Impl::handle(ctl::MsgType type, std::span<const std::uint8
       return set_neighbor(req.value());
     case MsgType::kGetPorts:
       return Reply::ok(ports_json());
+    case MsgType::kGetTunnels:
+      return Reply::ok(json{{"tunnels", tunnels ? tunnels->tunnels_json() : json::array()}});
+    case MsgType::kGetPathGroups:
+      return Reply::ok(
+          json{{"path_groups", tunnels ? tunnels->path_groups_json() : json::array()}});
+    case MsgType::kSetPathGroup:
+      return set_path_group(req.value());
     case MsgType::kFlushRoutes: {
       const std::string source = req.value().value("source", "control");
       if (source != "control" && source != "routed") {
@@ -877,6 +909,37 @@ int Forwarder::run() {
   s.io.run();
   s.shutdown();
   return 0;
+}
+
+ctl::Reply Forwarder::Impl::set_path_group(const json& req) {
+  if (!tunnels) return ctl::Reply::error(ENOENT, "no tunnels are configured");
+  if (!req.contains("id") || !req["id"].is_number_unsigned()) {
+    return ctl::Reply::error(EINVAL, "id: expected a path group number");
+  }
+  auto refs = [&req](const char* key, std::vector<PathMemberRef>& out) -> std::string {
+    if (!req.contains(key)) return {};
+    if (!req[key].is_array()) return std::string(key) + ": expected a list";
+    for (std::size_t i = 0; i < req[key].size(); ++i) {
+      const json& m = req[key][i];
+      if (!m.is_object() || !m.contains("tunnel") || !m["tunnel"].is_string() ||
+          !m.contains("peer") || !m["peer"].is_string()) {
+        return fmt::format("{}[{}]: expected {{\"tunnel\": name, \"peer\": name or key}}", key, i);
+      }
+      out.push_back(PathMemberRef{m["tunnel"].get<std::string>(), m["peer"].get<std::string>()});
+    }
+    return {};
+  };
+  std::vector<PathMemberRef> members, active;
+  if (auto e = refs("members", members); !e.empty()) return ctl::Reply::error(EINVAL, e);
+  if (auto e = refs("active", active); !e.empty()) return ctl::Reply::error(EINVAL, e);
+  const auto id = req["id"].get<std::uint64_t>();
+  if (id >= kMaxPathGroups) {
+    return ctl::Reply::error(EINVAL,
+                             fmt::format("id: {} out of range (0..{})", id, kMaxPathGroups - 1));
+  }
+  auto r = tunnels->set_path_group(static_cast<std::uint16_t>(id), members, active);
+  if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
+  return ctl::Reply::ok(json{{"id", id}});
 }
 
 }  // namespace causeway::fwd

@@ -84,7 +84,8 @@ Result<std::unique_ptr<RouteTable>> RouteTable::create(const FibConfig& cfg, uns
 
 Result<std::uint32_t> RouteTable::acquire_next_hop(const RouteSpec& spec) {
   NhKey key{spec.kind, spec.port, spec.kind == NextHopKind::kGateway ? spec.gateway : IpAddress{}};
-  if (spec.kind != NextHopKind::kGateway && spec.kind != NextHopKind::kConnected) {
+  if (spec.kind != NextHopKind::kGateway && spec.kind != NextHopKind::kConnected &&
+      spec.kind != NextHopKind::kPathGroup) {  // a path group's `port` is its group id
     key.port = ctl::kNoPort;
   }
   if (auto it = nh_index_.find(key); it != nh_index_.end()) {
@@ -189,7 +190,12 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
                               s.gateway.str()),
                   EINVAL);
     }
-    if (static_cast<unsigned>(s.kind) > static_cast<unsigned>(NextHopKind::kUnreachable)) {
+    if (s.kind == NextHopKind::kPathGroup && s.port >= kMaxPathGroupIds) {
+      return fail(fmt::format("route {} ({}): path group {} out of range (0..{})", i, p.str(),
+                              s.port, kMaxPathGroupIds - 1),
+                  EINVAL);
+    }
+    if (static_cast<unsigned>(s.kind) > static_cast<unsigned>(NextHopKind::kPathGroup)) {
       return fail(fmt::format("route {} ({}): unknown kind", i, p.str()), EINVAL);
     }
   }

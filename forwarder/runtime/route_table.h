@@ -46,6 +46,8 @@ enum class RouteSource : std::uint8_t { kInterface = 0, kConfig = 1, kControl = 
 inline constexpr unsigned kRouteSourceCount = 4;
 const char* route_source_name(RouteSource s);
 
+inline constexpr std::uint16_t kMaxPathGroupIds = 1024;  // RouteKind::kPathGroup ids 0..1023
+
 struct RouteSpec {
   IpPrefix prefix;
   NextHopKind kind = NextHopKind::kGateway;

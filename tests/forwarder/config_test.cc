@@ -294,7 +294,7 @@ std::vector<BadRow> bad_rows() {
       {kPorts + "routs: []\n", "routs: unknown key (did you mean \"routes\"?); allowed keys: name"},
       {kPorts + "foo: 1\n",
        "foo: unknown key; allowed keys: name, dpdk, ports, routes, neighbors, "
-       "fib, neighbor, control_socket, idle_sleep_max_us (line 4)"},
+       "fib, neighbor, tunnels, control_socket, idle_sleep_max_us (line 4)"},
       {lan + "adresses: [10.1.0.1/24]}\n",
        "ports[0].adresses: unknown key (did you mean \"addresses\"?); allowed keys: name, "
        "device, mac, addresses, mtu, mirror, rx_desc, tx_desc"},
@@ -596,6 +596,216 @@ TEST_CASE("load_config reads a file and names it in errors", "[config]") {
   failed = load_config(dir.path());
   REQUIRE_FALSE(failed);
   CHECK(failed.error().message == dir.path() + ": not a regular file");
+}
+
+// Keys as `wg genkey` / `wg pubkey` print them.
+constexpr std::string_view kKeyA = "YHvzoV5DTgaX8IoOUH6i6hVJNBDZ5g+/ZeOC5KdlHmk=";
+constexpr std::string_view kKeyB = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+constexpr std::string_view kKeyC = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+
+const std::string kTunnelPorts = R"(ports:
+  - {name: lan0, device: net_null0, addresses: [10.1.0.1/24]}
+  - {name: wan0, device: net_null1, addresses: [10.9.0.1/30, "2001:db8:9::1/64"]}
+  - {name: wan1, device: net_null2, addresses: [10.8.0.1/30]}
+)";
+
+TEST_CASE("tunnels: every key parses", "[config][tunnels]") {
+  const std::string yaml = kTunnelPorts + R"(tunnels:
+  - name: wg0
+    private_key: ")" + std::string(kKeyA) +
+                           R"("
+    listen_port: 51820
+    ports: [wan0, wan1]
+    peers:
+      - name: pop-b-wan0
+        public_key: ")" + std::string(kKeyB) +
+                           R"("
+        preshared_key: ")" +
+                           std::string(kKeyC) + R"("
+        endpoint: "10.9.0.2:51821"
+        allowed_ips: [10.2.0.0/16, "fd00:2::/64", 10.3.0.7/24]
+        persistent_keepalive: 25
+        path_group: 7
+      - public_key: ")" + std::string(kKeyC) +
+                           R"("
+        endpoint: "[2001:db8:9::2]:51820"
+  - name: wg1
+    private_key_file: /etc/causeway/wg1.key
+    listen_port: 51820
+    ports: [lan0]
+routes:
+  - {prefix: 10.2.0.0/16, path_group: 7}
+)";
+  auto parsed = parse_config(yaml);
+  INFO((parsed ? std::string() : parsed.error().message));
+  REQUIRE(parsed);
+  const auto& t = parsed.value().tunnels;
+  REQUIRE(t.size() == 2);
+  CHECK(t[0].name == "wg0");
+  REQUIRE(t[0].private_key);
+  CHECK(wg_key_str(*t[0].private_key) == kKeyA);
+  CHECK(t[0].listen_port == 51820);
+  CHECK(t[0].ports == std::vector<std::string>{"wan0", "wan1"});
+  REQUIRE(t[0].peers.size() == 2);
+  const TunnelPeerConfig& p = t[0].peers[0];
+  CHECK(p.name == "pop-b-wan0");
+  CHECK(wg_key_str(p.public_key) == kKeyB);
+  REQUIRE(p.preshared_key);
+  CHECK(wg_key_str(*p.preshared_key) == kKeyC);
+  REQUIRE(p.endpoint);
+  CHECK(p.endpoint->addr == address("10.9.0.2"));
+  CHECK(p.endpoint->port == 51821);
+  CHECK(p.allowed_ips ==
+        std::vector<IpPrefix>{prefix("10.2.0.0/16"), prefix("fd00:2::/64"), prefix("10.3.0.0/24")});
+  CHECK(p.persistent_keepalive_s == 25);
+  CHECK(p.path_group == std::optional<std::uint16_t>(7));
+  CHECK_FALSE(t[0].peers[1].path_group);
+  REQUIRE(t[0].peers[1].endpoint);
+  CHECK(t[0].peers[1].endpoint->addr == address("2001:db8:9::2"));
+  CHECK_FALSE(t[0].peers[1].preshared_key);
+  CHECK(t[0].peers[1].persistent_keepalive_s == 0);
+  CHECK_FALSE(t[1].private_key);
+  CHECK(t[1].private_key_file == "/etc/causeway/wg1.key");
+  REQUIRE(parsed.value().routes.size() == 1);
+  CHECK(parsed.value().routes[0].path_group == std::optional<std::uint16_t>(7));
+  CHECK(parsed.value().routes[0].port.empty());
+}
+
+TEST_CASE("tunnels: a VLAN subinterface is an interface a tunnel listens on", "[config][tunnels]") {
+  const std::string yaml = R"(ports:
+  - {name: lan0, device: net_null0, addresses: [10.1.0.1/24]}
+  - name: wan0
+    device: net_null1
+    addresses: [10.9.0.1/30]
+    vlans:
+      - {id: 300, addresses: [10.7.0.1/30]}
+      - {id: 301}
+dpdk: {workers: 1, lcores: "0@0,1@1"}
+tunnels:
+  - {name: wg0, private_key: ")" +
+                           std::string(kKeyA) +
+                           R"(", listen_port: 51820, ports: [wan0, wan0.300]}
+)";
+  auto parsed = parse_config(yaml);
+  INFO((parsed ? std::string() : parsed.error().message));
+  REQUIRE(parsed);
+  CHECK(parsed.value().tunnels.at(0).ports == std::vector<std::string>{"wan0", "wan0.300"});
+  // A subinterface without an address has nothing to listen on.
+  const std::string bad = yaml.substr(0, yaml.rfind("wan0.300")) + "wan0.301]}\n";
+  auto refused = parse_config(bad);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.rfind(
+            "tunnels[0].ports[1]: port \"wan0.301\" has no address to listen on", 0) == 0);
+}
+
+TEST_CASE("tunnels: bad settings name the field", "[config][tunnels]") {
+  const std::string head = kTunnelPorts + "tunnels:\n  - {name: wg0, private_key: \"" +
+                           std::string(kKeyA) + "\", listen_port: 51820, ports: [wan0]";
+  const std::string peer_b = "{public_key: \"" + std::string(kKeyB) + "\"";
+  const std::vector<BadRow> rows = {
+      {kTunnelPorts + "tunnels:\n  - {private_key: \"" + std::string(kKeyA) +
+           "\", listen_port: 1, ports: [wan0]}\n",
+       "tunnels[0].name: required key is missing"},
+      {kTunnelPorts + "tunnels:\n  - {name: WG0, listen_port: 1, ports: [wan0]}\n",
+       "tunnels[0].name: \"WG0\" must be 1..15 characters of [a-z0-9_-]"},
+      {kTunnelPorts + "tunnels:\n  - {name: wg0, listen_port: 1, ports: [wan0]}\n",
+       "tunnels[0]: give exactly one of private_key and private_key_file"},
+      {kTunnelPorts +
+           "tunnels:\n  - {name: wg0, private_key: abc, listen_port: 1, ports: [wan0]}\n",
+       "tunnels[0].private_key: not a WireGuard key"},
+      {kTunnelPorts +
+           "tunnels:\n  - {name: wg0, private_key_file: wg.key, listen_port: 1, ports: [wan0]}\n",
+       "tunnels[0].private_key_file: \"wg.key\" is not an absolute path"},
+      {kTunnelPorts + "tunnels:\n  - {name: wg0, private_key: \"" + std::string(kKeyA) +
+           "\", ports: [wan0]}\n",
+       "tunnels[0].listen_port: required key is missing"},
+      {kTunnelPorts + "tunnels:\n  - {name: wg0, private_key: \"" + std::string(kKeyA) +
+           "\", listen_port: 70000, ports: [wan0]}\n",
+       "tunnels[0].listen_port: 70000 is out of range (1..65535)"},
+      {head + ", port: 1}\n", "tunnels[0].port: unknown key (did you mean \"ports\"?)"},
+      {kTunnelPorts + "tunnels:\n  - {name: wg0, private_key: \"" + std::string(kKeyA) +
+           "\", listen_port: 1, ports: [wan9]}\n",
+       "tunnels[0].ports[0]: no port named \"wan9\""},
+      {kTunnelPorts + "tunnels:\n  - {name: wg0, private_key: \"" + std::string(kKeyA) +
+           "\", listen_port: 1, ports: []}\n",
+       "tunnels[0].ports: at least one port is needed"},
+      {head + "}\n  - {name: wg0, private_key: \"" + std::string(kKeyA) +
+           "\", listen_port: 1, ports: [wan1]}\n",
+       "tunnels[1].name: \"wg0\" names tunnels[0] already"},
+      {head + "}\n  - {name: wg1, private_key: \"" + std::string(kKeyA) +
+           "\", listen_port: 51820, ports: [wan1, wan0]}\n",
+       "tunnels[1].ports[1]: UDP port 51820 on \"wan0\" is used by tunnels[0]"},
+      {head + ", peers: [{endpoint: \"10.9.0.2:1\"}]}\n",
+       "tunnels[0].peers[0].public_key: required key is missing"},
+      {head + ", peers: [" + peer_b + ", endpoint: \"10.9.0.2\"}]}\n",
+       "tunnels[0].peers[0].endpoint: \"10.9.0.2\" is not an endpoint"},
+      {head + ", peers: [" + peer_b + ", endpoint: \"[::1]:5\"}]}\n",
+       "tunnels[0].peers[0].endpoint: ::1 is a loopback address"},
+      {head + ", peers: [" + peer_b + ", preshared_key: \"x\"}]}\n",
+       "tunnels[0].peers[0].preshared_key: not a WireGuard key"},
+      {head + ", peers: [" + peer_b + ", allowed_ips: [10.0.0.0/33]}]}\n",
+       "tunnels[0].peers[0].allowed_ips[0]: \"10.0.0.0/33\" is not an IP prefix"},
+      {head + ", peers: [" + peer_b + ", allowed_ips: [10.2.0.0/16]}, {public_key: \"" +
+           std::string(kKeyC) + "\", allowed_ips: [10.2.0.0/16]}]}\n",
+       "tunnels[0].peers[1].allowed_ips[0]: 10.2.0.0/16 is already allowed for "
+       "tunnels[0].peers[0]"},
+      {head + ", peers: [" + peer_b + "}, " + peer_b + "}]}\n",
+       "tunnels[0].peers[1].public_key: the same public key as peer 0 of this tunnel"},
+      {head + ", peers: [" + peer_b + ", persistent_keepalive: -1}]}\n",
+       "tunnels[0].peers[0].persistent_keepalive: -1 is out of range (0..65535)"},
+      {head + ", peers: [" + peer_b + ", path_group: 1024}]}\n",
+       "tunnels[0].peers[0].path_group: 1024 is out of range (0..1023)"},
+      {"dpdk: {workers: 2}\n" + head + "}\n",
+       "tunnels: tunnels need dpdk.workers: 1 (got 2; per-peer hand-off between workers is not "
+       "implemented)"},
+      {"dpdk: {workers: 2, lcores: \"0@0,1@1,2@1\"}\n" + head + "}\n",
+       "tunnels: tunnels need dpdk.workers: 1 (got 2; per-peer hand-off between workers is not "
+       "implemented)"},
+      {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: 1, port: wan0}\n",
+       "routes[0].port: a path_group route takes no port"},
+      {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: x}\n",
+       "routes[0].path_group: expected an integer (0..1023)"},
+  };
+  for (const BadRow& row : rows) {
+    auto parsed = parse_config(row.yaml);
+    INFO(row.yaml);
+    REQUIRE_FALSE(parsed);
+    INFO(parsed.error().message);
+    CHECK(parsed.error().message.rfind(row.error_prefix, 0) == 0);
+    CHECK(parsed.error().code == EINVAL);
+  }
+}
+
+TEST_CASE("tunnels: keys in base64, canonical only; key files read by load_config",
+          "[config][tunnels]") {
+  CHECK(parse_wg_key(kKeyA));
+  CHECK_FALSE(parse_wg_key(std::string(kKeyA).substr(0, 43)));
+  std::string non_canonical(kKeyA);
+  non_canonical[42] = 'n';  // 'm' -> 'n' sets an unused low bit
+  CHECK_FALSE(parse_wg_key(non_canonical));
+  std::string bad_char(kKeyA);
+  bad_char[0] = '*';
+  CHECK_FALSE(parse_wg_key(bad_char));
+
+  TempDir dir;
+  const std::string key_file = dir.write("wg0.key", std::string(kKeyB) + "\n");
+  const std::string yaml = kTunnelPorts +
+                           "tunnels:\n  - {name: wg0, private_key_file: " + key_file +
+                           ", listen_port: 51820, ports: [wan0]}\n";
+  auto loaded = load_config(dir.write("fwd.yaml", yaml));
+  INFO((loaded ? std::string() : loaded.error().message));
+  REQUIRE(loaded);
+  REQUIRE(loaded.value().tunnels[0].private_key);
+  CHECK(wg_key_str(*loaded.value().tunnels[0].private_key) == kKeyB);
+
+  const std::string garbage = dir.write("bad.key", "not a key\n");
+  const std::string bad_yaml = dir.write(
+      "bad.yaml", kTunnelPorts + "tunnels:\n  - {name: wg0, private_key_file: " + garbage +
+                      ", listen_port: 51820, ports: [wan0]}\n");
+  auto failed = load_config(bad_yaml);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().message == bad_yaml + ": tunnels[0].private_key_file: " + garbage +
+                                      " does not hold a WireGuard key (44 characters of base64)");
 }
 
 }  // namespace

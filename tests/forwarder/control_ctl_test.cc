@@ -137,6 +137,9 @@ TEST_CASE("causewayctl against a fake forwarder", "[ctl]") {
     CHECK(ctl({"--socket", sock, "routes", "--family", "5"}).code == kExitUsage);
     CHECK(ctl({"--socket", sock, "frobnicate"}).code == kExitUsage);
     CHECK(ctl({"--socket", sock}).code == kExitUsage);
+    // The forwarder's path groups are `path-groups`; a member is TUNNEL/PEER.
+    CHECK(ctl({"--socket", sock, "path-groups", "set", "1", "--member", "wg0"}).code == kExitUsage);
+    CHECK(ctl({"--socket", sock, "paths", "set", "1", "--member", "wg0/far"}).code == kExitUsage);
     std::lock_guard lock(f.handler.mu);
     CHECK(f.handler.calls == 0);
   }
@@ -190,6 +193,10 @@ TEST_CASE("causewayctl cannot connect: exit 3", "[ctl]") {
   CHECK(r.code == kExitNoConnect);
   CHECK(r.err == "causewayctl: cannot connect to " + path +
                      ": No such file or directory (is causeway-fwd running?)\n");
+  // `paths` is causeway-routed's view: it asks routed's socket, not the forwarder's.
+  auto paths = ctl({"--socket", path, "--routed-socket", path + ".routed", "paths"});
+  CHECK(paths.code == kExitNoConnect);
+  CHECK_THAT(paths.err, Catch::Contains(path + ".routed"));
 }
 
 TEST_CASE("causewayctl status: provisioning record and forwarder hello", "[ctl][status]") {

@@ -16,12 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Key32 key_from(std::uint8_t seed) {
-  Key32 k;
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(seed * 31 + i);
-  return k;
-}
-
 struct Node {
   explicit Node(std::uint64_t seed, const char* addr, std::uint16_t port)
       : rng(seed), dev(rng, wall), ep{*IpAddress::parse(addr), port} {}

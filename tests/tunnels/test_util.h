@@ -46,6 +46,13 @@ std::string hex(const Range& r) {
   return s;
 }
 
+// A deterministic key (a private key is any 32 bytes; X25519 clamps it).
+inline Key32 key_from(std::uint8_t seed) {
+  Key32 k;
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(seed * 31 + i);
+  return k;
+}
+
 // xorshift64*: deterministic, seeded per test.
 class FakeRng final : public Rng {
  public:

@@ -41,6 +41,12 @@ enum class MsgType : std::uint16_t {
   kSetNeighbor = 6,   // {"op": "add"|"del", "port": "name", "address": "...", "mac": "..."}
   kGetPorts = 7,      // {} -> {"ports": [...]}
   kFlushRoutes = 8,   // {"source": "routed"} -> {"deleted": N}: drop every route of a source
+  // 9-19: tunnels and path groups (docs/control-socket.md).
+  kGetTunnels = 9,      // {} -> {"tunnels": [{name, listen_port, public_key, peers: [...]}]}
+  kGetPathGroups = 10,  // {} -> {"path_groups": [{id, members: [...], active: [...]}]}
+  // {"id": N, "members": [{"tunnel": "wg0", "peer": "name|base64 key"}], "active": [...]}
+  // -> {"id": N}: replaces group N whole (active empty = every member; members empty deletes).
+  kSetPathGroup = 11,
 };
 
 struct Header {
@@ -60,6 +66,8 @@ enum class RouteKind : std::uint8_t {
   kLocal = 2,        // an address of this appliance: delivered to the kernel mirror
   kBlackhole = 3,    // silently dropped (counted)
   kUnreachable = 4,  // dropped with ICMP destination unreachable
+  kPathGroup = 5,    // encrypted into a tunnel: `port` carries the path group id (0..1023);
+                     // the group's active members (tunnel peers) share the traffic by flow hash
 };
 
 // One route operation on the wire. Multi-byte fields are big-endian; addresses are in

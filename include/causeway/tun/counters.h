@@ -106,13 +106,19 @@ inline constexpr std::string_view name_of(Event e) {
   return kEventInfo[static_cast<std::size_t>(e)].name;
 }
 
-// Counter block of one device. Plain integers: a device is used by one thread (see device.h).
+// Counter block of one thread: plain integers, so the control side and every worker count into
+// their own block (see device.h) and a reader sums them.
 struct Counters {
   std::array<std::uint64_t, kDropReasonCount> drops{};
   std::array<std::uint64_t, kEventCount> events{};
 
   void count(DropReason r, std::uint64_t n = 1) { drops[static_cast<std::size_t>(r)] += n; }
   void count(Event e, std::uint64_t n = 1) { events[static_cast<std::size_t>(e)] += n; }
+  Counters& operator+=(const Counters& o) {
+    for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += o.drops[i];
+    for (std::size_t i = 0; i < events.size(); ++i) events[i] += o.events[i];
+    return *this;
+  }
   [[nodiscard]] std::uint64_t operator[](DropReason r) const {
     return drops[static_cast<std::size_t>(r)];
   }

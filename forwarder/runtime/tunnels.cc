@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: Apache-2.0
+// Control side of the forwarder's tunnels (see tunnels.h). Everything here runs on the control
+// thread; packets it builds leave through the exception path's route + neighbour + inject.
+#include "tunnels.h"
+
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "dataplane/packet_meta.h"
+#include "dataplane/wire.h"
+#include "exception_path.h"
+#include "uapi_backend.h"
+
+namespace causeway::fwd {
+namespace {
+
+using namespace wire;
+using nlohmann::json;
+
+tun::Nanos monotonic_now() {
+  return std::chrono::duration_cast<tun::Nanos>(
+      std::chrono::steady_clock::now().time_since_epoch());
+}
+
+std::uint64_t total_drops(const tun::Counters& c) {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 1; i < c.drops.size(); ++i) sum += c.drops[i];  // [0] is kNone
+  return sum;
+}
+
+std::string endpoint_str(const tun::Endpoint& e) {
+  return e.addr.is_v4() ? fmt::format("{}:{}", e.addr.str(), e.port)
+                        : fmt::format("[{}]:{}", e.addr.str(), e.port);
+}
+
+}  // namespace
+
+QsbrReclaimer::~QsbrReclaimer() {
+  for (auto& [token, free] : pending_) free();
+}
+
+void QsbrReclaimer::retire(std::function<void()> free) {
+  pending_.emplace_back(rte_rcu_qsbr_start(qsbr_), std::move(free));
+}
+
+void QsbrReclaimer::poll() {
+  while (!pending_.empty() && rte_rcu_qsbr_check(qsbr_, pending_.front().first, false) == 1) {
+    pending_.front().second();
+    pending_.pop_front();
+  }
+}
+
+struct TunnelRuntime::Tunnel final : tun::ActionSink {
+  TunnelRuntime* rt = nullptr;
+  unsigned index = 0;
+  std::string name;
+  std::uint16_t listen_port = 0;
+  std::unique_ptr<tun::Device> dev;
+  std::map<std::string, tun::PeerId> by_name;  // configured peer names
+
+  void send_datagram(const tun::Endpoint& to, std::span<const std::uint8_t> d) override {
+    rt->send_datagram(index, to, d);
+  }
+  // Data messages are decrypted by the workers; the control side never delivers inner packets.
+  void deliver(tun::PeerId, std::span<const std::uint8_t>) override {}
+
+  std::string peer_name(tun::PeerId id) const {
+    for (const auto& [n, p] : by_name) {
+      if (p == id) return n;
+    }
+    return {};
+  }
+};
+
+TunnelRuntime::TunnelRuntime(std::vector<PortRuntime>& ports, RouteTable& routes,
+                             ExceptionPath& exception, rte_mempool* pool, rte_rcu_qsbr* qsbr,
+                             WorkerCounters& counters)
+    : ports_(ports),
+      routes_(routes),
+      exception_(exception),
+      pool_(pool),
+      counters_(counters),
+      reclaimer_(qsbr),
+      shared_(std::make_unique<TunnelShared>()) {}
+
+TunnelRuntime::~TunnelRuntime() {
+  delete shared_->path_groups.load(std::memory_order_relaxed);
+  tunnels_.clear();  // Devices hand their last snapshots to the reclaimer, freed below
+}
+
+Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
+    const FwdConfig& config, std::vector<PortRuntime>& ports, RouteTable& routes,
+    ExceptionPath& exception, rte_mempool* pool, rte_rcu_qsbr* qsbr, WorkerCounters& counters) {
+  std::unique_ptr<TunnelRuntime> rt(
+      new TunnelRuntime(ports, routes, exception, pool, qsbr, counters));
+  TunnelShared& ts = *rt->shared_;
+  for (const PortRuntime& p : ports) {
+    PortAddrs& a = ts.local[p.index];
+    for (const IpPrefix& pre : p.addresses) {
+      if (pre.addr.is_v4() && a.n4 < kMaxLocalAddrs) {
+        std::memcpy(a.v4[a.n4++], pre.addr.bytes.data(), 4);
+      } else if (!pre.addr.is_v4() && a.n6 < kMaxLocalAddrs) {
+        std::memcpy(a.v6[a.n6++], pre.addr.bytes.data(), 16);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < config.tunnels.size(); ++i) {
+    const TunnelConfig& tc = config.tunnels[i];
+    const std::string at = fmt::format("tunnels[{}]", i);
+    auto t = std::make_unique<Tunnel>();
+    t->rt = rt.get();
+    t->index = static_cast<unsigned>(i);
+    t->name = tc.name;
+    t->listen_port = tc.listen_port;
+    t->dev =
+        std::make_unique<tun::Device>(tun::system_rng(), tun::system_wall_clock(), rt->reclaimer_);
+    if (!tc.private_key) return fail(at + ".private_key: no key loaded", EINVAL);
+    tun::DeviceConfig dc;
+    dc.private_key = *tc.private_key;
+    if (auto r = t->dev->configure(dc); !r) {
+      return fail(at + ".private_key: " + r.error().message, r.error().code);
+    }
+    for (std::size_t k = 0; k < tc.peers.size(); ++k) {
+      const TunnelPeerConfig& pc = tc.peers[k];
+      tun::PeerConfig p;
+      p.public_key = pc.public_key;
+      if (pc.preshared_key) p.preshared_key = *pc.preshared_key;
+      if (pc.endpoint) p.endpoint = tun::Endpoint{pc.endpoint->addr, pc.endpoint->port};
+      p.allowed_ips = pc.allowed_ips;
+      p.persistent_keepalive = std::chrono::seconds(pc.persistent_keepalive_s);
+      auto id = t->dev->add_peer(p);
+      if (!id) {
+        return fail(fmt::format("{}.peers[{}]: {}", at, k, id.error().message), id.error().code);
+      }
+      const std::string name = pc.name.empty() ? wg_key_str(pc.public_key) : pc.name;
+      t->by_name.emplace(name, id.value());
+      if (pc.path_group) {
+        Group& g = rt->groups_[*pc.path_group];
+        g.members.push_back(PathMemberRef{tc.name, name});
+        g.active.push_back(true);
+      }
+    }
+    TunnelListener& l = ts.tunnels[ts.n_tunnels++];
+    l.data = &t->dev->data_path();
+    l.listen_port = tc.listen_port;
+    for (const std::string& port : tc.ports) {
+      for (const PortRuntime& p : ports) {
+        if (p.name == port) l.port_mask |= 1u << p.index;
+      }
+    }
+    spdlog::info("tunnel {}: listening on UDP {} ({} peers), public key {}", tc.name,
+                 tc.listen_port, tc.peers.size(), wg_key_str(t->dev->public_key()));
+    rt->tunnels_.push_back(std::move(t));
+  }
+  rt->publish_path_groups();
+  return rt;
+}
+
+tun::Device* TunnelRuntime::device(const std::string& name) {
+  for (auto& t : tunnels_) {
+    if (t->name == name) return t->dev.get();
+  }
+  return nullptr;
+}
+
+std::unique_ptr<uapi::Backend> TunnelRuntime::make_uapi_backend(const std::string& name) {
+  for (auto& t : tunnels_) {
+    if (t->name == name) {
+      return std::make_unique<DeviceBackend>(*t->dev, t->listen_port,
+                                             [this] { publish_path_groups(); });
+    }
+  }
+  return nullptr;
+}
+
+std::optional<PathMember> TunnelRuntime::resolve(const PathMemberRef& ref) const {
+  for (const auto& t : tunnels_) {
+    if (t->name != ref.tunnel) continue;
+    if (auto it = t->by_name.find(ref.peer); it != t->by_name.end()) {
+      if (t->dev->peer_status(it->second))
+        return PathMember{static_cast<std::uint8_t>(t->index), it->second};
+      return std::nullopt;
+    }
+    if (auto key = parse_wg_key(ref.peer)) {
+      if (auto id = t->dev->find_peer(*key)) {
+        return PathMember{static_cast<std::uint8_t>(t->index), *id};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+void TunnelRuntime::publish_path_groups() {
+  auto table = std::make_unique<PathGroupTable>();
+  for (const auto& [id, g] : groups_) {
+    PathGroup& pg = table->groups[id];
+    for (std::size_t i = 0; i < g.members.size(); ++i) {
+      if (!g.active[i] || pg.n_active == kMaxPathMembers) continue;
+      if (auto m = resolve(g.members[i])) pg.active[pg.n_active++] = *m;
+    }
+  }
+  const PathGroupTable* old =
+      shared_->path_groups.exchange(table.release(), std::memory_order_acq_rel);
+  if (old != nullptr) reclaimer_.retire([old] { delete old; });
+}
+
+void TunnelRuntime::refresh_path_groups() {
+  publish_path_groups();
+}
+
+Result<void> TunnelRuntime::set_path_group(std::uint16_t id,
+                                           const std::vector<PathMemberRef>& members,
+                                           const std::vector<PathMemberRef>& active) {
+  if (id >= kMaxPathGroups) {
+    return fail(fmt::format("path group {} out of range (0..{})", id, kMaxPathGroups - 1), EINVAL);
+  }
+  if (members.size() > kMaxPathMembers) {
+    return fail(fmt::format("{} members; at most {}", members.size(), kMaxPathMembers), EINVAL);
+  }
+  Group g;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (!resolve(members[i])) {
+      return fail(fmt::format("members[{}]: no peer {} in tunnel {}", i, members[i].peer,
+                              members[i].tunnel),
+                  ENOENT);
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (members[j] == members[i])
+        return fail(fmt::format("members[{}]: listed twice", i), EINVAL);
+    }
+    g.members.push_back(members[i]);
+    g.active.push_back(active.empty());
+  }
+  for (std::size_t i = 0; i < active.size(); ++i) {
+    bool found = false;
+    for (std::size_t k = 0; k < g.members.size(); ++k) {
+      if (g.members[k] == active[i]) g.active[k] = found = true;
+    }
+    if (!found) return fail(fmt::format("active[{}]: not a member of the group", i), EINVAL);
+  }
+  if (g.members.empty()) {
+    groups_.erase(id);
+  } else {
+    groups_[id] = std::move(g);
+  }
+  publish_path_groups();
+  return boost::outcome_v2::success();
+}
+
+void TunnelRuntime::send_datagram(unsigned tunnel, const tun::Endpoint& to,
+                                  std::span<const std::uint8_t> bytes) {
+  const NextHopId id = routes_.lookup(to.addr);
+  const NextHop& nh = routes_.next_hop(id);
+  if (id == kNoRouteNextHop ||
+      (nh.kind != NextHopKind::kGateway && nh.kind != NextHopKind::kConnected) ||
+      nh.port >= ports_.size()) {
+    counters_.count_drop(DropReason::tunnel_no_outer_route);
+    return;
+  }
+  const auto src = ports_[nh.port].source_for(to.addr);
+  if (!src) {
+    counters_.count_drop(DropReason::tunnel_no_outer_route);
+    return;
+  }
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (m == nullptr) {
+    counters_.count_drop(DropReason::no_buffer);
+    return;
+  }
+  const std::uint32_t outer = outer_header_len(to.addr.is_v4());
+  if (outer + bytes.size() > rte_pktmbuf_tailroom(m)) {
+    rte_pktmbuf_free(m);
+    counters_.count_drop(DropReason::tunnel_too_big);
+    return;
+  }
+  std::uint8_t* base = rte_pktmbuf_mtod(m, std::uint8_t*);
+  std::memcpy(base + outer, bytes.data(), bytes.size());
+  write_outer_headers(base + outer, static_cast<std::uint32_t>(bytes.size()), *src, to.addr,
+                      tunnels_[tunnel]->listen_port, to.port);
+  rte_pktmbuf_append(m, static_cast<std::uint16_t>(outer + bytes.size()));
+  PacketMeta& pm = meta(m);
+  std::memset(&pm, 0, sizeof(pm));
+  pm.family = to.addr.is_v4() ? 4 : 6;
+  pm.l3_offset = kEthHeaderLen;
+  pm.in_port = nh.port;
+  pm.flags = kMetaLocalOrigin;
+  exception_.send_routed(m);
+}
+
+void TunnelRuntime::handle_punt(rte_mbuf* m) {
+  PacketMeta& pm = meta(m);
+  const tun::Nanos now = monotonic_now();
+  if (pm.tunnel >= tunnels_.size()) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  Tunnel& t = *tunnels_[pm.tunnel];
+  std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, pm.l3_offset);
+  const std::uint32_t avail = m->data_len - pm.l3_offset;
+  if (pm.punt == PuntReason::kTunnelNoSession) {
+    const tun::Counters& c = t.dev->counters();
+    const std::uint64_t overflow = c[tun::DropReason::kStagedOverflow];
+    const std::uint64_t before = total_drops(c);
+    t.dev->send_to_peer(now, tun::PeerId(pm.next_hop), std::span<const std::uint8_t>(ip, avail), t);
+    if (c[tun::DropReason::kStagedOverflow] != overflow) {
+      counters_.count_drop(DropReason::tunnel_queue_full);  // the oldest waiting packet went
+    } else if (total_drops(c) != before) {
+      counters_.count_drop(DropReason::tunnel_encrypt_failed);
+    }
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // kTunnelHandshake: tunnel_input checked the UDP header and the message type.
+  tun::Endpoint from;
+  std::uint32_t l4;
+  if (pm.family == 4) {
+    from.addr.family = Family::kV4;
+    std::memcpy(from.addr.bytes.data(), ip + kIp4OffSrc, 4);
+    l4 = (ip[0] & 0x0fu) * 4u;
+  } else {
+    from.addr.family = Family::kV6;
+    std::memcpy(from.addr.bytes.data(), ip + kIp6OffSrc, 16);
+    l4 = kIp6HeaderLen;
+  }
+  from.port = load_be16(ip + l4);
+  std::uint8_t* payload = ip + l4 + 8;
+  const std::uint32_t len = avail - l4 - 8;
+  const std::uint64_t before = total_drops(t.dev->counters());
+  t.dev->receive(now, from, std::span<std::uint8_t>(payload, len), t);
+  if (total_drops(t.dev->counters()) != before) {
+    counters_.count_drop(DropReason::tunnel_handshake_dropped);
+  }
+  rte_pktmbuf_free(m);
+}
+
+void TunnelRuntime::on_timer() {
+  const tun::Nanos now = monotonic_now();
+  if (!started_) {
+    // As wireguard-go does when an interface comes up: a peer with an endpoint and a
+    // persistent keepalive gets its session at once, not with the first packet.
+    started_ = true;
+    for (auto& t : tunnels_) {
+      for (tun::PeerId id : t->dev->peers()) {
+        auto st = t->dev->peer_status(id);
+        if (st && st.value().endpoint && st.value().persistent_keepalive.count() > 0) {
+          t->dev->initiate_handshake(now, id, *t);
+        }
+      }
+    }
+  }
+  for (auto& t : tunnels_) {
+    if (t->dev->next_deadline() <= now) t->dev->tick(now, *t);
+  }
+  reclaimer_.poll();
+}
+
+json TunnelRuntime::tunnels_json() const {
+  json out = json::array();
+  for (const auto& t : tunnels_) {
+    json peers = json::array();
+    for (tun::PeerId id : t->dev->peers()) {
+      auto st = t->dev->peer_status(id);
+      if (!st) continue;
+      const tun::PeerStatus& s = st.value();
+      json p = {{"name", t->peer_name(id)},
+                {"public_key", wg_key_str(s.public_key)},
+                {"endpoint", s.endpoint ? endpoint_str(*s.endpoint) : ""},
+                {"rx_bytes", s.rx_bytes},
+                {"tx_bytes", s.tx_bytes},
+                {"session", s.has_current_keypair},
+                {"persistent_keepalive", s.persistent_keepalive.count()}};
+      p["latest_handshake"] = s.last_handshake ? std::chrono::duration_cast<std::chrono::seconds>(
+                                                     s.last_handshake->time_since_epoch())
+                                                     .count()
+                                               : 0;
+      json allowed = json::array();
+      for (const auto& a : s.allowed_ips) allowed.push_back(a.str());
+      p["allowed_ips"] = allowed;
+      peers.push_back(p);
+    }
+    json counters = json::object();
+    const tun::Counters& c = t->dev->counters();
+    for (std::size_t i = 1; i < tun::kDropReasonCount; ++i) {
+      if (c.drops[i]) counters[std::string(tun::kDropReasonInfo[i].name)] = c.drops[i];
+    }
+    for (std::size_t i = 0; i < tun::kEventCount; ++i) {
+      if (c.events[i]) counters[std::string(tun::kEventInfo[i].name)] = c.events[i];
+    }
+    out.push_back({{"name", t->name},
+                   {"listen_port", t->listen_port},
+                   {"public_key", wg_key_str(t->dev->public_key())},
+                   {"peers", peers},
+                   {"control_counters", counters}});
+  }
+  return out;
+}
+
+json TunnelRuntime::path_groups_json() const {
+  json out = json::array();
+  for (const auto& [id, g] : groups_) {
+    json members = json::array(), active = json::array();
+    for (std::size_t i = 0; i < g.members.size(); ++i) {
+      json m = {{"tunnel", g.members[i].tunnel}, {"peer", g.members[i].peer}};
+      members.push_back(m);
+      if (g.active[i]) active.push_back(m);
+    }
+    out.push_back({{"id", id}, {"members", members}, {"active", active}});
+  }
+  return out;
+}
+
+}  // namespace causeway::fwd

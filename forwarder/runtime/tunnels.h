@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// The control side of the forwarder's WireGuard tunnels (DESIGN.md sections 2-3). Runs on the
+// control thread only:
+//  - one tun::Device per configured tunnel (identity, peers, handshakes, cookies, timers); its
+//    DataPath is what the workers use (tunnel_stages.h), published through an rte_rcu_qsbr
+//    reclaimer;
+//  - handshake and cookie messages punted by workers go to the Device; what it sends (responses,
+//    initiations, cookie replies, keepalives, staged packets) leaves with outer IPv4/IPv6 + UDP
+//    headers through the exception path (route lookup, neighbour resolution, inject ring);
+//  - inner packets for a peer without a session are staged by the Device (bounded) while it
+//    completes a handshake;
+//  - path groups: members (tunnel peers) and the active set, published to workers as one
+//    immutable table per change.
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "causeway/common/result.h"
+#include "causeway/tun/device.h"
+#include "config/config.h"
+#include "dataplane/counters.h"
+#include "dataplane/tunnel_stages.h"
+#include "port.h"
+#include "route_table.h"
+#include "uapi/backend.h"
+
+struct rte_mbuf;
+
+namespace causeway::fwd {
+
+class ExceptionPath;
+
+// tun::Reclaimer over rte_rcu_qsbr: retire() takes a token, poll() frees what every online
+// worker has passed since. Control thread only.
+class QsbrReclaimer final : public tun::Reclaimer {
+ public:
+  explicit QsbrReclaimer(rte_rcu_qsbr* qsbr) : qsbr_(qsbr) {}
+  ~QsbrReclaimer() override;  // frees the rest: call after the workers stopped
+  void retire(std::function<void()> free) override;
+  void poll();
+  [[nodiscard]] std::size_t pending() const { return pending_.size(); }
+
+ private:
+  rte_rcu_qsbr* qsbr_;
+  std::deque<std::pair<std::uint64_t, std::function<void()>>> pending_;
+};
+
+struct PathMemberRef {
+  std::string tunnel;
+  std::string peer;  // the peer's name, or its public key in base64
+  bool operator==(const PathMemberRef&) const = default;
+};
+
+class TunnelRuntime {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<TunnelRuntime>> create(
+      const FwdConfig& config, std::vector<PortRuntime>& ports, RouteTable& routes,
+      ExceptionPath& exception, rte_mempool* pool, rte_rcu_qsbr* qsbr, WorkerCounters& counters);
+  ~TunnelRuntime();
+  TunnelRuntime(const TunnelRuntime&) = delete;
+  TunnelRuntime& operator=(const TunnelRuntime&) = delete;
+
+  // What the workers read (DataplaneShared::tunnels).
+  [[nodiscard]] const TunnelShared* shared() const { return shared_.get(); }
+  // A punt with PuntReason::kTunnelHandshake or kTunnelNoSession. Takes ownership.
+  void handle_punt(rte_mbuf* m);
+  // Timers of every Device, path group and snapshot reclamation. Call every ~100 ms.
+  void on_timer();
+
+  // ---- control socket ----
+  [[nodiscard]] nlohmann::json tunnels_json() const;
+  [[nodiscard]] nlohmann::json path_groups_json() const;
+  // Replaces group `id`: members and the active subset (all members when active is empty and
+  // members is not; an empty members list deletes the group). All or nothing.
+  [[nodiscard]] Result<void> set_path_group(std::uint16_t id,
+                                            const std::vector<PathMemberRef>& members,
+                                            const std::vector<PathMemberRef>& active);
+
+  // The control-side Device of tunnel `name`, or nullptr.
+  [[nodiscard]] tun::Device* device(const std::string& name);
+  // The UAPI backend of tunnel `name` (for the server on /var/run/wireguard/<name>.sock), or
+  // nullptr; changes it applies republish the path groups.
+  [[nodiscard]] std::unique_ptr<uapi::Backend> make_uapi_backend(const std::string& name);
+  // Republishes what workers read about path groups after a Device change (peer removed).
+  void refresh_path_groups();
+
+ private:
+  struct Tunnel;
+  struct Group {
+    std::vector<PathMemberRef> members;
+    std::vector<bool> active;
+  };
+  TunnelRuntime(std::vector<PortRuntime>& ports, RouteTable& routes, ExceptionPath& exception,
+                rte_mempool* pool, rte_rcu_qsbr* qsbr, WorkerCounters& counters);
+  void send_datagram(unsigned tunnel, const tun::Endpoint& to, std::span<const std::uint8_t> b);
+  [[nodiscard]] std::optional<PathMember> resolve(const PathMemberRef& ref) const;
+  void publish_path_groups();
+
+  std::vector<PortRuntime>& ports_;
+  RouteTable& routes_;
+  ExceptionPath& exception_;
+  rte_mempool* pool_;
+  WorkerCounters& counters_;  // the control thread's block
+  QsbrReclaimer reclaimer_;
+  std::vector<std::unique_ptr<Tunnel>> tunnels_;
+  std::map<std::uint16_t, Group> groups_;
+  bool started_ = false;  // first on_timer(): peers with a persistent keepalive handshake at once
+  std::unique_ptr<TunnelShared> shared_;
+};
+
+}  // namespace causeway::fwd

@@ -1,0 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+causeway_test(fwd_tunnel_dataplane_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tunnel_dataplane_test.cc
+  LIBS causeway_fwd_runtime
+  LABELS dpdk)

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: Apache-2.0
+// dpdk: the WireGuard stages inside process_burst, with a real EAL (--no-huge, no devices),
+// mbufs, RouteTable/FIB and two tun::Device (this PoP and the far side, session up). Bursts mix
+// tunnel and plain packets, so the per-packet values the stages hand each other (IPv4
+// destination, family) must follow a packet when tunnel_input drops, punts or replaces its
+// neighbours by their inner packets.
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "causeway/tun/device.h"
+#include "dataplane/packet_meta.h"
+#include "dataplane/tunnel_stages.h"
+#include "dataplane/wire.h"
+#include "dataplane/worker.h"
+#include "runtime/route_table.h"
+
+using namespace causeway;
+using namespace causeway::fwd;
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+const std::uint8_t kLanMac[6] = {2, 0, 0, 0, 1, 1};
+const std::uint8_t kWanMac[6] = {2, 0, 0, 0, 9, 1};
+const std::uint8_t kFarMac[6] = {2, 0, 0, 0, 9, 2};
+const std::uint8_t kHostMac[6] = {2, 0, 0, 0, 1, 5};
+constexpr std::uint16_t kListenPort = 51820;
+constexpr std::uint16_t kFarPort = 51821;
+// Interface 2: wan0.300, an 802.1Q subinterface of the WAN port (10.7.0.1/24), where the tunnel
+// listens too.
+constexpr std::uint16_t kWanSub = 2;
+constexpr std::uint16_t kWanVlan = 300;
+
+tun::Nanos now() {
+  return std::chrono::duration_cast<tun::Nanos>(
+      std::chrono::steady_clock::now().time_since_epoch());
+}
+
+class Sink final : public tun::ActionSink {
+ public:
+  std::vector<Bytes> sent, delivered;
+  void send_datagram(const tun::Endpoint&, std::span<const std::uint8_t> d) override {
+    sent.emplace_back(d.begin(), d.end());
+  }
+  void deliver(tun::PeerId, std::span<const std::uint8_t> p) override {
+    delivered.emplace_back(p.begin(), p.end());
+  }
+};
+
+// An IPv4/UDP packet of `size` bytes (header checksum valid), TTL 64.
+Bytes ip4_udp(std::size_t size, const char* src, const char* dst, std::uint16_t dport) {
+  Bytes p(std::max<std::size_t>(size, 28), 0x5a);
+  std::uint8_t* ip = p.data();
+  std::memset(ip, 0, 28);
+  ip[0] = 0x45;
+  wire::store_be16(ip + 2, static_cast<std::uint16_t>(size));
+  ip[8] = 64;
+  ip[9] = 17;
+  std::memcpy(ip + 12, IpAddress::parse(src)->bytes.data(), 4);
+  std::memcpy(ip + 16, IpAddress::parse(dst)->bytes.data(), 4);
+  wire::store_be16(ip + 10, wire::csum_fold(wire::csum_add(0, ip, 20)));
+  wire::store_be16(ip + 20, 40000);
+  wire::store_be16(ip + 22, dport);
+  wire::store_be16(ip + 24, static_cast<std::uint16_t>(size - 20));
+  return p;
+}
+
+Bytes frame(const std::uint8_t* dst_mac, const Bytes& ip_packet) {
+  Bytes f(14 + ip_packet.size());
+  std::memcpy(f.data(), dst_mac, 6);
+  std::memcpy(f.data() + 6, kFarMac, 6);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  std::copy(ip_packet.begin(), ip_packet.end(), f.begin() + 14);
+  return f;
+}
+
+// A frame from the far side to this PoP's listen port carrying `message` as UDP payload.
+Bytes wan_datagram(const Bytes& message, const char* dst = "10.9.0.1",
+                   const std::uint8_t* dst_mac = kWanMac) {
+  Bytes ip = ip4_udp(28 + message.size(), "10.9.0.2", dst, kListenPort);
+  wire::store_be16(ip.data() + 20, kFarPort);
+  std::memcpy(ip.data() + 28, message.data(), message.size());
+  return frame(dst_mac, ip);
+}
+
+// `f` with an 802.1Q tag (TCI `tci`) after its MAC addresses.
+Bytes tagged(const Bytes& f, std::uint16_t tci) {
+  Bytes t(f.size() + 4);
+  std::memcpy(t.data(), f.data(), 12);
+  wire::store_be16(t.data() + 12, wire::kEtherTypeVlan);
+  wire::store_be16(t.data() + 14, tci);
+  std::memcpy(t.data() + 16, f.data() + 12, f.size() - 12);
+  return t;
+}
+
+std::string src4(const std::uint8_t* ip) {
+  IpAddress a;
+  a.family = Family::kV4;
+  std::memcpy(a.bytes.data(), ip + 12, 4);
+  return a.str();
+}
+
+std::string dst4(const std::uint8_t* ip) {
+  IpAddress a;
+  a.family = Family::kV4;
+  std::memcpy(a.bytes.data(), ip + 16, 4);
+  return a.str();
+}
+
+struct Env {
+  rte_mempool* pool = nullptr;
+  rte_rcu_qsbr* qsbr = nullptr;
+  std::unique_ptr<RouteTable> routes;
+  rte_ring* punt_ring = nullptr;
+  std::atomic<bool> armed{false}, quit{false};
+  DataplaneShared shared;
+  std::unique_ptr<WorkerCounters> counters = std::make_unique<WorkerCounters>();
+  std::unique_ptr<WorkerContext> ctx = std::make_unique<WorkerContext>();
+  TunnelShared tunnels;
+  std::unique_ptr<TunnelWorker> tunnel_worker = std::make_unique<TunnelWorker>();
+  std::unique_ptr<PathGroupTable> groups = std::make_unique<PathGroupTable>();
+  std::array<std::uint16_t, kVlanIds> vlan_tables[2];
+  std::unique_ptr<tun::Device> pop, far;
+  tun::PeerId pop_peer, far_peer;
+
+  static Env& get() {
+    static Env env;
+    return env;
+  }
+
+  Env() {
+    std::string prefix = "cwtd-" + std::to_string(getpid());
+    std::vector<std::string> args{"tunnel_dataplane_test",
+                                  "-l",
+                                  "0",
+                                  "--no-huge",
+                                  "-m",
+                                  "512",
+                                  "--no-pci",
+                                  "--file-prefix",
+                                  prefix,
+                                  "--log-level=lib.*:error"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    REQUIRE(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0);
+    pool = rte_pktmbuf_pool_create("td_pool", 512, 0, kPacketMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                   static_cast<int>(rte_socket_id()));
+    qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
+    REQUIRE(pool != nullptr);
+    REQUIRE(rte_rcu_qsbr_init(qsbr, 1) == 0);
+    FibConfig fc;
+    fc.v4_max_routes = 1024;
+    fc.v4_tbl8_groups = 8;
+    fc.v6_max_routes = 1024;
+    fc.v6_tbl8_groups = 64;
+    fc.max_next_hops = 64;
+    routes = std::move(RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr).value());
+    punt_ring = rte_ring_create("td_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+    REQUIRE(punt_ring != nullptr);
+
+    // Port 0 = LAN 10.1.0.1/24, port 1 = WAN 10.9.0.1/24. The remote site goes into path group
+    // 1, the empty path group 2 has no member; the far PoP (also the WAN gateway for
+    // 10.8.0.0/16) and a LAN host through resolved gateways. No local routes: a packet still
+    // looked up by its outer destination (10.9.0.1) would be dropped as no_route.
+    std::vector<RouteChange> rc(5);
+    rc[0].spec = RouteSpec{*IpPrefix::parse("10.2.0.0/16"), NextHopKind::kPathGroup, 1, {}};
+    rc[1].spec = RouteSpec{*IpPrefix::parse("10.3.0.0/16"), NextHopKind::kPathGroup, 2, {}};
+    rc[2].spec = RouteSpec{*IpPrefix::parse("10.9.0.2/32"), NextHopKind::kGateway, 1,
+                           *IpAddress::parse("10.9.0.2")};
+    rc[3].spec = RouteSpec{*IpPrefix::parse("10.8.0.0/16"), NextHopKind::kGateway, 1,
+                           *IpAddress::parse("10.9.0.2")};
+    rc[4].spec = RouteSpec{*IpPrefix::parse("10.1.0.5/32"), NextHopKind::kGateway, 0,
+                           *IpAddress::parse("10.1.0.5")};
+    REQUIRE(routes->apply(RouteSource::kConfig, rc));
+    MacAddress far_mac, host_mac;
+    std::memcpy(far_mac.bytes.data(), kFarMac, 6);
+    std::memcpy(host_mac.bytes.data(), kHostMac, 6);
+    routes->set_neighbor_mac(1, *IpAddress::parse("10.9.0.2"), far_mac);
+    routes->set_neighbor_mac(0, *IpAddress::parse("10.1.0.5"), host_mac);
+
+    for (std::uint16_t i = 0; i < 2; ++i) {
+      std::memcpy(shared.ports[i].mac, i == 0 ? kLanMac : kWanMac, 6);
+      shared.ports[i].mtu = 1500;
+      shared.ports[i].tx_port = i;
+      vlan_tables[i].fill(kNoInterface);
+      vlan_tables[i][0] = i;
+      shared.ports[i].vlan_to_if = vlan_tables[i].data();
+    }
+    std::memcpy(shared.ports[kWanSub].mac, kWanMac, 6);
+    shared.ports[kWanSub].mtu = 1500;
+    shared.ports[kWanSub].tx_port = 1;
+    shared.ports[kWanSub].vlan_tci = kWanVlan;
+    vlan_tables[1][kWanVlan] = kWanSub;
+    shared.n_ports = 3;
+    shared.next_hops = routes->next_hop_array();
+    shared.n_next_hops = routes->next_hop_capacity();
+    shared.fib = routes->published();
+    shared.qsbr = qsbr;
+    shared.punt_ring = punt_ring;
+    shared.punt_wakeup_armed = &armed;
+    shared.quit = &quit;
+
+    // This PoP (10.9.0.1:51820) and the far side (10.9.0.2:51821): handshake done.
+    pop = std::make_unique<tun::Device>();
+    far = std::make_unique<tun::Device>();
+    tun::Key32 kp{}, kf{};
+    kp[0] = 1;
+    kf[0] = 2;
+    REQUIRE(pop->set_private_key(kp));
+    REQUIRE(far->set_private_key(kf));
+    const tun::Endpoint ep_pop{*IpAddress::parse("10.9.0.1"), kListenPort};
+    const tun::Endpoint ep_far{*IpAddress::parse("10.9.0.2"), kFarPort};
+    tun::PeerConfig to_far;
+    to_far.public_key = far->public_key();
+    to_far.endpoint = ep_far;
+    to_far.allowed_ips = {*IpPrefix::parse("10.2.0.0/16")};
+    pop_peer = pop->add_peer(to_far).value();
+    tun::PeerConfig to_pop;
+    to_pop.public_key = pop->public_key();
+    to_pop.endpoint = ep_pop;
+    to_pop.allowed_ips = {*IpPrefix::parse("10.1.0.0/16")};
+    far_peer = far->add_peer(to_pop).value();
+    Sink a, b;
+    far->initiate_handshake(now(), far_peer, a);
+    pop->receive(now(), ep_far, a.sent.at(0), b);
+    a.sent.clear();
+    far->receive(now(), ep_pop, b.sent.at(0), a);  // response; far sends a keepalive
+    pop->receive(now(), ep_far, a.sent.at(0), b);  // confirms the PoP's session
+    REQUIRE(pop->data_path().can_send(now(), pop_peer));
+
+    tunnels.n_tunnels = 1;
+    tunnels.tunnels[0] =
+        TunnelListener{&pop->data_path(), kListenPort, (1u << 1) | (1u << kWanSub)};
+    std::memcpy(tunnels.local[0].v4[0], IpAddress::parse("10.1.0.1")->bytes.data(), 4);
+    tunnels.local[0].n4 = 1;
+    std::memcpy(tunnels.local[1].v4[0], IpAddress::parse("10.9.0.1")->bytes.data(), 4);
+    tunnels.local[1].n4 = 1;
+    std::memcpy(tunnels.local[kWanSub].v4[0], IpAddress::parse("10.7.0.1")->bytes.data(), 4);
+    tunnels.local[kWanSub].n4 = 1;
+    groups->groups[1].n_active = 1;
+    groups->groups[1].active[0] = PathMember{0, pop_peer};
+    tunnels.path_groups.store(groups.get());
+    shared.tunnels = &tunnels;
+
+    ctx->shared = &shared;
+    ctx->counters = counters.get();
+    ctx->tunnel = tunnel_worker.get();
+  }
+
+  // A WireGuard data message from the far side carrying `inner`.
+  Bytes seal_from_far(const Bytes& inner) {
+    Bytes buf(16 + inner.size() + 32, 0);
+    std::memcpy(buf.data() + 16, inner.data(), inner.size());
+    tun::PacketBuf pb;
+    pb.data = buf.data() + 16;
+    pb.len = static_cast<std::uint32_t>(inner.size());
+    pb.headroom = 16;
+    pb.tailroom = 32;
+    tun::Counters c;
+    REQUIRE(far->data_path().encrypt_burst(now(), far_peer, std::span(&pb, 1), c) == 1);
+    return Bytes(pb.data, pb.data + pb.len);
+  }
+
+  std::uint64_t drops(DropReason r) const { return counters->drop[static_cast<int>(r)].get(); }
+};
+
+struct BurstResult {
+  std::vector<Bytes> tx[2];
+  std::vector<rte_mbuf*> punted;  // freed by the caller after inspection
+};
+
+BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames) {
+  Env& env = Env::get();
+  std::vector<rte_mbuf*> pkts;
+  for (const Bytes& f : frames) {
+    rte_mbuf* m = rte_pktmbuf_alloc(env.pool);
+    REQUIRE(m != nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size())), f.data(), f.size());
+    pkts.push_back(m);
+  }
+  env.ctx->fib = env.shared.fib->load();
+  process_burst(*env.ctx, in_port, pkts.data(), static_cast<std::uint16_t>(pkts.size()));
+  BurstResult r;
+  for (std::uint16_t p = 0; p < 2; ++p) {
+    TxBuffer& b = env.ctx->tx[p];
+    for (std::uint16_t i = 0; i < b.n; ++i) {
+      const auto* d = rte_pktmbuf_mtod(b.pkts[i], const std::uint8_t*);
+      r.tx[p].emplace_back(d, d + b.pkts[i]->data_len);
+      rte_pktmbuf_free(b.pkts[i]);
+    }
+    b.n = 0;
+    b.bytes = 0;
+  }
+  void* obj = nullptr;
+  while (rte_ring_dequeue(env.punt_ring, &obj) == 0) {
+    r.punted.push_back(static_cast<rte_mbuf*>(obj));
+  }
+  return r;
+}
+
+void free_all(std::vector<rte_mbuf*>& v) {
+  for (rte_mbuf* m : v) rte_pktmbuf_free(m);
+  v.clear();
+}
+
+}  // namespace
+
+TEST_CASE("Mixed burst from the WAN: tunnel packets decrypted, dropped or punted in place",
+          "[tunnel]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const std::uint64_t malformed = env.drops(DropReason::tunnel_malformed);
+  const Bytes inner = ip4_udp(100, "10.2.0.9", "10.1.0.5", 5201);
+  Bytes bad_type(32, 0);
+  bad_type[0] = 9;
+  Bytes initiation(148, 0);
+  initiation[0] = tun::kMessageHandshakeInitiation;
+
+  BurstResult res = run(1, {
+                               wan_datagram(bad_type),                                   // dropped
+                               frame(kWanMac, ip4_udp(60, "10.8.1.1", "10.1.0.5", 80)),  // plain
+                               wan_datagram(env.seal_from_far(inner)),  // data: inner packet
+                               wan_datagram(initiation),                // punted
+                               wan_datagram(bad_type, "10.8.0.9"),  // listen port, not ours: routed
+                               frame(kWanMac, ip4_udp(60, "10.8.1.2", "10.1.0.5", 81)),  // plain
+                           });
+
+  // LAN: the plain packets and the decrypted inner packet, in burst order, each routed by its
+  // own destination (TTL decremented, MACs rewritten).
+  REQUIRE(res.tx[0].size() == 3);
+  CHECK(dst4(res.tx[0][0].data() + 14) == "10.1.0.5");
+  CHECK(wire::load_be16(res.tx[0][0].data() + 14 + 22) == 80);
+  const Bytes& got = res.tx[0][1];
+  REQUIRE(got.size() == 14 + inner.size());
+  CHECK(std::memcmp(got.data(), kHostMac, 6) == 0);
+  CHECK(std::memcmp(got.data() + 6, kLanMac, 6) == 0);
+  CHECK(got[14 + 8] == 63);
+  CHECK(std::memcmp(got.data() + 14 + 12, inner.data() + 12, 8) == 0);  // src and dst
+  CHECK(std::memcmp(got.data() + 14 + 20, inner.data() + 20, inner.size() - 20) == 0);
+  CHECK(wire::csum_fold(wire::csum_add(0, got.data() + 14, 20)) == 0);
+  CHECK(wire::load_be16(res.tx[0][2].data() + 14 + 22) == 81);
+  // WAN: the datagram to another host's listen port, forwarded unchanged but for TTL and MACs.
+  REQUIRE(res.tx[1].size() == 1);
+  CHECK(dst4(res.tx[1][0].data() + 14) == "10.8.0.9");
+  CHECK(std::memcmp(res.tx[1][0].data(), kFarMac, 6) == 0);
+  // The handshake went to the control thread with what it reads: tunnel, family, L3 offset.
+  REQUIRE(res.punted.size() == 1);
+  const PacketMeta& pm = meta(res.punted[0]);
+  CHECK(pm.punt == PuntReason::kTunnelHandshake);
+  CHECK(pm.tunnel == 0);
+  CHECK(pm.family == 4);
+  CHECK(pm.l3_offset == 14);
+  CHECK(pm.in_port == 1);
+  CHECK(env.drops(DropReason::tunnel_malformed) == malformed + 1);
+  free_all(res.punted);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Tunnel data arriving on a port without a listener is routed, not decrypted",
+          "[tunnel]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const std::uint64_t no_route = env.drops(DropReason::no_route);
+  // The listener is on port 1 only: this datagram (to 10.9.0.1, no route here) is not marked.
+  const Bytes sealed = env.seal_from_far(ip4_udp(60, "10.2.0.9", "10.1.0.5", 1));
+  BurstResult r = run(0, {wan_datagram(sealed, "10.9.0.1", kLanMac)});
+  CHECK(r.tx[0].empty());
+  CHECK(r.tx[1].empty());
+  CHECK(env.drops(DropReason::no_route) == no_route + 1);
+  REQUIRE(r.punted.size() == 1);  // no_route answers with ICMP unreachable
+  CHECK(meta(r.punted[0]).punt == PuntReason::kUnreachable);
+  free_all(r.punted);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Mixed burst from the LAN: path-group packets encrypted toward the peer, others routed",
+          "[tunnel]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const std::uint64_t no_path = env.drops(DropReason::tunnel_no_path);
+  const Bytes to_site = ip4_udp(200, "10.1.0.5", "10.2.0.9", 5201);
+  BurstResult r = run(0, {
+                             frame(kLanMac, to_site),                                 // encrypted
+                             frame(kLanMac, ip4_udp(60, "10.1.0.5", "10.8.3.3", 7)),  // plain
+                             frame(kLanMac, ip4_udp(60, "10.1.0.5", "10.3.0.1", 7)),  // empty group
+                         });
+  CHECK(env.drops(DropReason::tunnel_no_path) == no_path + 1);
+  CHECK(r.tx[0].empty());
+  CHECK(r.punted.empty());
+  // Plain packets are queued first (tx_enqueue_burst), the encrypted one after (tunnel_output).
+  REQUIRE(r.tx[1].size() == 2);
+  CHECK(dst4(r.tx[1][0].data() + 14) == "10.8.3.3");
+  const Bytes& out = r.tx[1][1];
+  REQUIRE(out.size() > 14 + 28 + 16);
+  CHECK(std::memcmp(out.data(), kFarMac, 6) == 0);
+  CHECK(std::memcmp(out.data() + 6, kWanMac, 6) == 0);
+  const std::uint8_t* ip = out.data() + 14;
+  CHECK(dst4(ip) == "10.9.0.2");
+  CHECK(ip[9] == 17);
+  CHECK(wire::load_be16(ip + 20) == kListenPort);
+  CHECK(wire::load_be16(ip + 22) == kFarPort);
+  CHECK(wire::csum_fold(wire::csum_add(0, ip, 20)) == 0);
+  // The far side decrypts it to the inner packet with its TTL decremented.
+  Bytes datagram(ip + 28, out.data() + out.size());
+  Sink sink;
+  env.far->receive(now(), tun::Endpoint{*IpAddress::parse("10.9.0.1"), kListenPort}, datagram,
+                   sink);
+  REQUIRE(sink.delivered.size() == 1);
+  const Bytes& in = sink.delivered[0];
+  REQUIRE(in.size() == to_site.size());
+  CHECK(in[8] == 63);
+  CHECK(std::memcmp(in.data() + 12, to_site.data() + 12, 8) == 0);
+  CHECK(std::memcmp(in.data() + 20, to_site.data() + 20, to_site.size() - 20) == 0);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("A listener on a WAN subinterface: tagged tunnel packets decrypted, punts name it",
+          "[tunnel][vlan]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const Bytes inner = ip4_udp(100, "10.2.0.9", "10.1.0.5", 5202);
+  Bytes initiation(148, 0);
+  initiation[0] = tun::kMessageHandshakeInitiation;
+  // Tagged on the WAN port (the tag is stripped in input, so the tunnel stage finds the IP
+  // header at 14); the listener and local address are the subinterface's: for this test the
+  // tunnel listens there only, not on the physical port the frames arrive on.
+  std::uint32_t& mask = env.tunnels.tunnels[0].port_mask;
+  const std::uint32_t saved_mask = mask;
+  mask = 1u << kWanSub;
+  BurstResult res = run(1, {
+                               tagged(wan_datagram(env.seal_from_far(inner), "10.7.0.1"), kWanVlan),
+                               tagged(wan_datagram(initiation, "10.7.0.1"), kWanVlan),
+                           });
+  mask = saved_mask;
+  REQUIRE(res.tx[0].size() == 1);
+  const Bytes& got = res.tx[0][0];
+  REQUIRE(got.size() == 14 + inner.size());
+  CHECK(std::memcmp(got.data(), kHostMac, 6) == 0);
+  CHECK(wire::load_be16(got.data() + 12) == wire::kEtherTypeIpv4);
+  CHECK(got[14 + 8] == 63);
+  CHECK(std::memcmp(got.data() + 14 + 20, inner.data() + 20, inner.size() - 20) == 0);
+  CHECK(res.tx[1].empty());
+  REQUIRE(res.punted.size() == 1);
+  const PacketMeta& pm = meta(res.punted[0]);
+  CHECK(pm.punt == PuntReason::kTunnelHandshake);
+  CHECK(pm.in_port == kWanSub);
+  CHECK(pm.l3_offset == 14);
+  CHECK(pm.family == 4);
+  free_all(res.punted);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Path-group output through a WAN subinterface: tag pushed, physical port's tx buffer",
+          "[tunnel][vlan]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  // The far endpoint is reached through wan0.300 for this test (gateway 10.7.0.2).
+  const auto via_sub = [&](bool sub) {
+    std::vector<RouteChange> rc(1);
+    rc[0].spec = sub ? RouteSpec{*IpPrefix::parse("10.9.0.2/32"), NextHopKind::kGateway, kWanSub,
+                                 *IpAddress::parse("10.7.0.2")}
+                     : RouteSpec{*IpPrefix::parse("10.9.0.2/32"), NextHopKind::kGateway, 1,
+                                 *IpAddress::parse("10.9.0.2")};
+    REQUIRE(env.routes->apply(RouteSource::kConfig, rc));
+  };
+  via_sub(true);
+  MacAddress far_mac;
+  std::memcpy(far_mac.bytes.data(), kFarMac, 6);
+  env.routes->set_neighbor_mac(kWanSub, *IpAddress::parse("10.7.0.2"), far_mac);
+  const Bytes to_site = ip4_udp(200, "10.1.0.5", "10.2.0.9", 5203);
+  BurstResult r = run(0, {frame(kLanMac, to_site)});
+  via_sub(false);
+  CHECK(r.tx[0].empty());
+  CHECK(r.punted.empty());
+  REQUIRE(r.tx[1].size() == 1);
+  const Bytes& out = r.tx[1][0];
+  REQUIRE(out.size() > 18 + 28 + 16);
+  CHECK(std::memcmp(out.data(), kFarMac, 6) == 0);
+  CHECK(std::memcmp(out.data() + 6, kWanMac, 6) == 0);
+  CHECK(wire::load_be16(out.data() + 12) == wire::kEtherTypeVlan);
+  CHECK(wire::load_be16(out.data() + 14) == kWanVlan);
+  CHECK(wire::load_be16(out.data() + 16) == wire::kEtherTypeIpv4);
+  const std::uint8_t* ip = out.data() + 18;
+  CHECK(src4(ip) == "10.7.0.1");  // the subinterface's address
+  CHECK(dst4(ip) == "10.9.0.2");
+  CHECK(wire::csum_fold(wire::csum_add(0, ip, 20)) == 0);
+  Bytes datagram(ip + 28, out.data() + out.size());
+  Sink sink;
+  env.far->receive(now(), tun::Endpoint{*IpAddress::parse("10.7.0.1"), kListenPort}, datagram,
+                   sink);
+  REQUIRE(sink.delivered.size() == 1);
+  CHECK(std::memcmp(sink.delivered[0].data() + 20, to_site.data() + 20, to_site.size() - 20) == 0);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
