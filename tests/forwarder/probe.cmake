@@ -5,3 +5,7 @@ causeway_test(fwd_probe_codec_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/probe_codec_test.cc
   LIBS causeway_common
   LABELS unit)
+causeway_test(fwd_probe_book_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/probe_book_test.cc
+  LIBS causeway_fwd_probes
+  LABELS unit)
