@@ -42,6 +42,8 @@ struct Words {
   unsigned path_id = 0;
   std::vector<std::string> path_members;  // TUNNEL/PEER
   std::vector<std::string> path_active;
+  std::uint64_t probe_cursor = 0;
+  std::uint32_t probe_interval = 0;
   std::string provision_file{kDefaultProvisionStatusPath};
 };
 
@@ -60,6 +62,9 @@ struct Commands {
   CLI::App* tunnels = nullptr;
   CLI::App* path_groups = nullptr;
   CLI::App* path_groups_set = nullptr;
+  CLI::App* probes = nullptr;
+  CLI::App* probes_events = nullptr;
+  CLI::App* probes_interval = nullptr;
   CLI::App* sla = nullptr;
   CLI::App* paths = nullptr;
   CLI::App* routed = nullptr;
@@ -102,6 +107,14 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.path_groups_set->add_option("--member", w.path_members, "TUNNEL/PEER (peer name or key)");
   c.path_groups_set->add_option("--active", w.path_active,
                                 "members that carry traffic (default all)");
+  c.probes =
+      app.add_subcommand("probes", "SLA probes per tunnel peer: sent, replied, last round trip");
+  c.probes_events = c.probes->add_subcommand(
+      "events", "probes events [--cursor N]: the forwarder's probe event ring from N");
+  c.probes_events->add_option("--cursor", w.probe_cursor, "First event (0 = oldest kept)");
+  c.probes_interval = c.probes->add_subcommand(
+      "interval", "probes interval MS: every probing peer's interval (0 = off, 10..60000)");
+  c.probes_interval->add_option("ms", w.probe_interval, "Milliseconds")->required();
   c.sla = app.add_subcommand("sla", "SLA state per path and per class (causeway-routed)");
   c.paths = app.add_subcommand("paths",
                                "Routes towards remote PoPs and each class's paths "
@@ -413,6 +426,18 @@ int execute(Session& s, const Commands& c, const Words& w) {
   } else if (c.path_groups->parsed()) {
     body = client->get_path_groups();
     render = render_path_groups;
+  } else if (c.probes_events->parsed()) {
+    body = client->get_probe_events(w.probe_cursor);
+    render = render_probe_events;
+  } else if (c.probes_interval->parsed()) {
+    body = client->set_probe_interval(w.probe_interval);
+    render = [](const nlohmann::json& b) {
+      return "probe interval set on " + json_cell(b, "peers") + " peers\n";
+    };
+  } else if (c.probes->parsed()) {
+    body = client->get_tunnels();
+    if (body) body = probes_view(body.value());
+    render = render_probes;
   } else if (c.hello->parsed()) {
     auto hello = client->hello("causewayctl");
     if (!hello) return s.failed(hello.error());

@@ -47,6 +47,12 @@ enum class MsgType : std::uint16_t {
   // {"id": N, "members": [{"tunnel": "wg0", "peer": "name|base64 key"}], "active": [...]}
   // -> {"id": N}: replaces group N whole (active empty = every member; members empty deletes).
   kSetPathGroup = 11,
+  // SLA probe events (sent / reply), read with a cursor (docs/control-socket.md):
+  // {"cursor": N} (0 = the oldest kept) -> {"cursor": M, "missed": K, "events": [{"tunnel",
+  // "peer", "public_key", "kind": "sent"|"reply", "seq", "ns", "rtt_ns" (reply)}]}.
+  kGetProbeEvents = 12,
+  // {"interval_ms": N} (0 = off, or 10..60000) -> {"peers": n}: every probing peer.
+  kSetProbeInterval = 13,
 };
 
 struct Header {
