@@ -412,6 +412,11 @@ Result<void> Forwarder::Impl::init_routes() {
       }
     }
   }
+  // The PoP's overlay addresses (tunnels[].address) are the kernel's too: packets from a LAN
+  // reach them through the port's mirror (from a tunnel, tunnel_input takes them first).
+  for (const auto& t : cfg.tunnels) {
+    for (const auto& a : t.address) local(a.addr, static_cast<std::uint8_t>(a.max_len()));
+  }
   // Multicast, limited broadcast and link-local destinations belong to the kernel.
   local(*IpAddress::parse("224.0.0.0"), 4);
   local(*IpAddress::parse("255.255.255.255"), 32);

@@ -6,7 +6,8 @@
 # Checks:
 #  - each tunnel has its kernel mirror (wg0, wg1) carrying the overlay address;
 #  - kernel ping and a TCP transfer (iperf3 -t 2) between the PoPs' overlay addresses, from
-#    one PoP namespace's kernel to the other's, through the tunnels;
+#    one PoP namespace's kernel to the other's, through the tunnels; a site host reaches its
+#    PoP's overlay address;
 #  - captures on both WAN links, at both ends, show only WireGuard UDP (and ARP), and no
 #    plaintext probe;
 #  - SLA probes flow on both tunnels of both PoPs; the reflector answers them in the forwarder
@@ -103,6 +104,8 @@ for ns in "$A" "$B"; do for dev in w0 w1; do start_capture "$ns" "$dev"; done; d
 
 cw_check "kernel ping PoP A -> PoP B overlay address" ping_ok "$A" 10.255.0.2
 cw_check "kernel ping PoP B -> PoP A overlay address" ping_ok "$B" 10.255.0.1
+cw_check "a site host reaches its PoP's overlay address (local route, LAN mirror)" \
+  ping_ok "$HA" 10.255.0.1
 
 tcp_through_overlay() {
   cw_spawn "$B" "$tmp/iperf-s.log" iperf3 -s -1 -B 10.255.0.2 -p 5201
