@@ -560,6 +560,41 @@ struct PortOrigin {
   YAML::Node vlans;       // the port's `vlans` list, read once every port is known
 };
 
+// An address of this appliance with its prefix length (`10.1.0.1/24`): not /0, not an unusable
+// address, not the network or (IPv4) broadcast address of its subnet. `what` names it in the
+// errors ("an interface address"), `network_hint` says what to write instead of a network.
+Result<IpPrefix> to_own_prefix(const YAML::Node& item, const std::string& path,
+                               std::string_view example, std::string_view what,
+                               std::string_view network_hint) {
+  auto text = to_string(item, path);
+  if (!text) return text.as_failure();
+  const auto prefix = IpPrefix::parse(text.value());
+  if (!prefix) {
+    return error_at(path, item,
+                    quote(text.value()) + " is not an IP prefix (expected address/length, e.g. " +
+                        std::string(example) + ")");
+  }
+  const IpAddress& a = prefix->addr;
+  if (prefix->len == 0) {
+    return error_at(path, item, prefix->str() + ": a /0 prefix cannot be " + std::string(what));
+  }
+  if (const std::string why = unusable_reason(a); !why.empty()) {
+    return error_at(path, item, a.str() + " is " + why);
+  }
+  // /31 and /127 (RFC 3021, RFC 6164) and host prefixes have no network address.
+  if (prefix->len + 1 < prefix->max_len()) {
+    if (prefix->masked() == *prefix) {
+      return error_at(path, item,
+                      prefix->str() + " is a network, not " + std::string(what) + " (" +
+                          std::string(network_hint) + ")");
+    }
+    if (a.is_v4() && host_bits_all_ones(*prefix)) {
+      return error_at(path, item, prefix->str() + " is the broadcast address of its subnet");
+    }
+  }
+  return *prefix;
+}
+
 Status parse_addresses(const Section& s, PortConfig& port, const std::vector<PortConfig>& ports,
                        const std::vector<PortOrigin>& origins) {
   const YAML::Node* node = s.find("addresses");
@@ -570,34 +605,12 @@ Status parse_addresses(const Section& s, PortConfig& port, const std::vector<Por
   for (std::size_t i = 0; i < items.value().size(); ++i) {
     const YAML::Node& item = items.value()[i];
     const std::string path = item_path(list_path, i);
-    auto text = to_string(item, path);
-    if (!text) return text.as_failure();
-    const auto prefix = IpPrefix::parse(text.value());
-    if (!prefix) {
-      return error_at(path, item,
-                      quote(text.value()) +
-                          " is not an IP prefix (expected address/length, "
-                          "e.g. 10.1.0.1/24)");
-    }
+    auto parsed = to_own_prefix(item, path, "10.1.0.1/24", "an interface address",
+                                "the host part is zero; write the port's own address in the "
+                                "subnet");
+    if (!parsed) return parsed.as_failure();
+    const auto prefix = std::optional<IpPrefix>(parsed.value());
     const IpAddress& a = prefix->addr;
-    if (prefix->len == 0) {
-      return error_at(path, item, prefix->str() + ": a /0 prefix cannot be an interface address");
-    }
-    if (const std::string why = unusable_reason(a); !why.empty()) {
-      return error_at(path, item, a.str() + " is " + why);
-    }
-    // /31 and /127 (RFC 3021, RFC 6164) and host prefixes have no network address.
-    if (prefix->len + 1 < prefix->max_len()) {
-      if (prefix->masked() == *prefix) {
-        return error_at(path, item,
-                        prefix->str() +
-                            " is a network, not an interface address (the host part is zero; "
-                            "write the port's own address in the subnet)");
-      }
-      if (a.is_v4() && host_bits_all_ones(*prefix)) {
-        return error_at(path, item, prefix->str() + " is the broadcast address of its subnet");
-      }
-    }
     for (std::size_t k = 0; k < port.addresses.size(); ++k) {
       if (port.addresses[k].addr == a) {
         return error_at(path, item, a.str() + " is already " + item_path(list_path, k));
@@ -1217,26 +1230,10 @@ Status parse_tunnel_address(const Section& s, const YAML::Node& name_node,
   for (std::size_t i = 0; i < items.value().size(); ++i) {
     const YAML::Node& item = items.value()[i];
     const std::string at = item_path(list_path, i);
-    auto text = to_string(item, at);
-    if (!text) return text.as_failure();
-    const auto prefix = IpPrefix::parse(text.value());
-    if (!prefix) {
-      return error_at(at, item,
-                      quote(text.value()) +
-                          " is not an IP prefix (expected address/length, e.g. 10.255.0.1/32)");
-    }
-    if (prefix->len == 0) {
-      return error_at(at, item, prefix->str() + ": a /0 prefix cannot be an address");
-    }
-    if (const std::string why = unusable_reason(prefix->addr); !why.empty()) {
-      return error_at(at, item, prefix->addr.str() + " is " + why);
-    }
-    if (prefix->len + 1 < prefix->max_len() && prefix->masked() == *prefix) {
-      return error_at(at, item,
-                      prefix->str() +
-                          " is a network, not an address (write the PoP's own "
-                          "address, e.g. 10.255.0.1/32)");
-    }
+    auto parsed = to_own_prefix(item, at, "10.255.0.1/32", "an address",
+                                "write the PoP's own address, e.g. 10.255.0.1/32");
+    if (!parsed) return parsed.as_failure();
+    const auto prefix = std::optional<IpPrefix>(parsed.value());
     for (std::size_t k = 0; k < tunnel.address.size(); ++k) {
       if (tunnel.address[k].addr == prefix->addr) {
         return error_at(at, item, prefix->addr.str() + " is already " + item_path(list_path, k));

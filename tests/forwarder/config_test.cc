@@ -281,6 +281,18 @@ struct BadRow {
   std::string error_prefix;  // the message must start with exactly this
 };
 
+// Every row is refused (EINVAL) with a message that starts with its error_prefix.
+void check_refused(const std::vector<BadRow>& rows) {
+  for (const BadRow& row : rows) {
+    auto parsed = parse_config(row.yaml);
+    INFO(row.yaml);
+    REQUIRE_FALSE(parsed);
+    INFO(parsed.error().message);
+    CHECK(parsed.error().message.rfind(row.error_prefix, 0) == 0);
+    CHECK(parsed.error().code == EINVAL);
+  }
+}
+
 std::vector<BadRow> bad_rows() {
   const std::string lan = "ports:\n  - {name: lan0, device: net_null0, ";
   return {
@@ -766,14 +778,7 @@ TEST_CASE("tunnels: bad settings name the field", "[config][tunnels]") {
       {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: x}\n",
        "routes[0].path_group: expected an integer (0..1023)"},
   };
-  for (const BadRow& row : rows) {
-    auto parsed = parse_config(row.yaml);
-    INFO(row.yaml);
-    REQUIRE_FALSE(parsed);
-    INFO(parsed.error().message);
-    CHECK(parsed.error().message.rfind(row.error_prefix, 0) == 0);
-    CHECK(parsed.error().code == EINVAL);
-  }
+  check_refused(rows);
 }
 
 TEST_CASE("tunnels: overlay address and probe intervals", "[config][tunnels][probes]") {
@@ -847,14 +852,7 @@ TEST_CASE("tunnels: overlay address and probe intervals", "[config][tunnels][pro
       {head + ", address: [10.255.0.1/32], " + peer_b + ", probe_interval: 100}]}\n",
        "tunnels[0].peers[0].probe_interval: unknown key (did you mean \"probe_interval_ms\"?)"},
   };
-  for (const BadRow& row : rows) {
-    auto bad = parse_config(row.yaml);
-    INFO(row.yaml);
-    REQUIRE_FALSE(bad);
-    INFO(bad.error().message);
-    CHECK(bad.error().message.rfind(row.error_prefix, 0) == 0);
-    CHECK(bad.error().code == EINVAL);
-  }
+  check_refused(rows);
 }
 
 TEST_CASE("tunnels: keys in base64, canonical only; key files read by load_config",
