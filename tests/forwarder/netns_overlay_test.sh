@@ -114,6 +114,12 @@ tcp_through_overlay() {
   ip netns exec "$A" timeout 30 iperf3 -c 10.255.0.2 -B 10.255.0.1 -p 5201 -t 2 -J \
     >"$tmp/iperf-c.json" || { cat "$tmp/iperf-c.json" >&2; return 1; }
   cw_stop "$spid" 5
+  local pop
+  for pop in pa pb; do
+    cw_log "$pop drops: $(ctl "$pop" --json stats | python3 -c 'import json,sys
+d = json.load(sys.stdin)["drops"]
+print({k: v for k, v in d.items() if v and k not in ("tunnel_keepalive",)})')"
+  done
   python3 - "$tmp/iperf-c.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))["end"]
