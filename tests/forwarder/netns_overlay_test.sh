@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # netns: the overlay between two causeway-fwd PoPs (topology in netns_two_pops_lib.sh, with
-# overlay addresses: PoP A 10.255.0.1/24 and PoP B 10.255.0.2/24 on both tunnels wg0 and wg1).
+# overlay addresses: PoP A 10.255.0.1/24 + fd00:ff::1/64 and PoP B 10.255.0.2/24 + fd00:ff::2/64
+# on both tunnels wg0 and wg1).
 #
 # Checks:
 #  - each tunnel has its kernel mirror (wg0, wg1) carrying the overlay address;
-#  - kernel ping and a TCP transfer (iperf3 -t 2) between the PoPs' overlay addresses, from
+#  - kernel ping (IPv4 both ways, IPv6 one way) and a TCP transfer (iperf3 -t 2) between the
+#    PoPs' overlay addresses, from
 #    one PoP namespace's kernel to the other's, through the tunnels; a site host reaches its
 #    PoP's overlay address;
 #  - captures on both WAN links, at both ends, show only WireGuard UDP (and ARP), and no
 #    plaintext probe;
 #  - SLA probes flow on both tunnels of both PoPs; the reflector answers them in the forwarder
-#    (its reflection counter grows while its tunnel mirrors receive nothing);
+#    (its reflection counter grows while a capture on its tunnel mirrors sees no probe);
 #  - control message 13 (causewayctl probes interval) sets the interval on every probing peer
 #    and refuses out-of-range values;
 #  - with 20 ms of delay on wan1 (each way, impair_link.py standing in for `tc netem`, which
-#    this kernel lacks), wan1's round trips measured from the probe events are 40 ms
-#    (39..55 ms) on both PoPs while wan0's stay under 5 ms;
+#    this kernel lacks), wan1's round trips measured from the probe events are 40 ms (none
+#    below 39 ms, 10th percentile at most 55 ms) on both PoPs while wan0's stay under 5 ms
+#    (10th percentile; medians are logged);
 #  - with 100% loss on wan1, the probes sent on wg1 get no reply while wg0's go on;
 #  - a malformed probe and unsolicited probe replies sent from a PoP's kernel inside the tunnel
 #    are counted (probe_malformed, probe_unknown) and break nothing.
@@ -39,7 +42,8 @@ trap 'cw_cleanup; [[ -n $tmp ]] && rm -rf "$tmp"' EXIT
 two_pops_setup
 
 # probe_summary POP CURSOR: the PoP's probe events from CURSOR, per tunnel: requests sent,
-# replies to those requests, their median / min / max round trip (ms); and the next cursor.
+# replies to those requests, their round trips (ms: min, 10th percentile, median, max); and
+# the next cursor.
 probe_summary() {
   ctl "$1" --json probes events --cursor "$2" >"$tmp/$1-events.json" || return 1
   python3 - "$tmp/$1-events.json" <<'PY'
@@ -50,10 +54,12 @@ for t in ("wg0", "wg1"):
     ev = [e for e in r["events"] if e["tunnel"] == t]
     sent = {e["seq"] for e in ev if e["kind"] == "sent"}
     rtts = [e["rtt_ns"] / 1e6 for e in ev if e["kind"] == "reply" and e["seq"] in sent]
+    rtts.sort()
     out[t] = {"sent": len(sent), "replied": len(rtts),
+              "min_ms": round(rtts[0], 3) if rtts else None,
+              "p10_ms": round(rtts[len(rtts) // 10], 3) if rtts else None,
               "median_ms": round(statistics.median(rtts), 3) if rtts else None,
-              "min_ms": round(min(rtts), 3) if rtts else None,
-              "max_ms": round(max(rtts), 3) if rtts else None}
+              "max_ms": round(rtts[-1], 3) if rtts else None}
 print(json.dumps(out))
 PY
 }
@@ -66,9 +72,6 @@ drop_count() { # drop_count POP REASON
 }
 reflected() {
   ctl "$1" --json stats | python3 -c 'import json,sys; print(sum(w["probes_reflected"] for w in json.load(sys.stdin)["workers"]))'
-}
-mirror_rx() { # mirror_rx NS: packets the forwarder wrote into the kernel mirrors wg0 + wg1
-  ip -n "$1" -s -j link show type tun | python3 -c 'import json,sys; print(sum(l["stats64"]["rx"]["packets"] for l in json.load(sys.stdin)))'
 }
 
 cw_check "PoP A starts" start_pop "$A" pa || { cw_summary; exit 1; }
@@ -104,6 +107,7 @@ for ns in "$A" "$B"; do for dev in w0 w1; do start_capture "$ns" "$dev"; done; d
 
 cw_check "kernel ping PoP A -> PoP B overlay address" ping_ok "$A" 10.255.0.2
 cw_check "kernel ping PoP B -> PoP A overlay address" ping_ok "$B" 10.255.0.1
+cw_check "kernel ping over IPv6 PoP A -> PoP B overlay address" ping_ok "$A" fd00:ff::2
 cw_check "a site host reaches its PoP's overlay address (local route, LAN mirror)" \
   ping_ok "$HA" 10.255.0.1
 
@@ -174,13 +178,24 @@ cw_check "causewayctl probes prints the table" \
   bash -c "'$CTL' --socket '$tmp/pa.sock' probes | grep -Eq '^wg1 +far +10.255.0.2 +100 ms'"
 
 reflected_in_forwarder() {
-  local r0 k0 r1 k1
-  r0=$(reflected pb) k0=$(mirror_rx "$B")
+  local r0 r1 dev pids=() seen=0 n
+  # What B's kernel receives on its tunnel mirrors on the probe port while B reflects.
+  for dev in wg0 wg1; do
+    cw_spawn "$B" "$tmp/tun-$dev.log" tcpdump -i "$dev" -nn -U -w "$tmp/tun-$dev.pcap" udp port 7783
+    pids+=("$CW_LAST_PID")
+    cw_wait_until 10 grep -q "listening on" "$tmp/tun-$dev.log" || return 1
+  done
+  r0=$(reflected pb)
   grow() { (($(reflected pb) >= r0 + 20)); }
   cw_wait_until 10 grow || return 1
-  r1=$(reflected pb) k1=$(mirror_rx "$B")
-  cw_log "PoP B reflected $((r1 - r0)) probes; its kernel mirrors received $((k1 - k0)) packets"
-  ((k1 == k0))
+  r1=$(reflected pb)
+  for pid in "${pids[@]}"; do cw_stop "$pid" 5; done
+  for dev in wg0 wg1; do
+    n=$(tcpdump -nn -r "$tmp/tun-$dev.pcap" 2>/dev/null | wc -l)
+    seen=$((seen + n))
+  done
+  cw_log "PoP B reflected $((r1 - r0)) probes; its kernel saw $seen probe packets on wg0/wg1"
+  ((seen == 0))
 }
 cw_check "PoP B reflects probes in the forwarder, none reach its kernel" reflected_in_forwarder
 
@@ -213,12 +228,16 @@ delay_shows_in_rtt() {
   cw_log "20 ms each way on wan1: PoP B $sb"
   python3 - "$sa" "$sb" <<'PY'
 import json, sys
+# The path's own round trip is the low end of the distribution: on a loaded 2-CPU machine a
+# stalled forwarder adds to some probes (seen: medians of hundreds of ms while the load
+# average was 11), never subtracts. Every wg1 probe took the 40 ms; wg0's took none of it.
 for s in map(json.loads, sys.argv[1:]):
-    if not (39.0 <= s["wg1"]["median_ms"] <= 55.0 and s["wg0"]["median_ms"] < 5.0):
+    w0, w1 = s["wg0"], s["wg1"]
+    if not (w1["min_ms"] >= 39.0 and w1["p10_ms"] <= 55.0 and w0["p10_ms"] < 5.0):
         sys.exit(1)
 PY
 }
-cw_check "20 ms each way on wan1: wg1's probe RTT 39..55 ms, wg0's < 5 ms (both PoPs)" \
+cw_check "20 ms each way on wan1: wg1's probe RTT >= 39 ms (10th percentile <= 55), wg0's < 5 ms (both PoPs)" \
   delay_shows_in_rtt
 
 loss_stops_replies() {
@@ -278,7 +297,7 @@ probes_continue() {
   cw_wait_until 10 replies_since pa "$c" 10
 }
 cw_check "probes on both tunnels continue after them" probes_continue
-cw_check "kernel ping still works" ping_ok "$A" 10.255.0.2
+cw_check "kernel ping still works" cw_wait_until 30 ping_ok "$A" 10.255.0.2
 
 cw_cleanup
 leftovers() { ! ip netns list | grep -q "cwt-.*-$id"; }

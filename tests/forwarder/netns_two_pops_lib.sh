@@ -8,9 +8,10 @@
 #
 # Tunnels wg0 (wan0) and wg1 (wan1); on each PoP the remote peer is "far" in both, a member of
 # path group 1, which the route to the remote site uses. Options, set before two_pops_setup:
-#   TWO_POPS_OVERLAY=1     each tunnel carries the PoP's overlay address 10.255.0.<1|2>/24 and
-#                          allows the remote one (10.255.0.<2|1>/32): kernel mirrors wg0, wg1
-#                          in the PoP namespaces, SLA probes at the default interval;
+#   TWO_POPS_OVERLAY=1     each tunnel carries the PoP's overlay addresses 10.255.0.<1|2>/24
+#                          and fd00:ff::<1|2>/64 and allows the remote ones (/32, /128):
+#                          kernel mirrors wg0, wg1 in the PoP namespaces, SLA probes (to the
+#                          IPv4 address) at the default interval;
 #   TWO_POPS_WAN1_IMPAIR=1 wan1 runs through a link emulator (impair_link.py, in namespace $L
 #                          between A's w1 and B's w1: the kernel has no netem) whose delay
 #                          and loss `impair_wan1 DELAY_MS LOSS_PERCENT` sets.
@@ -70,8 +71,8 @@ two_pops_config() {
   local address="" allowed=$remote
   if [[ ${TWO_POPS_OVERLAY:-0} == 1 ]]; then
     address="
-    address: [10.255.0.$own_host/24]"
-    allowed="$remote, 10.255.0.$peer_host/32"
+    address: [10.255.0.$own_host/24, \"fd00:ff::$own_host/64\"]"
+    allowed="$remote, 10.255.0.$peer_host/32, \"fd00:ff::$peer_host/128\""
   fi
   cat <<YAML
 name: $name-$id
