@@ -20,7 +20,9 @@
 #    this kernel lacks), wan1's round trips measured from the probe events are 40 ms (none
 #    below 39 ms, 10th percentile at most 55 ms) on both PoPs while wan0's stay under 5 ms
 #    (10th percentile; medians are logged);
-#  - with 100% loss on wan1, the probes sent on wg1 get no reply while wg0's go on;
+#  - with 100% loss on wan1, the probes sent on wg1 get no reply while wg0's go on; the
+#    kernel's pings to the remote overlay address (a path-group route) get through when the
+#    group's active member is wg0's peer and not when it is wg1's;
 #  - a malformed probe and unsolicited probe replies sent from a PoP's kernel inside the tunnel
 #    are counted (probe_malformed, probe_unknown) and break nothing.
 # Usage: netns_overlay_test.sh CAUSEWAY_FWD CAUSEWAYCTL
@@ -263,6 +265,20 @@ PY
 }
 cw_check "100% loss on wan1: wg1's probes unanswered, wg0's answered (both PoPs)" \
   loss_stops_replies
+
+# The kernel's packets to 10.255.0.2 follow path group 1 (the FIB route), whichever mirror the
+# kernel wrote them into: with wan1 still dead, A's pings get through with wg0 active and not
+# with wg1 active.
+ping_fails() { ! ip netns exec "$1" ping -c 3 -i 0.2 -W 1 -w 4 "$2" >/dev/null 2>&1; }
+kernel_follows_path_group() {
+  ctl pa path-groups set 1 --member wg0/far --member wg1/far --active wg0/far || return 1
+  ping_ok "$A" 10.255.0.2 || return 1
+  ctl pa path-groups set 1 --member wg0/far --member wg1/far --active wg1/far || return 1
+  ping_fails "$A" 10.255.0.2 || return 1
+  ctl pa path-groups set 1 --member wg0/far --member wg1/far
+}
+cw_check "kernel traffic to a path-group route follows the group's active member" \
+  kernel_follows_path_group
 cw_check "wan1 repaired" impair_wan1 0 0
 
 # ---- untrusted probes from inside the tunnel -----------------------------------------------

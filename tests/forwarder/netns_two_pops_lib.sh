@@ -11,7 +11,9 @@
 #   TWO_POPS_OVERLAY=1     each tunnel carries the PoP's overlay addresses 10.255.0.<1|2>/24
 #                          and fd00:ff::<1|2>/64 and allows the remote ones (/32, /128):
 #                          kernel mirrors wg0, wg1 in the PoP namespaces, SLA probes (to the
-#                          IPv4 address) at the default interval;
+#                          IPv4 address) at the default interval; the remote IPv4 overlay
+#                          address is routed into path group 1 (the IPv6 one is not: the
+#                          tunnel's allowed IPs take it);
 #   TWO_POPS_WAN1_IMPAIR=1 wan1 runs through a link emulator (impair_link.py, in namespace $L
 #                          between A's w1 and B's w1: the kernel has no netem) whose delay
 #                          and loss `impair_wan1 DELAY_MS LOSS_PERCENT` sets.
@@ -68,11 +70,13 @@ impair_wan1() {
 # two_pops_config NAME ME OTHER LAN_ADDR REMOTE_NET PEER_HOST OWN_HOST
 two_pops_config() {
   local name=$1 me=$2 other=$3 lan=$4 remote=$5 peer_host=$6 own_host=$7
-  local address="" allowed=$remote
+  local address="" allowed=$remote overlay_route=""
   if [[ ${TWO_POPS_OVERLAY:-0} == 1 ]]; then
     address="
     address: [10.255.0.$own_host/24, \"fd00:ff::$own_host/64\"]"
     allowed="$remote, 10.255.0.$peer_host/32, \"fd00:ff::$peer_host/128\""
+    overlay_route="
+  - {prefix: 10.255.0.$peer_host/32, path_group: 1}"
   fi
   cat <<YAML
 name: $name-$id
@@ -82,7 +86,7 @@ ports:
   - {name: wan0, device: "net_af_packet1,iface=w0", addresses: [10.9.0.$own_host/24]}
   - {name: wan1, device: "net_af_packet2,iface=w1", addresses: [10.8.0.$own_host/24]}
 routes:
-  - {prefix: $remote, path_group: 1}
+  - {prefix: $remote, path_group: 1}$overlay_route
 tunnels:
   - name: wg0
     private_key_file: $tmp/${me}0.key
