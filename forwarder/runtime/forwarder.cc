@@ -897,6 +897,11 @@ int Forwarder::run() {
     }
   }
   s.workers_running = true;
+  // Running: from now on the mirrors outlive this process (mirror.h says why).
+  for (const auto& port : s.ports) {
+    if (!port.mirror) continue;
+    if (auto r = port.mirror->persist(); !r) spdlog::warn("{}", r.error().message);
+  }
   s.start_control();
   asio::signal_set signals(s.io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

@@ -2,8 +2,16 @@
 // Kernel mirror interfaces (the exception path, DESIGN.md section 1): one TAP device per
 // port, carrying the port's MAC, MTU and addresses, so the kernel (and FRR on it) sees the
 // appliance's interfaces. Frames for the appliance itself are written to the mirror; frames
-// the kernel sends on a mirror leave through the port. Owned by the control thread; the TAP
-// disappears when the Mirror (its file descriptor) is destroyed.
+// the kernel sends on a mirror leave through the port. Owned by the control thread.
+//
+// Lifetime: a new TAP disappears with its file descriptor until persist() is called, so a
+// forwarder that fails to start leaves nothing behind. Once the forwarder runs, its mirrors
+// are persistent: when the forwarder stops (or crashes) the kernel interface stays, with its
+// ifindex and addresses and the carrier off, and the next forwarder attaches to it again. The
+// kernel's and FRR's view of the interfaces then survives a forwarder restart as a link
+// flap, not as an interface deleted and created anew: FRR 8.4's zebra reads link and
+// address events on two netlink sockets and, when busy, loses the addresses of an interface
+// re-created under the same name (seen as a BGP session "Waiting for NHT" after a restart).
 #pragma once
 
 #include <memory>
@@ -21,6 +29,8 @@ class Mirror {
                                                               const MacAddress& mac, unsigned mtu,
                                                               const std::vector<IpPrefix>& addrs);
   ~Mirror();
+  // Keeps the kernel interface after this process closes it (TUNSETPERSIST).
+  [[nodiscard]] Result<void> persist();
   Mirror(const Mirror&) = delete;
   Mirror& operator=(const Mirror&) = delete;
 
