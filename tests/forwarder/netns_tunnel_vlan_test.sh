@@ -84,6 +84,7 @@ tunnels:
         path_group: 1
 fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_groups: 512}
 control_socket: $sock
+uapi: {socket_dir: $tmp/uapi}
 YAML
 
 switch_up() { grep -q "vlan_switch: ready" "$tmp/switch.log"; }
