@@ -15,6 +15,7 @@
 
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include <cstdint>
 #include <deque>
@@ -76,6 +77,11 @@ class TunnelRuntime {
   [[nodiscard]] const TunnelShared* shared() const { return shared_.get(); }
   // A punt with PuntReason::kTunnelHandshake or kTunnelNoSession. Takes ownership.
   void handle_punt(rte_mbuf* m);
+  // Handles at most `budget` messages from the workers' handshake ring (TunnelShared::
+  // handshake_ring); true if more are waiting. The budget keeps a flood from monopolising the
+  // control thread: the caller comes back after the other ready work.
+  [[nodiscard]] bool poll_handshakes(unsigned budget);
+  [[nodiscard]] bool handshakes_waiting() const;
   // Timers of every Device, path group and snapshot reclamation. Call every ~100 ms.
   void on_timer();
 
@@ -116,6 +122,7 @@ class TunnelRuntime {
   QsbrReclaimer reclaimer_;
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   std::map<std::uint16_t, Group> groups_;
+  rte_ring* handshake_ring_ = nullptr;  // owned; see TunnelShared::handshake_ring
   bool started_ = false;  // first on_timer(): peers with a persistent keepalive handshake at once
   std::unique_ptr<TunnelShared> shared_;
 };

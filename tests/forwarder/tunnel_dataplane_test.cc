@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "causeway/tun/device.h"
 #include "dataplane/packet_meta.h"
 #include "dataplane/tunnel_stages.h"
@@ -129,6 +131,8 @@ struct Env {
   rte_rcu_qsbr* qsbr = nullptr;
   std::unique_ptr<RouteTable> routes;
   rte_ring* punt_ring = nullptr;
+  static constexpr unsigned kHandshakeRing = 64;  // holds 63
+  rte_ring* handshake_ring = nullptr;
   std::atomic<bool> armed{false}, quit{false};
   DataplaneShared shared;
   std::unique_ptr<WorkerCounters> counters = std::make_unique<WorkerCounters>();
@@ -174,6 +178,9 @@ struct Env {
     routes = std::move(RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr).value());
     punt_ring = rte_ring_create("td_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
     REQUIRE(punt_ring != nullptr);
+    handshake_ring =
+        rte_ring_create("td_handshake", kHandshakeRing, static_cast<int>(rte_socket_id()), 0);
+    REQUIRE(handshake_ring != nullptr);
 
     // Port 0 = LAN 10.1.0.1/24, port 1 = WAN 10.9.0.1/24. The remote site goes into path group
     // 1, the empty path group 2 has no member; the far PoP (also the WAN gateway for
@@ -245,6 +252,7 @@ struct Env {
     pop->receive(now(), ep_far, a.sent.at(0), b);  // confirms the PoP's session
     REQUIRE(pop->data_path().can_send(now(), pop_peer));
 
+    tunnels.handshake_ring = handshake_ring;
     tunnels.n_tunnels = 1;
     tunnels.tunnels[0] =
         TunnelListener{&pop->data_path(), kListenPort, (1u << 1) | (1u << kWanSub)};
@@ -286,7 +294,10 @@ struct BurstResult {
   std::vector<rte_mbuf*> punted;  // freed by the caller after inspection
 };
 
-BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames) {
+// Runs one burst; what went to the punt ring (and, unless told otherwise, to the handshake ring)
+// is returned in `punted`.
+BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames,
+                bool drain_handshakes = true) {
   Env& env = Env::get();
   std::vector<rte_mbuf*> pkts;
   for (const Bytes& f : frames) {
@@ -311,6 +322,11 @@ BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames) {
   void* obj = nullptr;
   while (rte_ring_dequeue(env.punt_ring, &obj) == 0) {
     r.punted.push_back(static_cast<rte_mbuf*>(obj));
+  }
+  if (drain_handshakes) {
+    while (rte_ring_dequeue(env.handshake_ring, &obj) == 0) {
+      r.punted.push_back(static_cast<rte_mbuf*>(obj));
+    }
   }
   return r;
 }
@@ -507,5 +523,54 @@ TEST_CASE("Path-group output through a WAN subinterface: tag pushed, physical po
                    sink);
   REQUIRE(sink.delivered.size() == 1);
   CHECK(std::memcmp(sink.delivered[0].data() + 20, to_site.data() + 20, to_site.size() - 20) == 0);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Handshake floods: a per-source rate limit, then a bounded ring to the control thread",
+          "[tunnel][flood]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  Bytes initiation(148, 0);
+  initiation[0] = tun::kMessageHandshakeInitiation;
+  auto from = [&](const std::string& src) {
+    Bytes ip = ip4_udp(28 + initiation.size(), src.c_str(), "10.9.0.1", kListenPort);
+    wire::store_be16(ip.data() + 20, kFarPort);
+    std::memcpy(ip.data() + 28, initiation.data(), initiation.size());
+    return frame(kWanMac, ip);
+  };
+  const std::uint64_t limited = env.drops(DropReason::tunnel_handshake_rate_limited);
+  const std::uint64_t full = env.drops(DropReason::tunnel_handshake_queue_full);
+
+  // One source floods (31 messages in a burst) while another sends one: the flooding source
+  // gets its burst allowance through, the other source is not affected.
+  std::vector<Bytes> burst(31, from("10.9.5.1"));
+  burst.push_back(from("10.9.5.2"));
+  BurstResult res = run(1, burst);
+  const auto burst_size = static_cast<std::size_t>(HandshakeLimiter::kBurst);
+  REQUIRE(res.punted.size() == burst_size + 1);
+  CHECK(src4(rte_pktmbuf_mtod(res.punted.back(), const std::uint8_t*) + 14) == "10.9.5.2");
+  for (rte_mbuf* m : res.punted) CHECK(meta(m).punt == PuntReason::kTunnelHandshake);
+  CHECK(env.drops(DropReason::tunnel_handshake_rate_limited) == limited + 31 - burst_size);
+  free_all(res.punted);
+  // Right after, the flooding source has (almost) no tokens left: 50 per second refill.
+  res = run(1, std::vector<Bytes>(32, from("10.9.5.1")));
+  CHECK(res.punted.size() <= 1);
+  CHECK(env.drops(DropReason::tunnel_handshake_rate_limited) >= limited + 31 - burst_size + 31);
+  free_all(res.punted);
+
+  // Many sources (each within its rate) while the control thread does not read: the ring holds
+  // what fits (63), the rest is dropped and counted, nothing leaks.
+  for (int b = 0; b < 3; ++b) {
+    std::vector<Bytes> many;
+    for (int i = 0; i < 32; ++i) many.push_back(from(fmt::format("10.9.{}.{}", 10 + b, i + 1)));
+    res = run(1, many, /*drain_handshakes=*/false);
+    CHECK(res.punted.empty());
+  }
+  CHECK(rte_ring_count(env.handshake_ring) == Env::kHandshakeRing - 1);
+  CHECK(env.drops(DropReason::tunnel_handshake_queue_full) ==
+        full + 96 - (Env::kHandshakeRing - 1));
+  res = run(1, {});
+  CHECK(res.punted.size() == Env::kHandshakeRing - 1);
+  free_all(res.punted);
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }
