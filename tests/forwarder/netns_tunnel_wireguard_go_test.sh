@@ -457,6 +457,54 @@ flood_counted() {
 cw_check "the flood was rate-limited in the worker and counted" flood_counted
 cw_check "after the flood: IPv4 ping ha -> hb" ping_ok "$HA" 10.2.0.2
 
+# ---- wg set: persistent keepalive, a new private key, a preshared key ----
+tunnel_counter() { # tunnel_counter NAME: a control-side event counter of the tunnel
+  ctl --json tunnels >"$tmp/tunnels.json" || return 1
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tunnels"][0]["control_counters"].get(sys.argv[2], 0))' "$tmp/tunnels.json" "$1"
+}
+keepalives_sent() { (($(tunnel_counter tx_keepalive) >= ka0 + 2)); }
+set_keepalive() {
+  wg set "$TUN" peer "$b_pub" persistent-keepalive 1 || return 1
+  [[ $(wg show "$TUN" persistent-keepalive) == "$b_pub"$'\t'1 ]]
+}
+ka0=$(tunnel_counter tx_keepalive)
+cw_check "wg set persistent-keepalive 1: shown by wg show" set_keepalive
+cw_check "wg set persistent-keepalive 1: the idle tunnel sends keepalives" cw_wait_until 10 keepalives_sent
+wg set "$TUN" peer "$b_pub" persistent-keepalive 0
+
+wg genkey >"$tmp/pop2.key"
+wg pubkey <"$tmp/pop2.key" >"$tmp/pop2.pub"
+new_private_key() {
+  wg set "$TUN" private-key "$tmp/pop2.key" || return 1
+  [[ $(wg show "$TUN" public-key) == "$(cat "$tmp/pop2.pub")" ]] || return 1
+  # wireguard-go learns the PoP's new public key (no endpoint: the PoP initiates).
+  ip netns exec "$B" wg set "$WG" peer "$(cat "$tmp/pop.pub")" remove \
+    peer "$(cat "$tmp/pop2.pub")" allowed-ips 10.1.0.0/24,fd00:1::/64
+}
+cw_check "wg set private-key: the forwarder takes the new identity" new_private_key
+cw_check "with the new private key: IPv4 ping ha -> hb (new handshake)" ping_ok "$HA" 10.2.0.2
+
+wg genpsk >"$tmp/psk"
+with_psk() {
+  # Both sides get the key; the forwarder's peer is added again with it, so its next session
+  # comes from a handshake that mixes it in (a mismatch would fail the handshake).
+  ip netns exec "$B" wg set "$WG" peer "$(cat "$tmp/pop2.pub")" preshared-key "$tmp/psk" || return 1
+  wg set "$TUN" peer "$b_pub" remove || return 1
+  readd_time=$(date +%s)
+  wg set "$TUN" peer "$b_pub" preshared-key "$tmp/psk" endpoint 10.9.0.2:51821 \
+    allowed-ips 10.2.0.0/24,fd00:2::/64 || return 1
+  [[ $(wg show "$TUN" preshared-keys) == "$b_pub"$'\t'"$(cat "$tmp/psk")" ]]
+}
+cw_check "wg set preshared-key on both sides, the peer added again with it" with_psk
+cw_check "with the preshared key: IPv4 ping ha -> hb (new handshake)" ping_ok "$HA" 10.2.0.2
+cw_check "with the preshared key: wg show has a handshake newer than the re-add" cw_wait_until 5 new_handshake_after_readd
+restore_identity() { # phase 2 restarts wireguard-go with the first key and no preshared key
+  wg set "$TUN" private-key "$tmp/pop.key" peer "$b_pub" preshared-key "$tmp/empty.key" || return 1
+  [[ $(wg show "$TUN" public-key) == "$(cat "$tmp/pop.pub")" ]] &&
+    [[ $(wg show "$TUN" preshared-keys) == "$b_pub"$'\t'"(none)" ]]
+}
+cw_check "wg set private-key and preshared-key back (empty key file clears it)" restore_identity
+
 # ---- phase 2: wireguard-go restarts, knows the PoP and initiates; the PoP responds ----
 ctl --json tunnels >"$tmp/tunnels.json"
 handshakes_before=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tunnels"][0]["control_counters"].get("rx_initiation", 0))' "$tmp/tunnels.json")
