@@ -406,22 +406,7 @@ cw_check "after re-adding: wg show has a handshake newer than the re-add" cw_wai
 # again through `wg set` gets a new session (handshakes go through the control thread).
 ip -n "$B" addr add 10.9.0.3/24 dev w0
 flood_initiations() { # flood_initiations SECONDS: prints the number of datagrams sent
-  ip netns exec "$B" python3 - "$1" <<'PY'
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("10.9.0.3", 0))
-msg = bytes([1, 0, 0, 0]) + bytes([0x22]) * 144
-sent, end = 0, time.monotonic() + float(sys.argv[1])
-while time.monotonic() < end:
-    t = time.monotonic()
-    for _ in range(200):
-        try:
-            s.sendto(msg, ("10.9.0.1", 51820)); sent += 1
-        except BlockingIOError:
-            pass
-    time.sleep(max(0.0, 0.01 - (time.monotonic() - t)))
-print(sent)
-PY
+  ip netns exec "$B" python3 "$here/../../scripts/lib/wg_flood.py" single 10.9.0.3 10.9.0.1 51820 "$1"
 }
 read -r rl0 hd0 <<<"$(drops tunnel_handshake_rate_limited tunnel_handshake_dropped | tr '\n' ' ')"
 flood_start=$(date +%s.%N)
@@ -528,37 +513,8 @@ cw_check "with the first key again: IPv4 ping ha -> hb (new handshake)" \
 # UAPI answer, the session carries traffic, and a new handshake completes (through a cookie
 # round trip with wireguard-go, which takes a REKEY_TIMEOUT).
 forged_flood() { # forged_flood SECONDS: prints the number of frames sent
-  ip netns exec "$B" python3 - "$1" "$(cat "$tmp/pop.pub")" <<'PY'
-import base64, hashlib, os, socket, struct, sys, time
-pub = base64.b64decode(sys.argv[2])
-mac1_key = hashlib.blake2s(b"mac1----" + pub).digest()
-src_mac = bytes.fromhex(open("/sys/class/net/w0/address").read().strip().replace(":", ""))
-dst_mac = bytes.fromhex("020000000901")
-def csum(b):
-    s = sum(struct.unpack("!10H", b))
-    s = (s & 0xffff) + (s >> 16); s = (s & 0xffff) + (s >> 16)
-    return (~s) & 0xffff
-frames = []
-for i in range(4096):
-    msg = bytes([1, 0, 0, 0]) + os.urandom(112)
-    msg += hashlib.blake2s(msg, digest_size=16, key=mac1_key).digest() + bytes(16)
-    src = bytes([198, 18 + (i >> 13 & 1), (i >> 5) & 0xff, 1 + (i & 31)])
-    udp = struct.pack("!HHHH", 1024 + i, 51820, 8 + len(msg), 0) + msg
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, src,
-                     bytes([10, 9, 0, 1]))
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    frames.append(dst_mac + src_mac + b"\x08\x00" + ip + udp)
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("w0", 0))
-sent, end = 0, time.monotonic() + float(sys.argv[1])
-while time.monotonic() < end:
-    for f in frames[sent % 4096:][:256]:
-        try:
-            s.send(f); sent += 1
-        except OSError:
-            pass
-print(sent)
-PY
+  ip netns exec "$B" python3 "$here/../../scripts/lib/wg_flood.py" forged w0 02:00:00:00:09:01 \
+    10.9.0.1 51820 "$(cat "$tmp/pop.pub")" "$1"
 }
 forged_counters() {
   drops tunnel_handshake_dropped tunnel_handshake_queue_full tunnel_handshake_rate_limited \
