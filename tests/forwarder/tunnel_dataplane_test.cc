@@ -580,3 +580,26 @@ TEST_CASE("Handshake floods: a per-source rate limit, then a bounded ring to the
   free_all(res.punted);
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }
+
+TEST_CASE("HandshakeLimiter: per IPv4 address or IPv6 /64, 50 per second, burst 20",
+          "[tunnel][flood]") {
+  auto limiter = std::make_unique<HandshakeLimiter>();
+  auto v6 = [](const char* text) { return IpAddress::parse(text)->bytes; };
+  auto v4 = [](const char* text) { return IpAddress::parse(text)->bytes; };
+  const auto a = v6("2001:db8:1:2::1"), same64 = v6("2001:db8:1:2:ffff::9"),
+             other = v6("2001:db8:1:3::1");
+  const auto b = v4("192.0.2.1");
+  const std::int64_t t0 = 1'000'000'000;
+  auto passed = [&](const auto& addr, bool is_v4, int n, std::int64_t now) {
+    int ok = 0;
+    for (int i = 0; i < n; ++i) ok += limiter->allow(addr.data(), is_v4, now) ? 1 : 0;
+    return ok;
+  };
+  CHECK(passed(a, false, 15, t0) == 15);
+  CHECK(passed(same64, false, 15, t0) == 5);  // the same /64: one bucket of 20
+  CHECK(passed(other, false, 25, t0) == 20);  // another /64: its own bucket
+  CHECK(passed(b, true, 25, t0) == 20);
+  // Refill: one token per 20 ms, never more than the burst.
+  CHECK(passed(a, false, 10, t0 + 100'000'000) == 5);
+  CHECK(passed(b, true, 30, t0 + 10'000'000'000) == 20);
+}
