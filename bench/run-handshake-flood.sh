@@ -32,7 +32,8 @@ done
 id=$$
 POP=cwf-pop-$id B=cwf-b-$id
 tmp=$(mktemp -d /tmp/cwflood.XXXXXX)
-trap 'cw_cleanup; rm -rf "$tmp"' EXIT
+flood=
+trap '[[ -n $flood ]] && kill "$flood" 2>/dev/null; cw_cleanup; rm -rf "$tmp"' EXIT
 cw_ns_add "$POP"
 cw_ns_add "$B"
 cw_veth "$POP" w0 "$B" w0
@@ -82,7 +83,7 @@ stats() { # stats FILE: "median M ms (min..max)"
 }
 
 run() { # run LABEL BINARY CONFIG
-  local label=$1 bin=$2 conf=$3 pid flood sent
+  local label=$1 bin=$2 conf=$3 pid sent
   cw_spawn "$POP" "$tmp/$label.log" "$bin" -c "$conf"
   pid=$CW_LAST_PID
   cw_wait_until 30 ctl hello || { cat "$tmp/$label.log" >&2; return 1; }
@@ -98,6 +99,7 @@ run() { # run LABEL BINARY CONFIG
   local still=0
   kill -0 "$flood" 2>/dev/null && still=1
   wait "$flood"
+  flood=
   sent=$(cat "$tmp/$label-sent.txt")
   printf '%-10s idle: %s   under flood: %s   (flood %s frames in %s s, still running at the end: %s; handshake_dropped %s, handshake_queue_full %s, punt_queue_full %s)\n' \
     "$label" "$(stats "$tmp/$label-idle.txt")" "$(stats "$tmp/$label-flood.txt")" "$sent" "$FLOOD_S" "$still" \

@@ -189,8 +189,9 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   std::uint16_t keep = 0;
   unsigned d = 0;
   int n_v6 = b.n_v6;
-  rte_mbuf* handshakes[kBurstSize];
-  unsigned n_handshakes = 0;
+  rte_mbuf* replies[kBurstSize];  // responses and cookie replies: to our own initiations
+  rte_mbuf* initiations[kBurstSize];
+  unsigned n_replies = 0, n_initiations = 0;
   std::int64_t handshake_now = -1;
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
@@ -244,16 +245,33 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
     pm.flags = 0;
     pm.punt = PuntReason::kTunnelHandshake;
     pm.tunnel = tunnel_of[i];
-    handshakes[n_handshakes++] = m;
+    const std::uint8_t* ip = l3(m);
+    const std::uint32_t l4 = v4 ? (ip[0] & 0x0fu) * 4u : kIp6HeaderLen;
+    if (ip[l4 + kUdpHeaderLen] == tun::kMessageHandshakeInitiation) {
+      initiations[n_initiations++] = m;
+    } else {
+      replies[n_replies++] = m;
+    }
   }
   b.n_v6 = static_cast<std::uint16_t>(n_v6);
-  if (n_handshakes) {
-    const unsigned sent = rte_ring_mp_enqueue_burst(
-        ts.handshake_ring, reinterpret_cast<void**>(handshakes), n_handshakes, nullptr);
-    ctx.counters->punted.add(sent);
-    for (unsigned i = sent; i < n_handshakes; ++i) {
-      drop(ctx, handshakes[i], DropReason::tunnel_handshake_queue_full);
+  if (n_replies + n_initiations) {
+    // Replies first; initiations only while more than the reserve is free, so that a flood of
+    // initiations cannot keep the answers to our own handshakes out of the ring.
+    unsigned sent = rte_ring_mp_enqueue_burst(ts.handshake_ring, reinterpret_cast<void**>(replies),
+                                              n_replies, nullptr);
+    for (unsigned i = sent; i < n_replies; ++i) {
+      drop(ctx, replies[i], DropReason::tunnel_handshake_queue_full);
     }
+    const unsigned free = rte_ring_free_count(ts.handshake_ring);
+    const unsigned room = free > ts.handshake_reserve ? free - ts.handshake_reserve : 0;
+    const unsigned sent_init =
+        rte_ring_mp_enqueue_burst(ts.handshake_ring, reinterpret_cast<void**>(initiations),
+                                  std::min(n_initiations, room), nullptr);
+    for (unsigned i = sent_init; i < n_initiations; ++i) {
+      drop(ctx, initiations[i], DropReason::tunnel_handshake_queue_full);
+    }
+    sent += sent_init;
+    ctx.counters->punted.add(sent);
     if (sent) wake_control(*ctx.shared);
   }
   return keep;

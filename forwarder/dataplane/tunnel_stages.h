@@ -7,11 +7,12 @@
 // tagged; input stripped the tag, so the IP header is at 14) is classified by WireGuard message
 // type. Types 1-3 (handshakes, cookie replies) pass a per-source rate limit (HandshakeLimiter)
 // and go to the control thread through their own bounded ring (TunnelShared::handshake_ring, so a
-// flood of them cannot crowd ARP/ND and other punts out of the punt ring), which feeds them to the
-// tunnel's control-side tun::Device (PuntReason::kTunnelHandshake in their PacketMeta). Type 4
-// is decrypted in place here through the tunnel's tun::DataPath (AEAD, replay window, allowed IPs);
-// the outer headers are stripped and the inner packet continues through the stages (FIB lookup ->
-// LAN) as if it had been received. Other packets pass untouched.
+// flood of them cannot crowd ARP/ND and other punts out of the punt ring; part of it is kept for
+// responses and cookie replies, so a flood of initiations cannot keep them out), which feeds them
+// to the tunnel's control-side tun::Device (PuntReason::kTunnelHandshake in their PacketMeta). Type
+// 4 is decrypted in place here through the tunnel's tun::DataPath (AEAD, replay window, allowed
+// IPs); the outer headers are stripped and the inner packet continues through the stages (FIB
+// lookup -> LAN) as if it had been received. Other packets pass untouched.
 //
 // Egress, tunnel_output (after next_hop put the packets of RouteKind::kPathGroup routes in
 // ctx.tunnel_out): the path group's active member is chosen by flow hash (ECMP), the inner TTL is
@@ -79,6 +80,9 @@ struct TunnelShared {
   // producer), the control thread dequeues (single consumer) a bounded number per turn. Full:
   // the message is dropped (tunnel_handshake_queue_full); the peer retries (REKEY_TIMEOUT).
   rte_ring* handshake_ring = nullptr;
+  // Slots of handshake_ring kept for responses and cookie replies (the answers to our own
+  // initiations): an initiation is dropped when no more than this many are free.
+  unsigned handshake_reserve = 0;
   unsigned n_tunnels = 0;
   TunnelListener tunnels[kMaxTunnels];
   PortAddrs local[kMaxPorts];  // by interface index: own addresses (first = outer source)

@@ -27,6 +27,9 @@ using nlohmann::json;
 // size one less). At about 1 us per message refused on mac1 and under 100 us per accepted
 // one, a full ring is a few milliseconds of work; its mbufs are a small share of the pool.
 constexpr unsigned kHandshakeRingSize = 512;
+// Of which initiations may not take the last quarter: it is kept for responses and cookie
+// replies, the answers to the handshakes this side starts (TunnelShared::handshake_reserve).
+constexpr unsigned kHandshakeRingReserve = kHandshakeRingSize / 4;
 
 tun::Nanos monotonic_now() {
   return std::chrono::duration_cast<tun::Nanos>(
@@ -117,6 +120,7 @@ Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
                                         static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
   if (rt->handshake_ring_ == nullptr) return fail("cannot create the handshake ring", ENOMEM);
   ts.handshake_ring = rt->handshake_ring_;
+  ts.handshake_reserve = kHandshakeRingReserve;
   for (const PortRuntime& p : ports) {
     PortAddrs& a = ts.local[p.index];
     for (const IpPrefix& pre : p.addresses) {

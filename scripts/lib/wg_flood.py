@@ -9,17 +9,33 @@
       initiations with a valid mac1 for PUBLIC_KEY (base64: the responder's public key; the rest
       of the message is random) from 4096 forged addresses in 198.18.0.0/15, written as
       Ethernet frames to IFACE (AF_PACKET) as fast as Python can.
+SECONDS 0: until SIGTERM or SIGINT (the count is printed then too).
 """
 import base64
+import errno
 import hashlib
 import os
+import signal
 import socket
 import struct
 import sys
 import time
 
-INITIATION_LEN = 148
 MAC1_OFFSET = 116  # whitepaper 5.4.4: mac1 covers the message up to itself
+stopped = False
+
+
+def stop(signum, frame):
+    global stopped
+    stopped = True
+
+
+def running(end):
+    return not stopped and (end is None or time.monotonic() < end)
+
+
+def deadline(seconds):
+    return None if seconds <= 0 else time.monotonic() + seconds
 
 
 def initiation(mac1_key=None):
@@ -41,8 +57,8 @@ def single(src, dst, port, seconds):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((src, 0))
     msg = initiation()
-    sent, end = 0, time.monotonic() + seconds
-    while time.monotonic() < end:
+    sent, end = 0, deadline(seconds)
+    while running(end):
         t = time.monotonic()
         for _ in range(200):
             try:
@@ -69,18 +85,21 @@ def forged(iface, dst_mac, dst, port, public_key, seconds):
         frames.append(bytes.fromhex(dst_mac.replace(":", "")) + src_mac + b"\x08\x00" + ip + udp)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
-    sent, end = 0, time.monotonic() + seconds
-    while time.monotonic() < end:
+    sent, end = 0, deadline(seconds)
+    while running(end):
         for f in frames[sent % 4096:][:256]:
             try:
                 s.send(f)
                 sent += 1
-            except OSError:
-                pass
+            except OSError as e:
+                if e.errno in (errno.ENXIO, errno.ENODEV, errno.ENETDOWN):
+                    return sent  # the interface is gone
     return sent
 
 
 def main(argv):
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     if len(argv) == 6 and argv[1] == "single":
         print(single(argv[2], argv[3], int(argv[4]), float(argv[5])))
     elif len(argv) == 8 and argv[1] == "forged":

@@ -39,7 +39,8 @@ TUN=cwp$((id % 100000))
 tmp=$(mktemp -d /tmp/cwtun.XXXXXX)
 sock=$tmp/fwd.sock
 WGGO_PID=
-trap 'cw_cleanup; rm -rf "$tmp"; rm -f "/var/run/wireguard/$TUN.sock"' EXIT
+FLOOD_PID=
+trap '[[ -n $FLOOD_PID ]] && kill "$FLOOD_PID" 2>/dev/null; cw_cleanup; rm -rf "$tmp"; rm -f "/var/run/wireguard/$TUN.sock"' EXIT
 
 cw_ns_add "$POP"
 cw_ns_add "$HA"
@@ -406,7 +407,9 @@ cw_check "after re-adding: wg show has a handshake newer than the re-add" cw_wai
 # again through `wg set` gets a new session (handshakes go through the control thread).
 ip -n "$B" addr add 10.9.0.3/24 dev w0
 flood_initiations() { # flood_initiations SECONDS: prints the number of datagrams sent
-  ip netns exec "$B" python3 "$here/../../scripts/lib/wg_flood.py" single 10.9.0.3 10.9.0.1 51820 "$1"
+  # exec: run in the background, the job's PID is the generator's (kill, wait)
+  exec ip netns exec "$B" python3 "$here/../../scripts/lib/wg_flood.py" single 10.9.0.3 10.9.0.1 \
+    51820 "$1"
 }
 read -r rl0 hd0 <<<"$(drops tunnel_handshake_rate_limited tunnel_handshake_dropped | tr '\n' ' ')"
 flood_start=$(date +%s.%N)
@@ -435,6 +438,7 @@ cw_check "under the flood: IPv6 ping hb -> ha" ping_ok "$HB" -6 fd00:1::2
 still_flooding=0
 flooding && still_flooding=1
 wait "$FLOOD_PID"
+FLOOD_PID=
 flood_end=$(date +%s.%N)
 flood_counted() {
   local sent rl1 hd1 limited reached allowed
@@ -513,7 +517,7 @@ cw_check "with the first key again: IPv4 ping ha -> hb (new handshake)" \
 # UAPI answer, the session carries traffic, and a new handshake completes (through a cookie
 # round trip with wireguard-go, which takes a REKEY_TIMEOUT).
 forged_flood() { # forged_flood SECONDS: prints the number of frames sent
-  ip netns exec "$B" python3 "$here/../../scripts/lib/wg_flood.py" forged w0 02:00:00:00:09:01 \
+  exec ip netns exec "$B" python3 "$here/../../scripts/lib/wg_flood.py" forged w0 02:00:00:00:09:01 \
     10.9.0.1 51820 "$(cat "$tmp/pop.pub")" "$1"
 }
 forged_counters() {
@@ -523,12 +527,19 @@ forged_counters() {
   tunnel_counter under_load_entered
 }
 read -r fd0 fq0 fr0 fo0 fc0 fu0 <<<"$(forged_counters | tr '\n' ' ')"
-forged_flood 15 >"$tmp/forged.out" &
+forged_start=$SECONDS
+forged_flood 0 >"$tmp/forged.out" &  # until stopped below
 FLOOD_PID=$!
 forged_seen() { (($(drops tunnel_handshake_dropped) > fd0 + 1000)); }
 cw_check "forged flood: it reaches the control thread" cw_wait_until 10 forged_seen
 cw_check "forged flood: causewayctl and wg show answer within 2 s" control_answers
-cw_check "forged flood: the session carries traffic (IPv4 ping ha -> hb)" ping_ok "$HA" 10.2.0.2
+session_carries() { # 20 pings: the flood shares the WAN link and the worker, so some may be lost
+  local got
+  got=$(ip netns exec "$HA" ping -c 20 -i 0.05 -W 1 10.2.0.2 2>&1 | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+  cw_log "forged flood: $got of 20 pings through the established session answered"
+  ((got >= 10))
+}
+cw_check "forged flood: the session carries traffic (IPv4 pings ha -> hb, most answered)" session_carries
 rekey_under_forged_flood() {
   # The PoP is under load: wireguard-go's response gets a cookie reply instead of a session, and
   # the PoP's next initiation (after REKEY_TIMEOUT, 5 s) gets a response with a valid mac2. Pings
@@ -544,13 +555,17 @@ cw_check "forged flood: peer removed and re-added, new handshake (cookie round t
 cw_check "forged flood: causewayctl and wg show still answer within 2 s" control_answers
 still_flooding=0
 flooding && still_flooding=1
+kill -TERM "$FLOOD_PID" 2>/dev/null
 wait "$FLOOD_PID"
+FLOOD_PID=
+forged_s=$((SECONDS - forged_start))
 forged_counted() {
   local sent fd1 fq1 fr1 fo1 fc1 fu1
   sent=$(cat "$tmp/forged.out")
   read -r fd1 fq1 fr1 fo1 fc1 fu1 <<<"$(forged_counters | tr '\n' ' ')"
-  cw_log "forged flood: $sent frames sent in 15 s; control thread refused $((fd1 - fd0)) (cookie replies sent $((fc1 - fc0)), dropped for want of a route $((fo1 - fo0))), handshake ring full $((fq1 - fq0)), rate-limited $((fr1 - fr0)); under load entered $((fu1 - fu0)) times; flood still running during the checks: $still_flooding"
-  ((still_flooding == 1 && fc1 > fc0 && fu1 > fu0 && fd1 - fd0 + fq1 - fq0 + fr1 - fr0 >= sent / 2))
+  cw_log "forged flood: $sent frames sent in $forged_s s; control thread refused $((fd1 - fd0)) (cookie replies sent $((fc1 - fc0)), dropped for want of a route $((fo1 - fo0))), handshake ring full $((fq1 - fq0)), rate-limited $((fr1 - fr0)); under load entered $((fu1 - fu0)) times; flood still running during the checks: $still_flooding"
+  ((sent > 100000 && still_flooding == 1 && fc1 > fc0 && fu1 > fu0 &&
+    fd1 - fd0 + fq1 - fq0 + fr1 - fr0 >= sent / 2))
 }
 cw_check "forged flood: counted (refused with cookie replies, or dropped at the ring)" forged_counted
 cw_check "after the forged flood: IPv6 ping hb -> ha" ping_ok "$HB" -6 fd00:1::2

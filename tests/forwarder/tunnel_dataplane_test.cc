@@ -131,7 +131,8 @@ struct Env {
   rte_rcu_qsbr* qsbr = nullptr;
   std::unique_ptr<RouteTable> routes;
   rte_ring* punt_ring = nullptr;
-  static constexpr unsigned kHandshakeRing = 64;  // holds 63
+  static constexpr unsigned kHandshakeRing = 64;     // holds 63
+  static constexpr unsigned kHandshakeReserve = 16;  // of which initiations leave 16
   rte_ring* handshake_ring = nullptr;
   std::atomic<bool> armed{false}, quit{false};
   DataplaneShared shared;
@@ -253,6 +254,7 @@ struct Env {
     REQUIRE(pop->data_path().can_send(now(), pop_peer));
 
     tunnels.handshake_ring = handshake_ring;
+    tunnels.handshake_reserve = kHandshakeReserve;
     tunnels.n_tunnels = 1;
     tunnels.tunnels[0] =
         TunnelListener{&pop->data_path(), kListenPort, (1u << 1) | (1u << kWanSub)};
@@ -564,19 +566,36 @@ TEST_CASE("Handshake floods: a per-source rate limit, then a bounded ring to the
         limited + 31 - burst_size + 32 - res.punted.size());
   free_all(res.punted);
 
-  // Many sources (each within its rate) while the control thread does not read: the ring holds
-  // what fits (63), the rest is dropped and counted, nothing leaks.
+  // Many sources (each within its rate) while the control thread does not read: initiations
+  // fill the ring but for the reserve (47 of 63), the rest is dropped and counted; responses and
+  // cookie replies still get in, up to the ring's size; nothing leaks.
+  constexpr unsigned kFree = Env::kHandshakeRing - 1;
+  constexpr unsigned kForInitiations = kFree - Env::kHandshakeReserve;
   for (int b = 0; b < 3; ++b) {
     std::vector<Bytes> many;
     for (int i = 0; i < 32; ++i) many.push_back(from(fmt::format("10.9.{}.{}", 10 + b, i + 1)));
     res = run(1, many, /*drain_handshakes=*/false);
     CHECK(res.punted.empty());
   }
-  CHECK(rte_ring_count(env.handshake_ring) == Env::kHandshakeRing - 1);
+  CHECK(rte_ring_count(env.handshake_ring) == kForInitiations);
+  CHECK(env.drops(DropReason::tunnel_handshake_queue_full) == full + 96 - kForInitiations);
+  Bytes response(92, 0);
+  response[0] = tun::kMessageHandshakeResponse;
+  std::vector<Bytes> replies;
+  for (int i = 0; i < 20; ++i) {
+    Bytes ip = ip4_udp(28 + response.size(), fmt::format("10.9.20.{}", i + 1).c_str(), "10.9.0.1",
+                       kListenPort);
+    wire::store_be16(ip.data() + 20, kFarPort);
+    std::memcpy(ip.data() + 28, response.data(), response.size());
+    replies.push_back(frame(kWanMac, ip));
+  }
+  res = run(1, replies, /*drain_handshakes=*/false);
+  CHECK(res.punted.empty());
+  CHECK(rte_ring_count(env.handshake_ring) == kFree);
   CHECK(env.drops(DropReason::tunnel_handshake_queue_full) ==
-        full + 96 - (Env::kHandshakeRing - 1));
+        full + 96 - kForInitiations + 20 - Env::kHandshakeReserve);
   res = run(1, {});
-  CHECK(res.punted.size() == Env::kHandshakeRing - 1);
+  CHECK(res.punted.size() == kFree);
   free_all(res.punted);
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }
