@@ -9,8 +9,8 @@
 #   3. the flood starts from the other end of the veth; once the forwarder counts it, SAMPLES
 #      round trips again (each given TIMEOUT_S; a timeout counts as TIMEOUT_S);
 #   4. the flood ends; what it sent and the forwarder's handshake counters are printed.
-# Prints median and spread (min..max) of both, side by side. REF_FWD names a second causeway-fwd
-# binary (an older build) measured the same way after the first, for comparison.
+# Prints median, 90th percentile and spread (min..max) of both, side by side. REF_FWD names a
+# second causeway-fwd binary (an older build) measured the same way after the first.
 #
 # Usage (root): bench/run-handshake-flood.sh     Environment: BUILD_DIR SAMPLES FLOOD_S TIMEOUT_S
 #   REF_FWD
@@ -78,8 +78,10 @@ samples() { # samples FILE: SAMPLES round trips of causewayctl hello in ms, one 
     sleep 0.1
   done
 }
-stats() { # stats FILE: "median M ms (min..max)"
-  sort -n "$1" | awk '{v[NR] = $1} END {printf "median %d ms (%d..%d)", v[int((NR + 1) / 2)], v[1], v[NR]}'
+stats() { # stats FILE: "median M ms, p90 P (min..max)"
+  sort -n "$1" | awk '{v[NR] = $1} END {
+    p = int(NR * 0.9); if (p < 1) p = 1
+    printf "median %d ms, p90 %d (%d..%d)", v[int((NR + 1) / 2)], v[p], v[1], v[NR]}'
 }
 
 run() { # run LABEL BINARY CONFIG
