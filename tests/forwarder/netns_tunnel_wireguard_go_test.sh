@@ -100,11 +100,13 @@ tunnels:
         path_group: 1
 fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_groups: 512}
 control_socket: $sock
+# Overridden on the command line (--uapi-socket-dir), so that `wg` finds the socket.
+uapi: {socket_dir: $tmp/uapi-not-used}
 YAML
 
 ctl() { "$CTL" --socket "$sock" "$@"; }
 start_fwd() {
-  cw_spawn "$POP" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml"
+  cw_spawn "$POP" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml" --uapi-socket-dir /var/run/wireguard
   FWD_PID=$CW_LAST_PID
   if ! cw_wait_until 30 ctl hello; then
     cw_log "causeway-fwd did not come up; log:"
@@ -304,8 +306,12 @@ cw_check "tunnel still works after the bad input (IPv6)" ping_ok "$HB" -6 fd00:1
 
 # ---- the UAPI socket: wg show / showconf / set against the running forwarder ----
 b_pub=$(cat "$tmp/b.pub")
-uapi_socket_served() { [[ -S /var/run/wireguard/$TUN.sock ]] && [[ $(stat -c %a "/var/run/wireguard/$TUN.sock") == 600 ]]; }
-cw_check "UAPI socket /var/run/wireguard/$TUN.sock served, mode 0600" uapi_socket_served
+uapi_socket_served() {
+  [[ -S /var/run/wireguard/$TUN.sock ]] && [[ $(stat -c %a "/var/run/wireguard/$TUN.sock") == 600 ]] &&
+    [[ ! -e $tmp/uapi-not-used ]]
+}
+cw_check "UAPI socket /var/run/wireguard/$TUN.sock served (--uapi-socket-dir over uapi.socket_dir), mode 0600" \
+  uapi_socket_served
 wg_peer_field() { # wg_peer_field FIELD: a field of the peer's line in `wg show dump` (1-based)
   wg show "$TUN" dump | awk -v k="$b_pub" -v f="$1" '$1 == k { print $f }'
 }
