@@ -4,9 +4,11 @@
 //  - one tun::Device per configured tunnel (identity, peers, handshakes, cookies, timers); its
 //    DataPath is what the workers use (tunnel_stages.h), published through an rte_rcu_qsbr
 //    reclaimer;
-//  - handshake and cookie messages punted by workers go to the Device; what it sends (responses,
-//    initiations, cookie replies, keepalives, staged packets) leaves with outer IPv4/IPv6 + UDP
-//    headers through the exception path (route lookup, neighbour resolution, inject ring);
+//  - handshake and cookie messages from the workers (their own ring, TunnelShared::handshake_ring,
+//    owned here and read a bounded number per turn by poll_handshakes) go to the Device; what it
+//    sends (responses, initiations, cookie replies, keepalives, staged packets) leaves with outer
+//    IPv4/IPv6 + UDP headers through the exception path (route lookup, neighbour resolution,
+//    inject ring);
 //  - inner packets for a peer without a session are staged by the Device (bounded) while it
 //    completes a handshake;
 //  - path groups: members (tunnel peers) and the active set, published to workers as one
