@@ -5,11 +5,14 @@
 // ctx.burst.tunnel_candidates; a burst without any costs one test): UDP to a tunnel's listen port
 // on one of the receiving interface's own addresses (the subinterface of a frame that arrived
 // tagged; input stripped the tag, so the IP header is at 14) is classified by WireGuard message
-// type. Types 1-3 (handshakes, cookie replies) are punted to the control thread
-// (PuntReason::kTunnelHandshake), which feeds them to the tunnel's control-side tun::Device. Type 4
-// is decrypted in place here through the tunnel's tun::DataPath (AEAD, replay window, allowed IPs);
-// the outer headers are stripped and the inner packet continues through the stages (FIB lookup ->
-// LAN) as if it had been received. Other packets pass untouched.
+// type. Types 1-3 (handshakes, cookie replies) pass a per-source rate limit (HandshakeLimiter)
+// and go to the control thread through their own bounded ring (TunnelShared::handshake_ring, so a
+// flood of them cannot crowd ARP/ND and other punts out of the punt ring; part of it is kept for
+// responses and cookie replies, so a flood of initiations cannot keep them out), which feeds them
+// to the tunnel's control-side tun::Device (PuntReason::kTunnelHandshake in their PacketMeta). Type
+// 4 is decrypted in place here through the tunnel's tun::DataPath (AEAD, replay window, allowed
+// IPs); the outer headers are stripped and the inner packet continues through the stages (FIB
+// lookup -> LAN) as if it had been received. Other packets pass untouched.
 //
 // Egress, tunnel_output (after next_hop put the packets of RouteKind::kPathGroup routes in
 // ctx.tunnel_out): the path group's active member is chosen by flow hash (ECMP), the inner TTL is
@@ -30,8 +33,10 @@
 
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "causeway/tun/device.h"
@@ -71,16 +76,68 @@ struct PortAddrs {
 };
 
 struct TunnelShared {
+  // Handshake and cookie messages, workers -> control thread: tunnel_input enqueues (multi-
+  // producer), the control thread dequeues (single consumer) a bounded number per turn. Full:
+  // the message is dropped (tunnel_handshake_queue_full); the peer retries (REKEY_TIMEOUT).
+  rte_ring* handshake_ring = nullptr;
+  // Slots of handshake_ring kept for responses and cookie replies (the answers to our own
+  // initiations): an initiation is dropped when no more than this many are free.
+  unsigned handshake_reserve = 0;
   unsigned n_tunnels = 0;
   TunnelListener tunnels[kMaxTunnels];
   PortAddrs local[kMaxPorts];  // by interface index: own addresses (first = outer source)
   std::atomic<const PathGroupTable*> path_groups{nullptr};
 };
 
-// One worker's scratch and its tun counter block (only that worker touches them).
+// A token bucket per source address for the handshake and cookie messages a worker hands to the
+// control thread, so that one source cannot fill the handshake ring and lock other peers out.
+// Always on (a worker does not know whether the control side is under load) and generous: a
+// peer sends an initiation every REKEY_TIMEOUT (5 s) at most, so 50 per second and a burst of 20
+// per source leave room for many peers behind one address. The responder's own defences (cookie
+// replies and its per-source limit under load, whitepaper section 5.3) stay in the tun::Device.
+// Keyed by the IPv4 address or the IPv6 /64 (what one host controls) in a fixed direct-mapped
+// table: a source that maps to a taken slot takes it over with a full bucket, so memory never
+// grows and an evicted source only gains. Sources spread over many addresses are not limited
+// here; the ring's bound and the control thread's per-turn budget hold them.
+struct HandshakeLimiter {
+  static constexpr unsigned kSlots = 1024;
+  static constexpr std::int64_t kPerSecond = 50;
+  static constexpr std::int64_t kBurst = 20;
+  static constexpr std::int64_t kCostNs = 1'000'000'000 / kPerSecond;
+
+  struct Slot {
+    std::uint64_t key = 0;
+    std::uint8_t family = 0;  // 0 = unused
+    std::int64_t tokens_ns = 0;
+    std::int64_t last_ns = 0;
+  };
+  Slot slots[kSlots];
+
+  // True if a message from `src` (4 or 16 bytes, by `v4`) may pass at `now_ns`; takes a token.
+  bool allow(const std::uint8_t* src, bool v4, std::int64_t now_ns) noexcept {
+    std::uint64_t key = 0;
+    std::memcpy(&key, src, v4 ? 4 : 8);
+    const std::uint8_t family = v4 ? 4 : 6;
+    Slot& s = slots[((key ^ family) * 0x9e3779b97f4a7c15ull) >> 54];  // 10 bits: kSlots
+    if (s.family != family || s.key != key) {
+      s = Slot{key, family, kCostNs * kBurst, now_ns};
+    } else if (now_ns > s.last_ns) {
+      s.tokens_ns = std::min(kCostNs * kBurst, s.tokens_ns + (now_ns - s.last_ns));
+      s.last_ns = now_ns;
+    }
+    if (s.tokens_ns < kCostNs) return false;
+    s.tokens_ns -= kCostNs;
+    return true;
+  }
+};
+static_assert(HandshakeLimiter::kSlots == 1u << 10, "allow() takes the top 10 bits of the hash");
+
+// One worker's scratch, its tun counter block and its handshake limiter (only that worker
+// touches them).
 struct TunnelWorker {
   tun::Counters counters;
   tun::PacketBuf bufs[kBurstSize];
+  HandshakeLimiter limiter;
 };
 
 // input's pre-check for a packet it keeps (header at `ip`, `len` bytes of IP packet): UDP, not

@@ -40,6 +40,7 @@
 #include "port.h"
 #include "route_table.h"
 #include "tunnels.h"
+#include "uapi/server.h"
 
 namespace causeway::fwd {
 namespace asio = boost::asio;
@@ -50,6 +51,10 @@ namespace {
 static_assert(kMaxInterfaces <= kMaxPorts, "the config admits more interfaces than workers count");
 
 constexpr unsigned kPuntRingSize = 4096;
+// Per drain_punts turn: punts (ARP, ND, ICMP errors, resolution, no-session) and handshake
+// messages (each may cost a Curve25519 operation or two).
+constexpr unsigned kPuntBudget = 256;
+constexpr unsigned kHandshakeBudget = 64;
 constexpr unsigned kInjectRingSize = 1024;
 constexpr unsigned kMirrorReadBatch = 64;
 constexpr auto kTimerPeriod = std::chrono::milliseconds(100);
@@ -145,6 +150,7 @@ struct Forwarder::Impl final : ctl::ControlHandler {
 
   std::atomic<bool> quit{false};
   std::atomic<bool> punt_armed{true};
+  bool drain_posted = false;  // a drain_punts continuation is queued on io
   int punt_eventfd = -1;
   rte_ring* punt_ring = nullptr;
   DataplaneShared shared;
@@ -159,6 +165,9 @@ struct Forwarder::Impl final : ctl::ControlHandler {
 
   asio::io_context io;
   std::unique_ptr<ctl::ControlServer> server;
+  // One UAPI socket per tunnel; the backends (over the tunnels' Devices) outlive the servers.
+  std::vector<std::unique_ptr<uapi::Backend>> uapi_backends;
+  std::vector<std::unique_ptr<uapi::UapiServer>> uapi_servers;
   std::unique_ptr<asio::posix::stream_descriptor> punt_fd;
   std::vector<std::unique_ptr<asio::posix::stream_descriptor>> mirror_fds;
   std::unique_ptr<asio::steady_timer> timer;
@@ -170,6 +179,8 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   Result<void> init_subinterface(const PortConfig& pc, PortRuntime& p);
   Result<void> init_routes();
   Result<void> init_workers();
+  Result<void> start_uapi();
+  void stop_uapi();
   void start_control();
   void shutdown();
 
@@ -537,20 +548,36 @@ bool Forwarder::Impl::inject(rte_mbuf* m) {
   return true;
 }
 
+// One turn over the punt and handshake rings, bounded (kPuntBudget, kHandshakeBudget) so that a
+// flood cannot hold the control thread: what is left waits for a continuation posted behind the
+// handlers already ready (timers, control socket, UAPI, mirrors). The wake-up flag stays cleared
+// while work is left, so the workers make no eventfd syscalls meanwhile.
 void Forwarder::Impl::drain_punts() {
   void* objs[kBurstSize];
-  for (;;) {
-    unsigned n = rte_ring_sc_dequeue_burst(punt_ring, objs, kBurstSize, nullptr);
-    if (n == 0) {
-      // Re-arm, then look once more: a worker may have enqueued after our last dequeue
-      // and seen the flag still cleared.
-      punt_armed.store(true, std::memory_order_seq_cst);
-      n = rte_ring_sc_dequeue_burst(punt_ring, objs, kBurstSize, nullptr);
-      if (n == 0) return;
-      punt_armed.store(false, std::memory_order_relaxed);
-    }
+  bool more = false;
+  for (unsigned done = 0;;) {
+    const unsigned n = rte_ring_sc_dequeue_burst(punt_ring, objs, kBurstSize, nullptr);
+    if (n == 0) break;
     for (unsigned i = 0; i < n; ++i) exception->handle_punt(static_cast<rte_mbuf*>(objs[i]));
+    if ((done += n) >= kPuntBudget) {
+      more = true;
+      break;
+    }
   }
+  if (tunnels && tunnels->poll_handshakes(kHandshakeBudget)) more = true;
+  if (!more) {
+    // Re-arm, then look once more: a worker may have enqueued after our last dequeue and seen
+    // the flag still cleared.
+    punt_armed.store(true, std::memory_order_seq_cst);
+    if (rte_ring_count(punt_ring) == 0 && !(tunnels && tunnels->handshakes_waiting())) return;
+    punt_armed.store(false, std::memory_order_relaxed);
+  }
+  if (drain_posted) return;
+  drain_posted = true;
+  asio::post(io, [this] {
+    drain_posted = false;
+    drain_punts();
+  });
 }
 
 void Forwarder::Impl::wait_punts() {
@@ -612,6 +639,39 @@ void Forwarder::Impl::start_control() {
   arm_timer();
 }
 
+// `wg show` / `wg set` for every tunnel (DESIGN.md section 3), on the control thread's
+// io_context. A socket a live server answers on (another forwarder, a wireguard-go) is a
+// start-up error naming the path; a stale one is replaced (uapi::UapiServer::start).
+Result<void> Forwarder::Impl::start_uapi() {
+  if (!tunnels || !cfg.uapi.enabled) return boost::outcome_v2::success();
+  for (const TunnelConfig& tc : cfg.tunnels) {
+    auto backend = tunnels->make_uapi_backend(tc.name);
+    if (!backend) return fail("tunnel " + tc.name + ": no UAPI backend", ENOENT);
+    uapi::UapiServerOptions opts;
+    opts.interface_name = tc.name;
+    opts.socket_dir = cfg.uapi.socket_dir;
+    auto srv = uapi::UapiServer::start(io, *backend, std::move(opts));
+    if (!srv) {
+      stop_uapi();
+      return fail(fmt::format("uapi: tunnel {}: {} (uapi.socket_dir or --uapi-socket-dir names "
+                              "another directory)",
+                              tc.name, srv.error().message),
+                  srv.error().code);
+    }
+    spdlog::info("tunnel {}: UAPI socket {}", tc.name, srv.value()->path().string());
+    uapi_backends.push_back(std::move(backend));
+    uapi_servers.push_back(std::move(srv.value()));
+  }
+  return boost::outcome_v2::success();
+}
+
+// Removes the socket files; before the tunnels go, as the backends use their Devices.
+void Forwarder::Impl::stop_uapi() {
+  for (auto& s : uapi_servers) s->stop();
+  uapi_servers.clear();
+  uapi_backends.clear();
+}
+
 Forwarder::Impl::~Impl() {
   shutdown();
 }
@@ -626,6 +686,7 @@ void Forwarder::Impl::shutdown() {
     server->stop();
     server.reset();
   }
+  stop_uapi();
   mirror_fds.clear();
   punt_fd.reset();
   timer.reset();
@@ -879,6 +940,7 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(const FwdConfig& config,
   auto server = ctl::ControlServer::start(impl->io, *impl, opts);
   if (!server) return server.error();
   impl->server = std::move(server.value());
+  if (auto r = impl->start_uapi(); !r) return r.error();
   return std::unique_ptr<Forwarder>(new Forwarder(std::move(impl)));
 }
 

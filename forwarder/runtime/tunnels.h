@@ -4,9 +4,11 @@
 //  - one tun::Device per configured tunnel (identity, peers, handshakes, cookies, timers); its
 //    DataPath is what the workers use (tunnel_stages.h), published through an rte_rcu_qsbr
 //    reclaimer;
-//  - handshake and cookie messages punted by workers go to the Device; what it sends (responses,
-//    initiations, cookie replies, keepalives, staged packets) leaves with outer IPv4/IPv6 + UDP
-//    headers through the exception path (route lookup, neighbour resolution, inject ring);
+//  - handshake and cookie messages from the workers (their own ring, TunnelShared::handshake_ring,
+//    owned here and read a bounded number per turn by poll_handshakes) go to the Device; what it
+//    sends (responses, initiations, cookie replies, keepalives, staged packets) leaves with outer
+//    IPv4/IPv6 + UDP headers through the exception path (route lookup, neighbour resolution,
+//    inject ring);
 //  - inner packets for a peer without a session are staged by the Device (bounded) while it
 //    completes a handshake;
 //  - path groups: members (tunnel peers) and the active set, published to workers as one
@@ -15,6 +17,7 @@
 
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include <cstdint>
 #include <deque>
@@ -76,6 +79,11 @@ class TunnelRuntime {
   [[nodiscard]] const TunnelShared* shared() const { return shared_.get(); }
   // A punt with PuntReason::kTunnelHandshake or kTunnelNoSession. Takes ownership.
   void handle_punt(rte_mbuf* m);
+  // Handles at most `budget` messages from the workers' handshake ring (TunnelShared::
+  // handshake_ring); true if more are waiting. The budget keeps a flood from monopolising the
+  // control thread: the caller comes back after the other ready work.
+  [[nodiscard]] bool poll_handshakes(unsigned budget);
+  [[nodiscard]] bool handshakes_waiting() const;
   // Timers of every Device, path group and snapshot reclamation. Call every ~100 ms.
   void on_timer();
 
@@ -116,6 +124,7 @@ class TunnelRuntime {
   QsbrReclaimer reclaimer_;
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   std::map<std::uint16_t, Group> groups_;
+  rte_ring* handshake_ring_ = nullptr;  // owned; see TunnelShared::handshake_ring
   bool started_ = false;  // first on_timer(): peers with a persistent keepalive handshake at once
   std::unique_ptr<TunnelShared> shared_;
 };

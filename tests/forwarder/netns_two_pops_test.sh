@@ -72,6 +72,7 @@ tunnels:
          allowed_ips: [$remote], persistent_keepalive: 1, path_group: 1}
 fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_groups: 512}
 control_socket: $tmp/$name.sock
+uapi: {socket_dir: $tmp/uapi-$name}
 YAML
 }
 pop_config pa a b 10.1.0.1/24 10.2.0.0/24 2 1 >"$tmp/pa.yaml"

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "causeway/tun/device.h"
 #include "dataplane/packet_meta.h"
 #include "dataplane/tunnel_stages.h"
@@ -129,6 +131,9 @@ struct Env {
   rte_rcu_qsbr* qsbr = nullptr;
   std::unique_ptr<RouteTable> routes;
   rte_ring* punt_ring = nullptr;
+  static constexpr unsigned kHandshakeRing = 64;     // holds 63
+  static constexpr unsigned kHandshakeReserve = 16;  // of which initiations leave 16
+  rte_ring* handshake_ring = nullptr;
   std::atomic<bool> armed{false}, quit{false};
   DataplaneShared shared;
   std::unique_ptr<WorkerCounters> counters = std::make_unique<WorkerCounters>();
@@ -174,6 +179,9 @@ struct Env {
     routes = std::move(RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr).value());
     punt_ring = rte_ring_create("td_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
     REQUIRE(punt_ring != nullptr);
+    handshake_ring =
+        rte_ring_create("td_handshake", kHandshakeRing, static_cast<int>(rte_socket_id()), 0);
+    REQUIRE(handshake_ring != nullptr);
 
     // Port 0 = LAN 10.1.0.1/24, port 1 = WAN 10.9.0.1/24. The remote site goes into path group
     // 1, the empty path group 2 has no member; the far PoP (also the WAN gateway for
@@ -245,6 +253,8 @@ struct Env {
     pop->receive(now(), ep_far, a.sent.at(0), b);  // confirms the PoP's session
     REQUIRE(pop->data_path().can_send(now(), pop_peer));
 
+    tunnels.handshake_ring = handshake_ring;
+    tunnels.handshake_reserve = kHandshakeReserve;
     tunnels.n_tunnels = 1;
     tunnels.tunnels[0] =
         TunnelListener{&pop->data_path(), kListenPort, (1u << 1) | (1u << kWanSub)};
@@ -286,7 +296,10 @@ struct BurstResult {
   std::vector<rte_mbuf*> punted;  // freed by the caller after inspection
 };
 
-BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames) {
+// Runs one burst; what went to the punt ring (and, unless told otherwise, to the handshake ring)
+// is returned in `punted`.
+BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames,
+                bool drain_handshakes = true) {
   Env& env = Env::get();
   std::vector<rte_mbuf*> pkts;
   for (const Bytes& f : frames) {
@@ -311,6 +324,11 @@ BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames) {
   void* obj = nullptr;
   while (rte_ring_dequeue(env.punt_ring, &obj) == 0) {
     r.punted.push_back(static_cast<rte_mbuf*>(obj));
+  }
+  if (drain_handshakes) {
+    while (rte_ring_dequeue(env.handshake_ring, &obj) == 0) {
+      r.punted.push_back(static_cast<rte_mbuf*>(obj));
+    }
   }
   return r;
 }
@@ -508,4 +526,99 @@ TEST_CASE("Path-group output through a WAN subinterface: tag pushed, physical po
   REQUIRE(sink.delivered.size() == 1);
   CHECK(std::memcmp(sink.delivered[0].data() + 20, to_site.data() + 20, to_site.size() - 20) == 0);
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Handshake floods: a per-source rate limit, then a bounded ring to the control thread",
+          "[tunnel][flood]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  Bytes initiation(148, 0);
+  initiation[0] = tun::kMessageHandshakeInitiation;
+  auto from = [&](const std::string& src) {
+    Bytes ip = ip4_udp(28 + initiation.size(), src.c_str(), "10.9.0.1", kListenPort);
+    wire::store_be16(ip.data() + 20, kFarPort);
+    std::memcpy(ip.data() + 28, initiation.data(), initiation.size());
+    return frame(kWanMac, ip);
+  };
+  const std::uint64_t limited = env.drops(DropReason::tunnel_handshake_rate_limited);
+  const std::uint64_t full = env.drops(DropReason::tunnel_handshake_queue_full);
+
+  // One source floods (31 messages in a burst) while another sends one: the flooding source
+  // gets its burst allowance through, the other source is not affected.
+  std::vector<Bytes> burst(31, from("10.9.5.1"));
+  burst.push_back(from("10.9.5.2"));
+  const auto t0 = std::chrono::steady_clock::now();
+  BurstResult res = run(1, burst);
+  const auto burst_size = static_cast<std::size_t>(HandshakeLimiter::kBurst);
+  REQUIRE(res.punted.size() == burst_size + 1);
+  CHECK(src4(rte_pktmbuf_mtod(res.punted.back(), const std::uint8_t*) + 14) == "10.9.5.2");
+  for (rte_mbuf* m : res.punted) CHECK(meta(m).punt == PuntReason::kTunnelHandshake);
+  CHECK(env.drops(DropReason::tunnel_handshake_rate_limited) == limited + 31 - burst_size);
+  free_all(res.punted);
+  // Right after, the flooding source has only the tokens refilled since (one per 20 ms).
+  res = run(1, std::vector<Bytes>(32, from("10.9.5.1")));
+  const auto refilled = static_cast<std::size_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count() /
+      HandshakeLimiter::kCostNs);
+  CHECK(res.punted.size() <= refilled);
+  CHECK(env.drops(DropReason::tunnel_handshake_rate_limited) ==
+        limited + 31 - burst_size + 32 - res.punted.size());
+  free_all(res.punted);
+
+  // Many sources (each within its rate) while the control thread does not read: initiations
+  // fill the ring but for the reserve (47 of 63), the rest is dropped and counted; responses and
+  // cookie replies still get in, up to the ring's size; nothing leaks.
+  constexpr unsigned kFree = Env::kHandshakeRing - 1;
+  constexpr unsigned kForInitiations = kFree - Env::kHandshakeReserve;
+  for (int b = 0; b < 3; ++b) {
+    std::vector<Bytes> many;
+    for (int i = 0; i < 32; ++i) many.push_back(from(fmt::format("10.9.{}.{}", 10 + b, i + 1)));
+    res = run(1, many, /*drain_handshakes=*/false);
+    CHECK(res.punted.empty());
+  }
+  CHECK(rte_ring_count(env.handshake_ring) == kForInitiations);
+  CHECK(env.drops(DropReason::tunnel_handshake_queue_full) == full + 96 - kForInitiations);
+  Bytes response(92, 0);
+  response[0] = tun::kMessageHandshakeResponse;
+  std::vector<Bytes> replies;
+  for (int i = 0; i < 20; ++i) {
+    Bytes ip = ip4_udp(28 + response.size(), fmt::format("10.9.20.{}", i + 1).c_str(), "10.9.0.1",
+                       kListenPort);
+    wire::store_be16(ip.data() + 20, kFarPort);
+    std::memcpy(ip.data() + 28, response.data(), response.size());
+    replies.push_back(frame(kWanMac, ip));
+  }
+  res = run(1, replies, /*drain_handshakes=*/false);
+  CHECK(res.punted.empty());
+  CHECK(rte_ring_count(env.handshake_ring) == kFree);
+  CHECK(env.drops(DropReason::tunnel_handshake_queue_full) ==
+        full + 96 - kForInitiations + 20 - Env::kHandshakeReserve);
+  res = run(1, {});
+  CHECK(res.punted.size() == kFree);
+  free_all(res.punted);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("HandshakeLimiter: per IPv4 address or IPv6 /64, 50 per second, burst 20",
+          "[tunnel][flood]") {
+  auto limiter = std::make_unique<HandshakeLimiter>();
+  auto v6 = [](const char* text) { return IpAddress::parse(text)->bytes; };
+  auto v4 = [](const char* text) { return IpAddress::parse(text)->bytes; };
+  const auto a = v6("2001:db8:1:2::1"), same64 = v6("2001:db8:1:2:ffff::9"),
+             other = v6("2001:db8:1:3::1");
+  const auto b = v4("192.0.2.1");
+  const std::int64_t t0 = 1'000'000'000;
+  auto passed = [&](const auto& addr, bool is_v4, int n, std::int64_t now) {
+    int ok = 0;
+    for (int i = 0; i < n; ++i) ok += limiter->allow(addr.data(), is_v4, now) ? 1 : 0;
+    return ok;
+  };
+  CHECK(passed(a, false, 15, t0) == 15);
+  CHECK(passed(same64, false, 15, t0) == 5);  // the same /64: one bucket of 20
+  CHECK(passed(other, false, 25, t0) == 20);  // another /64: its own bucket
+  CHECK(passed(b, true, 25, t0) == 20);
+  // Refill: one token per 20 ms, never more than the burst.
+  CHECK(passed(a, false, 10, t0 + 100'000'000) == 5);
+  CHECK(passed(b, true, 30, t0 + 10'000'000'000) == 20);
 }
