@@ -251,7 +251,7 @@ std::string render_tunnels(const json& tunnels) {
 }
 
 std::string render_path_groups(const json& groups) {
-  TextTable table({{"GROUP", Align::kRight}, {"MEMBERS"}, {"ACTIVE"}});
+  TextTable table({{"GROUP", Align::kRight}, {"MEMBERS"}, {"CLASS"}, {"ACTIVE"}});
   auto refs = [](const json& list) {
     std::string out;
     if (!list.is_array()) return out;
@@ -259,11 +259,30 @@ std::string render_path_groups(const json& groups) {
       if (!out.empty()) out += ", ";
       out += m.value("tunnel", "?") + "/" + m.value("peer", "?");
     }
-    return out.empty() ? std::string("-") : out;
+    return out;
   };
   for (const auto& g : array_field(groups, "path_groups")) {
-    table.add_row({json_cell(g, "id"), refs(g.value("members", json::array())),
-                   refs(g.value("active", json::array()))});
+    const std::string members = refs(g.value("members", json::array()));
+    const json classes = g.value("classes", json::array());
+    if (!classes.is_array() || classes.empty()) {  // a forwarder without traffic classes
+      const std::string active = refs(g.value("active", json::array()));
+      table.add_row({json_cell(g, "id"), members.empty() ? "-" : members, "-",
+                     active.empty() ? "-" : active});
+      continue;
+    }
+    // One row per class: "2 voice" and the members its packets use; "drop" for none, and
+    // "(default)" where the class has no set of its own.
+    bool first = true;
+    for (const auto& c : classes) {
+      std::string cls = json_cell(c, "class");
+      if (const std::string name = c.value("name", ""); !name.empty()) cls += " " + name;
+      std::string active = refs(c.value("active", json::array()));
+      if (active.empty()) active = "drop";
+      if (c.value("class", 0) != 0 && !c.value("own", false)) active += " (default)";
+      table.add_row({first ? json_cell(g, "id") : "",
+                     first ? (members.empty() ? "-" : members) : "", cls, active});
+      first = false;
+    }
   }
   return table.str();
 }

@@ -80,6 +80,26 @@ TEST_CASE("ports and routes tables", "[ctl][render]") {
   CHECK_THAT(ports, Catch::Contains("cw-wan0 (8)  192.0.2.1/24,2001:db8::1/64"));
 }
 
+TEST_CASE("path groups table: one row per traffic class", "[ctl][render]") {
+  auto groups = nlohmann::json::parse(R"({"path_groups": [
+    {"id": 1, "members": [{"tunnel": "wg-aws", "peer": "fra1"}, {"tunnel": "wg-inet", "peer": "fra1"}],
+     "active": [{"tunnel": "wg-aws", "peer": "fra1"}],
+     "classes": [
+       {"class": 0, "name": "default", "own": false, "active": [{"tunnel": "wg-aws", "peer": "fra1"}]},
+       {"class": 1, "name": "voice", "own": true, "active": [{"tunnel": "wg-inet", "peer": "fra1"}]},
+       {"class": 2, "name": "erp", "own": false, "active": [{"tunnel": "wg-aws", "peer": "fra1"}]},
+       {"class": 3, "name": "bulk", "own": true, "active": []}]},
+    {"id": 7, "members": [{"tunnel": "wg0", "peer": "b"}], "active": [{"tunnel": "wg0", "peer": "b"}]}],
+    "traffic_classes": []})");
+  CHECK(render_path_groups(groups) ==
+        "GROUP  MEMBERS                    CLASS      ACTIVE\n"
+        "    1  wg-aws/fra1, wg-inet/fra1  0 default  wg-aws/fra1\n"
+        "                                  1 voice    wg-inet/fra1\n"
+        "                                  2 erp      wg-aws/fra1 (default)\n"
+        "                                  3 bulk     drop\n"
+        "    7  wg0/b                      -          wg0/b\n");
+}
+
 TEST_CASE("causewayctl against a fake forwarder", "[ctl]") {
   ServerFixture f;
   const std::string sock = f.socket_path.string();
