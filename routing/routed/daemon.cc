@@ -3,8 +3,10 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include <prometheus/exposer.h>
@@ -23,7 +25,9 @@
 #include "routed/control_server.h"
 #include "routed/exports.h"
 #include "routed/fib_builder.h"
+#include "routed/forwarder_programmer.h"
 #include "routed/policy_map.h"
+#include "routed/probe_feed.h"
 #include "routed/reload.h"
 
 namespace causeway::rt {
@@ -61,13 +65,18 @@ class Routed {
       : options_(options),
         intent_(std::move(intent)),
         engine_(std::move(engine)),
-        link_(make_control_link(options.fwd_socket.empty() ? intent_.forwarder.control_socket
-                                                           : options.fwd_socket)),
+        programmer_(fwd_socket()),
+        probes_(fwd_socket()),
+        link_(make_control_link(fwd_socket())),
         fib_(*link_, programmer_, overlay_peers(intent_)),
         frr_(frr_options(options)),
         signals_(io_, SIGHUP, SIGINT, SIGTERM),
         tick_(io_),
         sla_timer_(io_) {}
+
+  std::string fwd_socket() const {
+    return options_.fwd_socket.empty() ? intent_.forwarder.control_socket : options_.fwd_socket;
+  }
 
   static frr::ApplyOptions frr_options(const RoutedOptions& o) {
     frr::ApplyOptions a;
@@ -83,6 +92,7 @@ class Routed {
   int run() {
     board_.pop = intent_.identity.pop;
     add_paths(paths_from_intent(intent_));
+    configure_steering();
     if (!options_.no_frr) {
       auto r = frr_.apply(frr::render_frr_conf(intent_, sla_states_));
       ++board_.frr_applies;
@@ -128,11 +138,18 @@ class Routed {
     fib_.start();
     auto work = asio::make_work_guard(frr_io_);
     std::thread frr_thread([this] { frr_io_.run(); });
+    std::thread steering_thread([this] { steering_loop(); });
     wait_signal();
     on_tick();
     arm_sla();
     io_.run();
 
+    {
+      std::lock_guard lock(steer_mu_);
+      steer_stop_ = true;
+    }
+    steer_cv_.notify_one();
+    steering_thread.join();
     work.reset();
     frr_io_.stop();
     frr_thread.join();
@@ -144,6 +161,52 @@ class Routed {
   }
 
  private:
+  // The path programmer and the probe feed follow the intent and the engine's path ids.
+  void configure_steering() {
+    const SteeringPlan plan = steering_plan_from_intent(intent_, path_ids_);
+    programmer_.configure(plan);
+    probes_.configure(plan);
+    wake_steering();
+  }
+
+  void wake_steering() {
+    {
+      std::lock_guard lock(steer_mu_);
+      steer_wake_ = true;
+    }
+    steer_cv_.notify_one();
+  }
+
+  // The steering thread: forwarder I/O of the path programmer and the probe feed, so the
+  // io_context never waits for the forwarder. Probe events go to the engine on the io_context.
+  void steering_loop() {
+    while (true) {
+      {
+        std::unique_lock lock(steer_mu_);
+        steer_cv_.wait_for(lock, probes_.poll_period(),
+                           [this] { return steer_stop_ || steer_wake_; });
+        if (steer_stop_) return;
+        steer_wake_ = false;
+      }
+      programmer_.process();
+      std::vector<ProbeEvent> events = probes_.poll();
+      if (!events.empty()) {
+        asio::post(io_, [this, events = std::move(events)] { feed_probes(events); });
+      }
+    }
+  }
+
+  void feed_probes(const std::vector<ProbeEvent>& events) {
+    for (const ProbeEvent& e : events) {
+      if (e.reply) {
+        engine_.on_probe_reply(e.path, e.seq, e.at);
+      } else {
+        engine_.on_probe_sent(e.path, e.seq, e.at);
+      }
+    }
+    arm_sla();  // advance() after the batch; the timer follows next_deadline()
+  }
+
   void add_paths(const std::vector<PathSpec>& specs) {
     for (const auto& s : specs) {
       const auto key = std::make_pair(s.remote_pop, s.backbone);
@@ -226,10 +289,9 @@ class Routed {
         intent_.fpm.port = old.fpm.port;
       }
     }
-    if (plan.paths) {
-      sync_paths(paths_from_intent(intent_));
-      fib_.set_overlay_peers(overlay_peers(intent_));
-    }
+    if (plan.paths) sync_paths(paths_from_intent(intent_));
+    configure_steering();  // before the FIB builder translates the routes with the new groups
+    if (plan.paths) fib_.set_overlay_peers(overlay_peers(intent_));
     ++board_.reloads;
     if (plan.apply_frr && !options_.no_frr) {
       const std::string text = frr::render_frr_conf(intent_, sla_states_);
@@ -270,6 +332,7 @@ class Routed {
       programmer_.set_class_paths(c.remote_pop, c.traffic_class, c.to);
     }
     if (changes.empty()) return;
+    wake_steering();
     update_communities();
   }
 
@@ -342,9 +405,30 @@ class Routed {
       groups.push_back({{"remote_pop", key.first}, {"traffic_class", key.second}, {"paths", jids}});
       table += key.first + "  " + key.second + "  " + (text.empty() ? "-" : text) + "\n";
     }
+    const ProgrammerCounters& pc = programmer_.counters();
+    const ProbeFeedCounters& fc = probes_.counters();
     return {{"overlay_routes", routes},
             {"class_paths", groups},
-            {"programmed", false},
+            {"programmed", true},
+            {"forwarder", programmer_.status()},
+            {"programmer",
+             {{"connects", pc.connects.load()},
+              {"full_syncs", pc.full_syncs.load()},
+              {"groups_sent", pc.groups_sent.load()},
+              {"classes_sent", pc.classes_sent.load()},
+              {"rejected", pc.rejected.load()},
+              {"errors", pc.errors.load()},
+              {"missing_members", pc.missing_members.load()}}},
+            {"probe_feed",
+             {{"connected", probes_.connected()},
+              {"polls", fc.polls.load()},
+              {"sent", fc.sent.load()},
+              {"replies", fc.replies.load()},
+              {"unmapped", fc.unmapped.load()},
+              {"malformed", fc.malformed.load()},
+              {"missed", fc.missed.load()},
+              {"errors", fc.errors.load()},
+              {"interval_sets", fc.interval_sets.load()}}},
             {"table", table}};
   }
 
@@ -353,7 +437,8 @@ class Routed {
   sla::Engine engine_;
   std::map<std::pair<std::string, std::string>, sla::PathId> path_ids_;
   std::uint32_t next_path_id_ = 1;
-  RecordingPathProgrammer programmer_;
+  ForwarderPathProgrammer programmer_;
+  ProbeFeed probes_;
   std::unique_ptr<ForwarderLink> link_;
   FibBuilder fib_;
   frr::FrrApplier frr_;
@@ -365,6 +450,12 @@ class Routed {
   asio::steady_timer sla_timer_;
   std::unique_ptr<fpm::Server> fpm_;
   std::unique_ptr<RoutedControlServer> control_;
+  // Protects steer_stop_ and steer_wake_: set by the io_context thread, read by the steering
+  // thread.
+  std::mutex steer_mu_;
+  std::condition_variable steer_cv_;
+  bool steer_stop_ = false;
+  bool steer_wake_ = false;
   Board board_;              // io_context thread
   StatusBoard board_store_;  // copies for the other threads
 };
