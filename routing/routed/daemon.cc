@@ -364,6 +364,8 @@ class Routed {
       board_.fpm.routes = fpm_->core().routes().size();
     }
     board_.sla = engine_.snapshot();
+    board_.steering_events = steering_events();
+    board_.missing_members = programmer_.counters().missing_members.load();
     board_store_.set(board_);
     tick_.expires_after(std::chrono::milliseconds(200));
     tick_.async_wait([this](const boost::system::error_code& ec) {
@@ -380,6 +382,26 @@ class Routed {
     }
     if (cmd == "paths") return paths_json();
     return {{"error", "unknown command '" + cmd + "' (status, sla, paths)"}};
+  }
+
+  std::vector<std::pair<std::string, std::uint64_t>> steering_events() const {
+    const ProgrammerCounters& pc = programmer_.counters();
+    const ProbeFeedCounters& fc = probes_.counters();
+    return {{"programmer_connects", pc.connects.load()},
+            {"programmer_full_syncs", pc.full_syncs.load()},
+            {"programmer_groups_sent", pc.groups_sent.load()},
+            {"programmer_classes_sent", pc.classes_sent.load()},
+            {"programmer_rejected", pc.rejected.load()},
+            {"programmer_errors", pc.errors.load()},
+            {"probes_polls", fc.polls.load()},
+            {"probes_sent", fc.sent.load()},
+            {"probes_replies", fc.replies.load()},
+            {"probes_unmapped", fc.unmapped.load()},
+            {"probes_malformed", fc.malformed.load()},
+            {"probes_missed", fc.missed.load()},
+            {"probes_errors", fc.errors.load()},
+            {"probes_connects", fc.connects.load()},
+            {"probes_interval_sets", fc.interval_sets.load()}};
   }
 
   nlohmann::json paths_json() {
@@ -405,30 +427,15 @@ class Routed {
       groups.push_back({{"remote_pop", key.first}, {"traffic_class", key.second}, {"paths", jids}});
       table += key.first + "  " + key.second + "  " + (text.empty() ? "-" : text) + "\n";
     }
-    const ProgrammerCounters& pc = programmer_.counters();
-    const ProbeFeedCounters& fc = probes_.counters();
+    nlohmann::json counters = nlohmann::json::object();
+    for (const auto& [name, value] : steering_events()) counters[name] = value;
+    counters["programmer_missing_members"] = programmer_.counters().missing_members.load();
     return {{"overlay_routes", routes},
             {"class_paths", groups},
             {"programmed", true},
             {"forwarder", programmer_.status()},
-            {"programmer",
-             {{"connects", pc.connects.load()},
-              {"full_syncs", pc.full_syncs.load()},
-              {"groups_sent", pc.groups_sent.load()},
-              {"classes_sent", pc.classes_sent.load()},
-              {"rejected", pc.rejected.load()},
-              {"errors", pc.errors.load()},
-              {"missing_members", pc.missing_members.load()}}},
-            {"probe_feed",
-             {{"connected", probes_.connected()},
-              {"polls", fc.polls.load()},
-              {"sent", fc.sent.load()},
-              {"replies", fc.replies.load()},
-              {"unmapped", fc.unmapped.load()},
-              {"malformed", fc.malformed.load()},
-              {"missed", fc.missed.load()},
-              {"errors", fc.errors.load()},
-              {"interval_sets", fc.interval_sets.load()}}},
+            {"probe_feed_connected", probes_.connected()},
+            {"counters", counters},
             {"table", table}};
   }
 
