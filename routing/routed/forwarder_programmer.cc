@@ -134,19 +134,21 @@ bool ForwarderPathProgrammer::process(Clock::time_point now) {
       spdlog::warn("path programmer: tunnels: {}", tunnels.value().error_message());
     }
     members_ = members_from_tunnels(plan, tunnels.value().body);
-    std::uint64_t missing = 0;
+    std::set<std::string> missing;  // logged when it changes, not at every read
     for (const auto& p : plan.peers) {
       for (const auto& b : p.backbones) {
         auto it = members_.find(p.name);
         if (it == members_.end() || !it->second.contains(b)) {
-          ++missing;
-          spdlog::warn("path programmer: no peer for {} in tunnel {}", p.name,
-                       tunnel_of_backbone(b));
+          missing.insert(p.name + " in tunnel " + tunnel_of_backbone(b));
         }
       }
     }
-    counters_.missing_members.store(missing, std::memory_order_relaxed);
-    next_tunnel_read_ = missing ? now + kMissingMemberRetry : Clock::time_point{};
+    for (const auto& m : missing) {
+      if (!missing_logged_.contains(m)) spdlog::warn("path programmer: no peer for {}", m);
+    }
+    missing_logged_ = missing;
+    counters_.missing_members.store(missing.size(), std::memory_order_relaxed);
+    next_tunnel_read_ = missing.empty() ? Clock::time_point{} : now + kMissingMemberRetry;
     for (const auto& name : plan.unclassified) {
       spdlog::warn("traffic class {}: the forwarder holds 15 classes; its packets are class 0",
                    name);
@@ -161,16 +163,19 @@ bool ForwarderPathProgrammer::process(Clock::time_point now) {
       spdlog::error("path programmer: traffic classes refused: {}", r.value().error_message());
     }
     // Groups of PoPs that left the intent are deleted (an empty member list).
-    for (std::uint16_t id : groups_in_forwarder_) {
-      if (wanted.contains(id)) continue;
+    for (auto it = groups_in_forwarder_.begin(); it != groups_in_forwarder_.end();) {
+      if (wanted.contains(*it)) {
+        ++it;
+        continue;
+      }
       ctl::PathGroupRequest del;
-      del.id = id;
+      del.id = *it;
       auto d = client_->request_json(ctl::MsgType::kSetPathGroup, ctl::path_group_json(del));
       if (!d) return again(d.error());
       std::lock_guard lock(mu_);
-      sent_.erase(std::to_string(id));
+      sent_.erase(std::to_string(*it));
+      it = groups_in_forwarder_.erase(it);
     }
-    groups_in_forwarder_.clear();
     for (const auto& p : plan.peers) dirty.insert(p.name);
   }
   for (const std::string& pop : dirty) {
@@ -183,6 +188,9 @@ bool ForwarderPathProgrammer::process(Clock::time_point now) {
     const ctl::PathGroupRequest req =
         path_group_request(plan, *peer, m == members_.end() ? kNone : m->second,
                            d == decisions.end() ? kNoDecision : d->second);
+    // A PoP without any member has no group: nothing to delete unless we created one (a
+    // refused delete, e.g. by a new forwarder process without it, is not retried).
+    if (req.members.empty() && groups_in_forwarder_.erase(req.id) == 0) continue;
     const nlohmann::json body = ctl::path_group_json(req);
     auto r = client_->request_json(ctl::MsgType::kSetPathGroup, body);
     if (!r) return again(r.error());

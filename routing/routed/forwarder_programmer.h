@@ -100,6 +100,7 @@ class ForwarderPathProgrammer final : public PathProgrammer {
   std::chrono::steady_clock::time_point next_tunnel_read_{};
   MemberMap members_;
   std::set<std::uint16_t> groups_in_forwarder_;
+  std::set<std::string> missing_logged_;  // paths without a tunnel peer at the last read
 };
 
 }  // namespace causeway::rt

@@ -52,6 +52,7 @@ bool ProbeFeed::connect(Clock::time_point now) {
   }
   counters_.connects.fetch_add(1, std::memory_order_relaxed);
   next_read_ = {};
+  refusal_logged_ = false;
   std::lock_guard lock(mu_);
   connected_ = true;
   interval_due_ = true;
@@ -105,8 +106,11 @@ std::vector<ProbeEvent> ProbeFeed::poll(Clock::time_point now) {
   const ctl::Reply& reply = r.value();
   if (!reply.is_ok()) {
     counters_.errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("probe events: {}; asking again in {} s", reply.error_message(),
-                 std::chrono::duration_cast<std::chrono::seconds>(kRefusedRetry).count());
+    // Once per connection: a forwarder without probes refuses every 5 s.
+    spdlog::log(refusal_logged_ ? spdlog::level::debug : spdlog::level::warn,
+                "probe events: {}; asking again every {} s", reply.error_message(),
+                std::chrono::duration_cast<std::chrono::seconds>(kRefusedRetry).count());
+    refusal_logged_ = true;
     next_read_ = now + kRefusedRetry;
     return out;
   }

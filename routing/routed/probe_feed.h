@@ -82,6 +82,7 @@ class ProbeFeed {
   std::chrono::steady_clock::time_point next_read_{};  // after a refused read: back off
   long forwarder_pid_ = -1;
   std::uint64_t cursor_ = 0;
+  bool refusal_logged_ = false;
 };
 
 }  // namespace causeway::rt

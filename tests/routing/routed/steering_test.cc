@@ -368,6 +368,21 @@ TEST_CASE("ForwarderPathProgrammer: classes and groups sent, decisions, reset, r
   CHECK(prog.process());
   CHECK(prog.counters().missing_members.load() == 1);
   CHECK(fwd->handler.group(1).back().members == std::vector{M("wg-inet", "fra1")});
+
+  // No tunnel at all: fra1's group is deleted once, and not sent again while it has no member.
+  {
+    std::lock_guard lock(fwd->handler.mu);
+    fwd->handler.tunnels = json{{"tunnels", json::array()}};
+  }
+  const std::size_t before = fwd->handler.group(1).size();
+  prog.reset();
+  CHECK(prog.process());
+  CHECK(prog.counters().missing_members.load() == 2);
+  REQUIRE(fwd->handler.group(1).size() == before + 1);
+  CHECK(fwd->handler.group(1).back().members.empty());
+  prog.reset();
+  CHECK(prog.process());
+  CHECK(fwd->handler.group(1).size() == before + 1);
 }
 
 TEST_CASE("ProbeFeed: interval, cursor, mapping, counters, forwarder restart, refusal",
