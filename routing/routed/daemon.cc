@@ -324,15 +324,41 @@ class Routed {
   }
 
   void handle_decisions(std::span<const sla::DecisionChange> changes) {
+    std::optional<sla::Snapshot> snap;
+    bool programmed = false;
     for (const auto& c : changes) {
       std::string to;
       for (const auto& id : c.to) to += (to.empty() ? "" : ",") + std::to_string(id.value());
       spdlog::info("sla: {} class {} -> paths [{}] ({}: {})", c.remote_pop, c.traffic_class, to,
                    sla::to_string(c.reason), c.detail);
+      const auto key = std::make_pair(c.remote_pop, c.traffic_class);
+      // Dropping a class on the strength of no measurement (e.g. just after a start) would
+      // stop traffic the forwarder carries: deferred until a path has been judged.
+      if (c.to.empty() && c.reason != sla::Reason::kNoPath) {
+        if (!snap) snap = engine_.snapshot();
+        if (!measured_for(*snap, c.remote_pop, c.traffic_class)) {
+          deferred_[key] = c.to;
+          continue;
+        }
+      }
+      deferred_.erase(key);
       programmer_.set_class_paths(c.remote_pop, c.traffic_class, c.to);
+      programmed = true;
     }
+    if (!deferred_.empty()) {
+      if (!snap) snap = engine_.snapshot();
+      for (auto it = deferred_.begin(); it != deferred_.end();) {
+        if (!measured_for(*snap, it->first.first, it->first.second)) {
+          ++it;
+          continue;
+        }
+        programmer_.set_class_paths(it->first.first, it->first.second, it->second);
+        programmed = true;
+        it = deferred_.erase(it);
+      }
+    }
+    if (programmed) wake_steering();
     if (changes.empty()) return;
-    wake_steering();
     update_communities();
   }
 
@@ -444,6 +470,8 @@ class Routed {
   sla::Engine engine_;
   std::map<std::pair<std::string, std::string>, sla::PathId> path_ids_;
   std::uint32_t next_path_id_ = 1;
+  // Empty decisions not programmed yet because no path of the PoP was judged for the class.
+  std::map<std::pair<std::string, std::string>, std::vector<sla::PathId>> deferred_;
   ForwarderPathProgrammer programmer_;
   ProbeFeed probes_;
   std::unique_ptr<ForwarderLink> link_;

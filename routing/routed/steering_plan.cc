@@ -153,4 +153,19 @@ ctl::PathGroupRequest path_group_request(
   return req;  // active empty: every member
 }
 
+bool measured_for(const sla::Snapshot& snapshot, const std::string& remote_pop,
+                  const std::string& traffic_class) {
+  std::string sla_class;
+  for (const auto& c : snapshot.classes) {
+    if (c.remote_pop == remote_pop && c.traffic_class == traffic_class) sla_class = c.sla_class;
+  }
+  for (const auto& p : snapshot.paths) {
+    if (p.remote_pop != remote_pop || p.health == sla::PathHealth::kPending) continue;
+    for (const auto& s : p.classes) {
+      if (s.sla_class == sla_class && s.state != sla::Compliance::kPending) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace causeway::rt

@@ -71,4 +71,11 @@ using MemberMap = std::map<std::string, std::map<std::string, fwd::ctl::PathMemb
     const std::map<std::string, fwd::ctl::PathMemberName>& members,
     const std::map<std::string, std::vector<sla::PathId>>& decisions);
 
+// Whether the engine has judged any path of `remote_pop` against the SLA class of
+// `traffic_class` (health known and compliance no longer pending). An empty decision taken
+// before that (no reply yet, or fewer than min_samples) rests on no measurement: routed does
+// not program it (the forwarder keeps its set, at start every member) until this holds.
+[[nodiscard]] bool measured_for(const sla::Snapshot& snapshot, const std::string& remote_pop,
+                                const std::string& traffic_class);
+
 }  // namespace causeway::rt

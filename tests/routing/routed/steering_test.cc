@@ -486,6 +486,14 @@ TEST_CASE("probe events through the engine reach the forwarder as per-class acti
   REQUIRE(engine);
   for (const auto& [key, id] : ids) REQUIRE(engine.value().add_path(id, key.first, key.second));
 
+  // Before any reply the engine drops every class (no path up); no path was judged, so routed
+  // does not program those drops (measured_for).
+  const std::int64_t base = 5'000'000'000;
+  const auto first = engine.value().advance(sla::TimePoint(base - 1'000'000));
+  REQUIRE(!first.empty());
+  for (const auto& c : first) CHECK(c.to.empty());
+  CHECK(!measured_for(engine.value().snapshot(), "fra1", "voice"));
+
   FakeForwarder fwd(sock);
   ProbeFeed feed(sock.string(), std::chrono::milliseconds(0));
   ForwarderPathProgrammer prog(sock.string(), std::chrono::milliseconds(0));
@@ -495,7 +503,6 @@ TEST_CASE("probe events through the engine reach the forwarder as per-class acti
 
   // 20 probes every 100 ms on each path, as the forwarder reports them: fra1 over aws answers
   // in 12 ms, over inet in 95 ms (above voice's 80 ms), lon1 over inet in 30 ms.
-  const std::int64_t base = 5'000'000'000;
   json events = json::array();
   const struct {
     const char* tunnel;
@@ -529,6 +536,9 @@ TEST_CASE("probe events through the engine reach the forwarder as per-class acti
   }
   const auto changes = engine.value().advance(sla::TimePoint(base + 2'000'000'000));
   REQUIRE(!changes.empty());
+  CHECK(measured_for(engine.value().snapshot(), "fra1", "voice"));
+  CHECK(measured_for(engine.value().snapshot(), "lon1", "bulk"));
+  CHECK(!measured_for(engine.value().snapshot(), "par1", "voice"));
   for (const auto& c : changes) prog.set_class_paths(c.remote_pop, c.traffic_class, c.to);
   REQUIRE(prog.process());
 
