@@ -164,6 +164,10 @@ class Routed {
   // The path programmer and the probe feed follow the intent and the engine's path ids.
   void configure_steering() {
     const SteeringPlan plan = steering_plan_from_intent(intent_, path_ids_);
+    for (auto it = deferred_.begin(); it != deferred_.end();) {  // PoPs or classes removed
+      const bool known = plan.peer(it->first.first) && plan.class_ids.contains(it->first.second);
+      it = known ? std::next(it) : deferred_.erase(it);
+    }
     programmer_.configure(plan);
     probes_.configure(plan);
     wake_steering();
