@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "causeway/fwd/control_codec.h"
 #include "causeway/fwd/steering_codec.h"
@@ -180,6 +181,51 @@ TEST_CASE("malformed set-path-group requests are refused, naming the field",
     CHECK(r.error().code == EINVAL);
     CHECK_THAT(r.error().message, Catch::StartsWith(c.message));
   }
+}
+
+// Every value of valid requests replaced, one at a time and in pairs, by values of every JSON
+// type: the decoders answer (a value or an error) and never throw.
+TEST_CASE("decoders never throw on values of the wrong type", "[control][steering]") {
+  const json odd[] = {nullptr, true, -1, 70000, 2.5, "", "x-y", "10.0.0.0/8", 0};
+  const json classes = json::parse(R"({"classes": [{"id": 1, "name": "v", "dscp": [46],
+      "protocol": "udp", "ports": ["1-2"], "src_ports": [3], "dst_ports": ["4"],
+      "prefixes": ["10.0.0.0/8"], "src_prefixes": ["::/0"], "dst_prefixes": ["10.1.0.0/16"]}]})");
+  const json group = json::parse(R"({"id": 1, "members": [{"tunnel": "t", "peer": "p"}],
+      "active": [{"tunnel": "t", "peer": "p"}], "classes": [{"class": 1, "active": [
+      {"tunnel": "t", "peer": "p"}]}]})");
+  // A flattened document with one leaf replaced; the path prefix replaced whole turns a list
+  // or an object into a scalar.
+  auto variants = [&](const json& doc, std::vector<json>& out) {
+    const json flat = doc.flatten();
+    for (const auto& [path, value] : flat.items()) {
+      for (const json& v : odd) {
+        json f = flat;
+        f[path] = v;
+        out.push_back(f.unflatten());
+        const auto cut = path.rfind('/');
+        if (cut == 0 || cut == std::string::npos) continue;
+        json whole = doc;
+        whole[json::json_pointer(path.substr(0, cut))] = v;
+        out.push_back(whole);
+      }
+    }
+  };
+  std::size_t decoded = 0, refused = 0;
+  for (const json* base : {&classes, &group}) {
+    std::vector<json> docs;
+    variants(*base, docs);
+    for (const json& d : docs) {
+      bool ok = false;
+      REQUIRE_NOTHROW(ok = base == &classes ? bool(parse_traffic_classes(d))
+                                            : bool(parse_path_group(d, 1024)));
+      (ok ? decoded : refused)++;
+      // And every document against the other decoder.
+      REQUIRE_NOTHROW((void)parse_traffic_classes(d));
+      REQUIRE_NOTHROW((void)parse_path_group(d, 1024));
+    }
+  }
+  CHECK(refused > 100);
+  CHECK(decoded > 0);  // e.g. a name replaced by "" is still valid
 }
 
 TEST_CASE("protocol names and numbers", "[control][steering]") {
