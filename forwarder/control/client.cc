@@ -297,6 +297,10 @@ Result<nlohmann::json> ControlClient::set_path_group(const nlohmann::json& reque
   return call(MsgType::kSetPathGroup, request);
 }
 
+Result<nlohmann::json> ControlClient::set_traffic_classes(const nlohmann::json& request) {
+  return call(MsgType::kSetTrafficClasses, request);
+}
+
 Result<nlohmann::json> ControlClient::set_neighbor(std::string_view op, std::string_view port,
                                                    const IpAddress& address,
                                                    std::optional<MacAddress> mac) {

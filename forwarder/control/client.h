@@ -85,6 +85,7 @@ class ControlClient {
   [[nodiscard]] Result<nlohmann::json> get_tunnels();
   [[nodiscard]] Result<nlohmann::json> get_path_groups();
   [[nodiscard]] Result<nlohmann::json> set_path_group(const nlohmann::json& request);
+  [[nodiscard]] Result<nlohmann::json> set_traffic_classes(const nlohmann::json& request);
 
   [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] bool usable() const { return fd_ >= 0; }

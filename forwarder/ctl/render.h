@@ -44,6 +44,8 @@ class TextTable {
 [[nodiscard]] std::string render_hello(const nlohmann::json& hello);
 [[nodiscard]] std::string render_tunnels(const nlohmann::json& tunnels);
 [[nodiscard]] std::string render_path_groups(const nlohmann::json& groups);
+// {"classes": [...]} as message 14 carries them: one row per class, first match first.
+[[nodiscard]] std::string render_traffic_classes(const nlohmann::json& classes);
 
 // `causewayctl status`: provisioning (the JSON record of causeway-provision, or null when
 // `provision_path` does not exist) and forwarder ({"up": bool, "hello": {...}, "error": "..."}).

@@ -342,20 +342,27 @@ void tunnel_output(WorkerContext& ctx) noexcept {
     const NextHop& nh = sh.next_hops[ctx.tunnel_out_nh[i]];
     const PathGroup* g =
         groups != nullptr && nh.port < kMaxPathGroups ? &groups->groups[nh.port] : nullptr;
-    if (g == nullptr || g->n_active == 0) {
+    if (g == nullptr || g->n_members == 0) {
       drop(ctx, m, DropReason::tunnel_no_path);
       continue;
     }
     std::uint8_t* ip = l3(m);
     const bool v4 = family_of(m) == 4;
+    const std::uint32_t len = m->data_len - kEthHeaderLen;
+    const std::uint8_t cls =
+        groups->classes.n_rules == 0 ? 0 : classify(groups->classes, ip, v4, len);
+    const unsigned n_active = g->n_active[cls];
+    if (n_active == 0) {  // the class is dropped (SLA fallback `drop`) or has no usable member
+      drop(ctx, m, DropReason::tunnel_no_path);
+      continue;
+    }
     if ((v4 ? ip[kIp4OffTtl] : ip[kIp6OffHopLimit]) <= 1) {
       ctx.counters->count_drop(v4 ? DropReason::ip4_ttl_expired
                                   : DropReason::ip6_hop_limit_expired);
       punt(ctx, m, PuntReason::kTimeExceeded);
       continue;
     }
-    const std::uint32_t len = m->data_len - kEthHeaderLen;
-    const PathMember pmem = g->active[flow_hash(ip, v4, len) % g->n_active];
+    const PathMember pmem = g->members[g->active[cls][flow_hash(ip, v4, len) % n_active]];
     if (pmem.tunnel >= ts->n_tunnels || !ts->tunnels[pmem.tunnel].data->can_send(now, pmem.peer)) {
       // No session yet: the control side stages the packet and starts the handshake.
       punt(ctx, m, PuntReason::kTunnelNoSession);

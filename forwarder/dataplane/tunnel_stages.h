@@ -15,7 +15,9 @@
 // lookup -> LAN) as if it had been received. Other packets pass untouched.
 //
 // Egress, tunnel_output (after next_hop put the packets of RouteKind::kPathGroup routes in
-// ctx.tunnel_out): the path group's active member is chosen by flow hash (ECMP), the inner TTL is
+// ctx.tunnel_out): the packet's traffic class is found (traffic_class.h; class 0 when the table
+// is empty), then the member among that class's active set of the path group by flow hash
+// (ECMP; a class with no active member is dropped as tunnel_no_path), the inner TTL is
 // decremented, the packets of one peer are encrypted as one burst, outer IPv4/IPv6 + UDP headers
 // toward the peer's endpoint are written in front, the outer next hop comes from a FIB lookup of
 // the endpoint, and the frame goes to the WAN interface (a subinterface's tag pushed, its physical
@@ -40,6 +42,7 @@
 #include <span>
 
 #include "causeway/tun/device.h"
+#include "traffic_class.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -54,12 +57,18 @@ struct PathMember {
   std::uint8_t tunnel = 0;
   tun::PeerId peer;
 };
+// A path group as workers read it: per traffic class, the active members (indices into
+// `members`). The control side fills every class: a class without its own set gets the group's
+// default set, a class the SLA decision drops gets none.
 struct PathGroup {
-  std::uint8_t n_active = 0;
-  PathMember active[kMaxPathMembers];
+  std::uint8_t n_members = 0;
+  PathMember members[kMaxPathMembers];
+  std::uint8_t n_active[kTrafficClassSlots] = {};
+  std::uint8_t active[kTrafficClassSlots][kMaxPathMembers];
 };
-// Immutable once published.
+// Immutable once published: the path groups and the traffic classes that index them.
 struct PathGroupTable {
+  TrafficClassifier classes;
   PathGroup groups[kMaxPathGroups];
 };
 

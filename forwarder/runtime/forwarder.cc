@@ -199,6 +199,7 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   json neighbors_json() const;
   ctl::Reply set_neighbor(const json& req);
   ctl::Reply set_path_group(const json& req);
+  ctl::Reply set_traffic_classes(const json& req);
   std::optional<std::uint16_t> port_by_name(const std::string& name) const {
     for (const auto& p : ports)
       if (p.name == name) return p.index;
@@ -750,9 +751,12 @@ ctl::Reply Forwarder::Impl::handle(ctl::MsgType type, std::span<const std::uint8
       return Reply::ok(json{{"tunnels", tunnels ? tunnels->tunnels_json() : json::array()}});
     case MsgType::kGetPathGroups:
       return Reply::ok(
-          json{{"path_groups", tunnels ? tunnels->path_groups_json() : json::array()}});
+          json{{"path_groups", tunnels ? tunnels->path_groups_json() : json::array()},
+               {"traffic_classes", tunnels ? tunnels->traffic_classes_json() : json::array()}});
     case MsgType::kSetPathGroup:
       return set_path_group(req.value());
+    case MsgType::kSetTrafficClasses:
+      return set_traffic_classes(req.value());
     case MsgType::kFlushRoutes: {
       const std::string source = req.value().value("source", "control");
       if (source != "control" && source != "routed") {
@@ -980,33 +984,21 @@ int Forwarder::run() {
 
 ctl::Reply Forwarder::Impl::set_path_group(const json& req) {
   if (!tunnels) return ctl::Reply::error(ENOENT, "no tunnels are configured");
-  if (!req.contains("id") || !req["id"].is_number_unsigned()) {
-    return ctl::Reply::error(EINVAL, "id: expected a path group number");
-  }
-  auto refs = [&req](const char* key, std::vector<PathMemberRef>& out) -> std::string {
-    if (!req.contains(key)) return {};
-    if (!req[key].is_array()) return std::string(key) + ": expected a list";
-    for (std::size_t i = 0; i < req[key].size(); ++i) {
-      const json& m = req[key][i];
-      if (!m.is_object() || !m.contains("tunnel") || !m["tunnel"].is_string() ||
-          !m.contains("peer") || !m["peer"].is_string()) {
-        return fmt::format("{}[{}]: expected {{\"tunnel\": name, \"peer\": name or key}}", key, i);
-      }
-      out.push_back(PathMemberRef{m["tunnel"].get<std::string>(), m["peer"].get<std::string>()});
-    }
-    return {};
-  };
-  std::vector<PathMemberRef> members, active;
-  if (auto e = refs("members", members); !e.empty()) return ctl::Reply::error(EINVAL, e);
-  if (auto e = refs("active", active); !e.empty()) return ctl::Reply::error(EINVAL, e);
-  const auto id = req["id"].get<std::uint64_t>();
-  if (id >= kMaxPathGroups) {
-    return ctl::Reply::error(EINVAL,
-                             fmt::format("id: {} out of range (0..{})", id, kMaxPathGroups - 1));
-  }
-  auto r = tunnels->set_path_group(static_cast<std::uint16_t>(id), members, active);
+  auto parsed = ctl::parse_path_group(req, kMaxPathGroups);
+  if (!parsed) return ctl::Reply::error(EINVAL, parsed.error().message);
+  auto r = tunnels->set_path_group(parsed.value());
   if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
-  return ctl::Reply::ok(json{{"id", id}});
+  return ctl::Reply::ok(json{{"id", parsed.value().id}});
+}
+
+ctl::Reply Forwarder::Impl::set_traffic_classes(const json& req) {
+  if (!tunnels) return ctl::Reply::error(ENOENT, "no tunnels are configured");
+  auto parsed = ctl::parse_traffic_classes(req);
+  if (!parsed) return ctl::Reply::error(EINVAL, parsed.error().message);
+  const std::size_t n = parsed.value().size();
+  auto r = tunnels->set_traffic_classes(std::move(parsed).value());
+  if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
+  return ctl::Reply::ok(json{{"classes", n}});
 }
 
 }  // namespace causeway::fwd

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +16,7 @@
 #include "dataplane/packet_meta.h"
 #include "dataplane/wire.h"
 #include "exception_path.h"
+#include "traffic_classes.h"
 #include "uapi_backend.h"
 
 namespace causeway::fwd {
@@ -220,12 +222,11 @@ std::optional<PathMember> TunnelRuntime::resolve(const PathMemberRef& ref) const
 
 void TunnelRuntime::publish_path_groups() {
   auto table = std::make_unique<PathGroupTable>();
+  table->classes = classifier_;
   for (const auto& [id, g] : groups_) {
-    PathGroup& pg = table->groups[id];
-    for (std::size_t i = 0; i < g.members.size(); ++i) {
-      if (!g.active[i] || pg.n_active == kMaxPathMembers) continue;
-      if (auto m = resolve(g.members[i])) pg.active[pg.n_active++] = *m;
-    }
+    std::vector<std::optional<PathMember>> members;
+    for (const auto& m : g.members) members.push_back(resolve(m));
+    fill_path_group(table->groups[id], members, g.active, g.class_active);
   }
   const PathGroupTable* old =
       shared_->path_groups.exchange(table.release(), std::memory_order_acq_rel);
@@ -236,41 +237,72 @@ void TunnelRuntime::refresh_path_groups() {
   publish_path_groups();
 }
 
-Result<void> TunnelRuntime::set_path_group(std::uint16_t id,
-                                           const std::vector<PathMemberRef>& members,
-                                           const std::vector<PathMemberRef>& active) {
-  if (id >= kMaxPathGroups) {
-    return fail(fmt::format("path group {} out of range (0..{})", id, kMaxPathGroups - 1), EINVAL);
+Result<void> TunnelRuntime::set_path_group(const ctl::PathGroupRequest& req) {
+  if (req.id >= kMaxPathGroups) {
+    return fail(fmt::format("path group {} out of range (0..{})", req.id, kMaxPathGroups - 1),
+                EINVAL);
   }
-  if (members.size() > kMaxPathMembers) {
-    return fail(fmt::format("{} members; at most {}", members.size(), kMaxPathMembers), EINVAL);
+  if (req.members.size() > kMaxPathMembers) {
+    return fail(fmt::format("{} members; at most {}", req.members.size(), kMaxPathMembers), EINVAL);
   }
   Group g;
-  for (std::size_t i = 0; i < members.size(); ++i) {
-    if (!resolve(members[i])) {
-      return fail(fmt::format("members[{}]: no peer {} in tunnel {}", i, members[i].peer,
-                              members[i].tunnel),
+  for (std::size_t i = 0; i < req.members.size(); ++i) {
+    if (!resolve(req.members[i])) {
+      return fail(fmt::format("members[{}]: no peer {} in tunnel {}", i, req.members[i].peer,
+                              req.members[i].tunnel),
                   ENOENT);
     }
     for (std::size_t j = 0; j < i; ++j) {
-      if (members[j] == members[i])
+      if (req.members[j] == req.members[i])
         return fail(fmt::format("members[{}]: listed twice", i), EINVAL);
     }
-    g.members.push_back(members[i]);
-    g.active.push_back(active.empty());
+    g.members.push_back(req.members[i]);
   }
-  for (std::size_t i = 0; i < active.size(); ++i) {
-    bool found = false;
-    for (std::size_t k = 0; k < g.members.size(); ++k) {
-      if (g.members[k] == active[i]) g.active[k] = found = true;
+  // The subset of the members a list names; an error names the list's entry.
+  auto subset = [&g](const std::vector<PathMemberRef>& list, const std::string& at,
+                     std::vector<bool>& out) -> Result<void> {
+    out.assign(g.members.size(), false);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      bool found = false;
+      for (std::size_t k = 0; k < g.members.size(); ++k) {
+        if (g.members[k] == list[i]) out[k] = found = true;
+      }
+      if (!found) return fail(fmt::format("{}[{}]: not a member of the group", at, i), EINVAL);
     }
-    if (!found) return fail(fmt::format("active[{}]: not a member of the group", i), EINVAL);
+    return boost::outcome_v2::success();
+  };
+  if (auto r = subset(req.active, "active", g.active); !r) return r.error();
+  if (req.active.empty()) g.active.assign(g.members.size(), true);
+  for (std::size_t c = 0; c < req.classes.size(); ++c) {
+    const ctl::ClassActive& ca = req.classes[c];
+    if (ca.traffic_class >= kTrafficClassSlots) {
+      return fail(fmt::format("classes[{}].class: {} out of range (0..{})", c, ca.traffic_class,
+                              kTrafficClassSlots - 1),
+                  EINVAL);
+    }
+    if (g.class_active.contains(ca.traffic_class)) {
+      return fail(fmt::format("classes[{}].class: {} listed twice", c, ca.traffic_class), EINVAL);
+    }
+    std::vector<bool> set;
+    if (auto r = subset(ca.active, fmt::format("classes[{}].active", c), set); !r) {
+      return r.error();
+    }
+    g.class_active.emplace(ca.traffic_class, std::move(set));
   }
   if (g.members.empty()) {
-    groups_.erase(id);
+    groups_.erase(req.id);
   } else {
-    groups_[id] = std::move(g);
+    groups_[req.id] = std::move(g);
   }
+  publish_path_groups();
+  return boost::outcome_v2::success();
+}
+
+Result<void> TunnelRuntime::set_traffic_classes(std::vector<ctl::TrafficClassSpec> classes) {
+  auto compiled = compile_traffic_classes(classes);
+  if (!compiled) return compiled.error();
+  classifier_ = compiled.value();
+  classes_ = std::move(classes);
   publish_path_groups();
   return boost::outcome_v2::success();
 }
@@ -441,16 +473,45 @@ json TunnelRuntime::tunnels_json() const {
 
 json TunnelRuntime::path_groups_json() const {
   json out = json::array();
-  for (const auto& [id, g] : groups_) {
-    json members = json::array(), active = json::array();
-    for (std::size_t i = 0; i < g.members.size(); ++i) {
-      json m = {{"tunnel", g.members[i].tunnel}, {"peer", g.members[i].peer}};
-      members.push_back(m);
-      if (g.active[i]) active.push_back(m);
+  auto name_of = [this](unsigned cls) -> std::string {
+    if (cls == 0) return "default";
+    for (const auto& c : classes_) {
+      if (c.id == cls) return c.name;
     }
-    out.push_back({{"id", id}, {"members", members}, {"active", active}});
+    return {};
+  };
+  for (const auto& [id, g] : groups_) {
+    json members = json::array();
+    auto subset = [&g](const std::vector<bool>& on) {
+      json list = json::array();
+      for (std::size_t i = 0; i < g.members.size(); ++i) {
+        if (on[i]) list.push_back({{"tunnel", g.members[i].tunnel}, {"peer", g.members[i].peer}});
+      }
+      return list;
+    };
+    for (const auto& m : g.members) members.push_back({{"tunnel", m.tunnel}, {"peer", m.peer}});
+    // Per class the set its packets use: class 0, every class of the table, and any class the
+    // group has its own set for.
+    std::set<unsigned> shown = {0};
+    for (const auto& c : classes_) shown.insert(c.id);
+    for (const auto& [cls, on] : g.class_active) shown.insert(cls);
+    json classes = json::array();
+    for (unsigned cls : shown) {
+      auto own = g.class_active.find(static_cast<std::uint8_t>(cls));
+      const bool has_own = own != g.class_active.end();
+      classes.push_back({{"class", cls},
+                         {"name", name_of(cls)},
+                         {"own", has_own},
+                         {"active", subset(has_own ? own->second : g.active)}});
+    }
+    out.push_back(
+        {{"id", id}, {"members", members}, {"active", subset(g.active)}, {"classes", classes}});
   }
   return out;
+}
+
+json TunnelRuntime::traffic_classes_json() const {
+  return ctl::traffic_classes_json(classes_)["classes"];
 }
 
 }  // namespace causeway::fwd

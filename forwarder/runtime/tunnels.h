@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "causeway/common/result.h"
+#include "causeway/fwd/steering_codec.h"
 #include "causeway/tun/device.h"
 #include "config/config.h"
 #include "dataplane/counters.h"
@@ -60,11 +61,8 @@ class QsbrReclaimer final : public tun::Reclaimer {
   std::deque<std::pair<std::uint64_t, std::function<void()>>> pending_;
 };
 
-struct PathMemberRef {
-  std::string tunnel;
-  std::string peer;  // the peer's name, or its public key in base64
-  bool operator==(const PathMemberRef&) const = default;
-};
+// A member as the control socket names it: tunnel name, peer name or base64 public key.
+using PathMemberRef = ctl::PathMemberName;
 
 class TunnelRuntime {
  public:
@@ -90,11 +88,14 @@ class TunnelRuntime {
   // ---- control socket ----
   [[nodiscard]] nlohmann::json tunnels_json() const;
   [[nodiscard]] nlohmann::json path_groups_json() const;
-  // Replaces group `id`: members and the active subset (all members when active is empty and
-  // members is not; an empty members list deletes the group). All or nothing.
-  [[nodiscard]] Result<void> set_path_group(std::uint16_t id,
-                                            const std::vector<PathMemberRef>& members,
-                                            const std::vector<PathMemberRef>& active);
+  [[nodiscard]] nlohmann::json traffic_classes_json() const;
+  // Replaces group `id`: members, the default active subset (all members when active is empty
+  // and members is not; an empty members list deletes the group) and the active subsets of
+  // traffic classes (a class without one uses the default; an empty one drops the class).
+  // All or nothing.
+  [[nodiscard]] Result<void> set_path_group(const ctl::PathGroupRequest& request);
+  // Replaces the traffic class table whole (control message 14). All or nothing.
+  [[nodiscard]] Result<void> set_traffic_classes(std::vector<ctl::TrafficClassSpec> classes);
 
   // The control-side Device of tunnel `name`, or nullptr.
   [[nodiscard]] tun::Device* device(const std::string& name);
@@ -109,6 +110,7 @@ class TunnelRuntime {
   struct Group {
     std::vector<PathMemberRef> members;
     std::vector<bool> active;
+    std::map<std::uint8_t, std::vector<bool>> class_active;  // traffic class -> its own set
   };
   TunnelRuntime(std::vector<PortRuntime>& ports, RouteTable& routes, ExceptionPath& exception,
                 rte_mempool* pool, rte_rcu_qsbr* qsbr, WorkerCounters& counters);
@@ -125,6 +127,8 @@ class TunnelRuntime {
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   std::map<std::uint16_t, Group> groups_;
   rte_ring* handshake_ring_ = nullptr;  // owned; see TunnelShared::handshake_ring
+  std::vector<ctl::TrafficClassSpec> classes_;  // as set by message 14
+  TrafficClassifier classifier_;                // classes_ compiled
   bool started_ = false;  // first on_timer(): peers with a persistent keepalive handshake at once
   std::unique_ptr<TunnelShared> shared_;
 };

@@ -100,6 +100,10 @@ class FakeHandler : public ControlHandler {
         return Reply::ok(fake_ports());
       case MsgType::kFlushRoutes:
         throw std::runtime_error("flush exploded");
+      case MsgType::kSetPathGroup:
+      case MsgType::kSetTrafficClasses:
+        last_request = parse_request_json(payload).value();
+        return Reply::ok();
       default:
         return Reply::error(EOPNOTSUPP, "fake does not implement this");
     }

@@ -30,6 +30,7 @@
 #include "dataplane/wire.h"
 #include "dataplane/worker.h"
 #include "runtime/route_table.h"
+#include "runtime/traffic_classes.h"
 
 using namespace causeway;
 using namespace causeway::fwd;
@@ -143,7 +144,16 @@ struct Env {
   std::unique_ptr<PathGroupTable> groups = std::make_unique<PathGroupTable>();
   std::array<std::uint16_t, kVlanIds> vlan_tables[2];
   std::unique_ptr<tun::Device> pop, far;
-  tun::PeerId pop_peer, far_peer;
+  tun::PeerId pop_peer, far_peer, pop_peer2;
+
+  // Every class of `g` uses all of `members`.
+  static void set_members(PathGroup& g, std::initializer_list<PathMember> members) {
+    g = PathGroup{};
+    for (const PathMember& m : members) g.members[g.n_members++] = m;
+    for (unsigned c = 0; c < kTrafficClassSlots; ++c) {
+      for (std::uint8_t i = 0; i < g.n_members; ++i) g.active[c][g.n_active[c]++] = i;
+    }
+  }
 
   static Env& get() {
     static Env env;
@@ -176,7 +186,9 @@ struct Env {
     fc.v6_max_routes = 1024;
     fc.v6_tbl8_groups = 64;
     fc.max_next_hops = 64;
-    routes = std::move(RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr).value());
+    auto created = RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr);
+    if (!created) FAIL(created.error().message);
+    routes = std::move(created).value();
     punt_ring = rte_ring_create("td_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
     REQUIRE(punt_ring != nullptr);
     handshake_ring =
@@ -264,8 +276,19 @@ struct Env {
     tunnels.local[1].n4 = 1;
     std::memcpy(tunnels.local[kWanSub].v4[0], IpAddress::parse("10.7.0.1")->bytes.data(), 4);
     tunnels.local[kWanSub].n4 = 1;
-    groups->groups[1].n_active = 1;
-    groups->groups[1].active[0] = PathMember{0, pop_peer};
+    // A second peer of this PoP (10.9.0.3), never handshaken: packets for it are punted with
+    // its id (PuntReason::kTunnelNoSession), which shows which member a packet was given.
+    tun::Key32 k2{};
+    k2[1] = 3;  // byte 0 is clamped: 1, 2 and 3 there give the same key
+    tun::Device other;
+    REQUIRE(other.set_private_key(k2));
+    tun::PeerConfig to_other;
+    to_other.public_key = other.public_key();
+    to_other.endpoint = tun::Endpoint{*IpAddress::parse("10.9.0.3"), kFarPort};
+    auto added = pop->add_peer(to_other);
+    if (!added) FAIL(added.error().message);
+    pop_peer2 = added.value();
+    set_members(groups->groups[1], {PathMember{0, pop_peer}});
     tunnels.path_groups.store(groups.get());
     shared.tunnels = &tunnels;
 
@@ -621,4 +644,95 @@ TEST_CASE("HandshakeLimiter: per IPv4 address or IPv6 /64, 50 per second, burst 
   // Refill: one token per 20 ms, never more than the burst.
   CHECK(passed(a, false, 10, t0 + 100'000'000) == 5);
   CHECK(passed(b, true, 30, t0 + 10'000'000'000) == 20);
+}
+
+namespace {
+
+// `ip4_udp` with DSCP `dscp` (header checksum recomputed) and UDP source port `sport`.
+Bytes marked(std::uint8_t dscp, std::uint16_t sport, const char* dst = "10.4.0.9") {
+  Bytes p = ip4_udp(120, "10.1.0.5", dst, 5004);
+  p[1] = static_cast<std::uint8_t>(dscp << 2);
+  wire::store_be16(p.data() + 20, sport);
+  wire::store_be16(p.data() + 10, 0);
+  wire::store_be16(p.data() + 10, wire::csum_fold(wire::csum_add(0, p.data(), 20)));
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("Traffic classes pick the member: per-class active sets, drop, ECMP by flow",
+          "[tunnel][traffic_class]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const std::uint64_t no_path = env.drops(DropReason::tunnel_no_path);
+  // Path group 4 = {peer 1 (session up), peer 2 (no session)}. Class 1 (EF) uses peer 2 only,
+  // class 2 (AF11) is dropped, class 3 (AF21) spreads over both, class 0 uses peer 1.
+  std::vector<RouteChange> rc(1);
+  rc[0].spec = RouteSpec{*IpPrefix::parse("10.4.0.0/16"), NextHopKind::kPathGroup, 4, {}};
+  REQUIRE(env.routes->apply(RouteSource::kConfig, rc));
+  auto spec = fwd::ctl::parse_traffic_classes(nlohmann::json::parse(R"({"classes": [
+      {"id": 1, "dscp": [46]}, {"id": 2, "dscp": [10]}, {"id": 3, "dscp": [18]}]})"));
+  REQUIRE(spec);
+  auto table = std::make_unique<PathGroupTable>();
+  *table = *env.groups;
+  table->classes = compile_traffic_classes(spec.value()).value();
+  PathGroup& g = table->groups[4];
+  Env::set_members(g, {PathMember{0, env.pop_peer}, PathMember{0, env.pop_peer2}});
+  for (unsigned c = 0; c < kTrafficClassSlots; ++c) {
+    g.n_active[c] = 1;
+    g.active[c][0] = 0;
+  }
+  g.active[1][0] = 1;
+  g.n_active[2] = 0;
+  g.n_active[3] = 2;
+  g.active[3][1] = 1;
+  env.tunnels.path_groups.store(table.get());
+
+  BurstResult r = run(0, {frame(kLanMac, marked(46, 1000)), frame(kLanMac, marked(0, 1000)),
+                          frame(kLanMac, marked(10, 1000)), frame(kLanMac, marked(46, 1001))});
+  // EF -> peer 2 (punted for its handshake, with its id), BE -> peer 1 (encrypted and sent),
+  // AF11 -> dropped.
+  REQUIRE(r.punted.size() == 2);
+  for (rte_mbuf* m : r.punted) {
+    CHECK(meta(m).punt == PuntReason::kTunnelNoSession);
+    CHECK(meta(m).next_hop == env.pop_peer2.value());
+  }
+  REQUIRE(r.tx[1].size() == 1);
+  CHECK(dst4(r.tx[1][0].data() + 14) == "10.9.0.2");
+  CHECK(env.drops(DropReason::tunnel_no_path) == no_path + 1);
+  free_all(r.punted);
+
+  // AF21: 64 flows over both members; each flow keeps its member when sent again.
+  std::vector<Bytes> flows;
+  for (std::uint16_t f = 0; f < 64; ++f) flows.push_back(frame(kLanMac, marked(18, 2000 + f)));
+  std::vector<int> first_member;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<int> member;
+    for (const Bytes& f : flows) {
+      BurstResult one = run(0, {f});
+      const bool to_peer2 = one.punted.size() == 1;
+      CHECK(one.punted.size() + one.tx[1].size() == 1);
+      member.push_back(to_peer2 ? 2 : 1);
+      free_all(one.punted);
+    }
+    if (round == 0) {
+      first_member = member;
+    } else {
+      CHECK(member == first_member);
+    }
+  }
+  const auto to_peer2 = std::count(first_member.begin(), first_member.end(), 2);
+  CHECK(to_peer2 > 8);  // about half of 64; both members carry flows
+  CHECK(to_peer2 < 56);
+
+  // An empty class table: every packet is class 0 (peer 1), EF included.
+  table->classes = TrafficClassifier{};
+  BurstResult plain = run(0, {frame(kLanMac, marked(46, 1000))});
+  CHECK(plain.punted.empty());
+  CHECK(plain.tx[1].size() == 1);
+
+  env.tunnels.path_groups.store(env.groups.get());
+  rc[0].remove = true;
+  REQUIRE(env.routes->apply(RouteSource::kConfig, rc));
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }

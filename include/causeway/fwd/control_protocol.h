@@ -46,7 +46,16 @@ enum class MsgType : std::uint16_t {
   kGetPathGroups = 10,  // {} -> {"path_groups": [{id, members: [...], active: [...]}]}
   // {"id": N, "members": [{"tunnel": "wg0", "peer": "name|base64 key"}], "active": [...]}
   // -> {"id": N}: replaces group N whole (active empty = every member; members empty deletes).
+  // Optional "classes": [{"class": C, "active": [members...]}]: the active set of traffic class
+  // C (an empty list drops the class); a class without an entry uses "active".
   kSetPathGroup = 11,
+  // {"cursor": N} -> {"cursor": M, "missed": K, "events": [{tunnel, peer, public_key, kind
+  // "sent"|"reply", seq, ns, rtt_ns}]}: probe events kept since cursor (ns: CLOCK_MONOTONIC).
+  kGetProbeEvents = 12,
+  kSetProbeInterval = 13,  // {"interval_ms": N (0 or 10..60000)} -> {"peers": n}
+  // {"classes": [{"id": 1..15, "name", "dscp", "protocol", "ports", "prefixes", ...}]} ->
+  // {"classes": n}: replaces the traffic class table whole (include/causeway/fwd/steering_codec.h).
+  kSetTrafficClasses = 14,
 };
 
 struct Header {
