@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # The three-PoP lab (docs/lab.md), shared by scripts/lab.sh and tests/lab/netns_lab_test.sh.
 # Source it after setting:
 #   LAB_RUN     run directory (generated files, logs, PID and namespace lists)
@@ -29,9 +30,18 @@ lab_spawn() {
   shift 2
   setsid ip netns exec "$ns" "$@" </dev/null >"$LAB_RUN/logs/$name.log" 2>&1 &
   LAB_LAST_PID=$!
-  echo "$LAB_LAST_PID $name" >>"$LAB_RUN/pids"
+  echo "$LAB_LAST_PID $name $(lab_start_time "$LAB_LAST_PID")" >>"$LAB_RUN/pids"
 }
 lab_pid() { awk -v n="$1" '$2 == n {p = $1} END {print p}' "$LAB_RUN/pids"; }
+# The kernel's start time of PID (field 22 of /proc/PID/stat): with the PID it names one
+# process, so a PID reused after the lab's process ended is never signalled.
+lab_start_time() {
+  local f
+  f=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
+  read -r -a f <<<"$f"
+  echo "${f[19]}"
+}
+lab_alive() { [[ -n $1 && -n $2 && $(lab_start_time "$1") == "$2" ]]; }  # PID START_TIME
 
 # ---- namespaces and links --------------------------------------------------------------------
 lab_ns_add() {
@@ -40,31 +50,56 @@ lab_ns_add() {
   ip -n "$1" link set lo up
 }
 
-# netem on both ends of a backbone link: lab_netem VERB BACKBONE POP_A POP_B NETEM-ARGS...
 lab_find_link() {  # BACKBONE POP POP -> sets LINK_* or fails
-  local l bb a ia b ib d
+  local l bb a ia b ib d wa wb
   for l in "${LAB_LINKS[@]}"; do
-    read -r bb a ia b ib d <<<"$l"
+    read -r bb a ia b ib d wa wb <<<"$l"
     if [[ $bb == "$1" && ( ($a == "$2" && $b == "$3") || ($a == "$3" && $b == "$2") ) ]]; then
-      LINK_A=$a LINK_IA=$ia LINK_B=$b LINK_IB=$ib LINK_DELAY=$d
+      LINK_NAME=$bb:$a:$b LINK_DELAY=$d
       return 0
     fi
   done
   echo "lab: no backbone link '$1' between '$2' and '$3' (backbones: ${LAB_BACKBONES[*]}; PoPs: ${LAB_POPS[*]})" >&2
   return 1
 }
-lab_netem() {
-  local verb=$1
-  shift
+
+# The backbone emulator (wanem.py): lab_shape BACKBONE POP POP [--delay MS] [--jitter MS]
+# [--loss PCT] changes one link (both directions) and returns once the relay applies it.
+lab_wanem() { python3 "$LAB_LIB_DIR/wanem.py" "$@"; }
+lab_shape() {
   lab_find_link "$1" "$2" "$3" || return 1
   shift 3
-  tc -n "${LAB_NS[$LINK_A]}" qdisc "$verb" dev "$LINK_IA" root netem "$@" &&
-    tc -n "${LAB_NS[$LINK_B]}" qdisc "$verb" dev "$LINK_IB" root netem "$@"
+  local gen pid
+  gen=$(lab_wanem set --config "$LAB_RUN/wan/links.json" "$LINK_NAME" "$@") || return 1
+  pid=$(lab_pid wanem)
+  kill -HUP "$pid" || return 1
+  cw_wait_until 10 jq -e --argjson g "$gen" '.generation >= $g' "$LAB_RUN/wan/links.json.applied" ||
+    { echo "lab: the backbone emulator did not apply the change" >&2; return 1; }
+}
+lab_link_shaping() {  # BACKBONE POP POP: "delay D ms, jitter J ms, loss L%" as configured
+  lab_find_link "$1" "$2" "$3" || return 1
+  jq -r --arg n "$LINK_NAME" '.links[] | select(.name == $n) |
+    "delay \(.delay_ms) ms, jitter \(.jitter_ms) ms, loss \(.loss_pct)%"' "$LAB_RUN/wan/links.json"
+}
+
+# The kernel of a PoP's namespace still receives every frame on the veths the forwarder reads
+# with af_packet. With IPv4 forwarding on there, it would answer a site's packet for a prefix it
+# has no route to with an ICMP "net unreachable" (out of the port's mirror, so the site sees it
+# next to the forwarder's real answer). So: forwarding on for the namespace (what FRR expects;
+# zebra starts with it already on, so applying frr.conf never writes the sysctl again, which
+# would reset every interface) and off on the forwarder's veths; the mirrors keep it.
+lab_kernel_off_ports() {  # POP
+  local ns=${LAB_NS[$1]} port
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+  for port in ${LAB_POP_PORTS[$1]}; do
+    ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$port.forwarding=0"
+  done
 }
 
 lab_topology() {
-  local ns pop site l bb a ia b ib d port
+  local ns pop site l bb a ia b ib d wa wb
   : >"$LAB_RUN/namespaces"
+  : >"$LAB_RUN/pids"
   for ns in "${LAB_NS[@]}"; do lab_ns_add "$ns"; done
   for pop in "${LAB_POPS[@]}"; do
     ns=${LAB_NS[$pop]}
@@ -88,14 +123,21 @@ lab_topology() {
   cw_prepare_host_if "${LAB_NS[noc]}" eth0
   ip -n "${LAB_NS[noc]}" addr add "$LAB_NOC_ADDR" dev eth0
   ip -n "${LAB_NS[noc]}" addr add "$LAB_NOC_HOST/32" dev lo
-  # Backbones: one veth per backbone and pair of PoPs, shaped with netem on both ends.
+  # Backbones: per backbone and pair of PoPs, a veth from each PoP into the emulator's
+  # namespace, where wanem.py relays between the two with the link's delay and loss.
   for l in "${LAB_LINKS[@]}"; do
-    read -r bb a ia b ib d <<<"$l"
-    cw_veth "${LAB_NS[$a]}" "$ia" "${LAB_NS[$b]}" "$ib"
+    read -r bb a ia b ib d wa wb <<<"$l"
+    cw_veth "${LAB_NS[$a]}" "$ia" "${LAB_NS[wan]}" "$wa"
+    cw_veth "${LAB_NS[$b]}" "$ib" "${LAB_NS[wan]}" "$wb"
     cw_prepare_dpdk_if "${LAB_NS[$a]}" "$ia"
     cw_prepare_dpdk_if "${LAB_NS[$b]}" "$ib"
-    lab_netem add "$bb" "$a" "$b" delay "${d}ms" limit 10000
+    cw_prepare_dpdk_if "${LAB_NS[wan]}" "$wa"
+    cw_prepare_dpdk_if "${LAB_NS[wan]}" "$wb"
   done
+  for pop in "${LAB_POPS[@]}"; do lab_kernel_off_ports "$pop"; done
+  lab_spawn "${LAB_NS[wan]}" wanem python3 "$LAB_LIB_DIR/wanem.py" run --config "$LAB_RUN/wan/links.json"
+  cw_wait_until 10 grep -q "relaying" "$LAB_RUN/logs/wanem.log" ||
+    { echo "lab: the backbone emulator did not start:" >&2; cat "$LAB_RUN/logs/wanem.log" >&2; return 1; }
 }
 
 # ---- the PoPs --------------------------------------------------------------------------------
@@ -188,7 +230,7 @@ lab_up_all() {  # build the topology and start everything; returns when tunnels 
   lab_start_routing || return 1
   local pop
   for pop in "${LAB_POPS[@]}"; do
-    cw_wait_until 30 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >&2; return 1; }
+    cw_wait_until 45 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >    cw_wait_until 30 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >&2; return 1; }2; return 1; }
   done
   lab_primary_everywhere "${LAB_BACKBONES[0]}"
 }
@@ -214,9 +256,9 @@ lab_iperf() {  # SITE_FROM SITE_TO SECONDS: TCP throughput line of the receiver
 # ---- resources -------------------------------------------------------------------------------
 # CPU time (user + system, all threads) of every recorded process still running, in ticks.
 lab_cpu_ticks() {
-  local pid name total=0 f
-  while read -r pid name; do
-    [[ -r /proc/$pid/stat ]] || continue
+  local pid name start total=0 f
+  while read -r pid name start; do
+    lab_alive "$pid" "$start" || continue
     f=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
     # After the command name: state is field 3, utime 14 and stime 15 of the full line.
     read -r -a f <<<"$f"
@@ -236,13 +278,35 @@ lab_cpu_pct() {
 }
 
 # ---- teardown --------------------------------------------------------------------------------
+# lab_stop_all PID...: SIGTERM to all at once, up to 10 s for all of them, then SIGKILL.
+lab_stop_all() {
+  local pid deadline=$((SECONDS + 10)) alive
+  (($#)) || return 0
+  kill -TERM "$@" 2>/dev/null
+  while ((SECONDS < deadline)); do
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || return 0
+    sleep 0.1
+  done
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "lab: pid $pid did not stop on SIGTERM within 10 s; SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done
+}
+
 lab_down() {
-  local pid name ns
+  local ns pid name start first=() rest=()
   if [[ -f $LAB_RUN/pids ]]; then
-    # Newest first: routed before FRR and the forwarders, so nothing reacts to a missing peer.
-    tac "$LAB_RUN/pids" | while read -r pid name; do
-      if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then cw_stop "$pid" 10 || true; fi
-    done
+    # routed first, so it does not react to FRR or a forwarder going away; then the rest.
+    while read -r pid name start; do
+      lab_alive "$pid" "$start" || continue
+      if [[ $name == routed-* ]]; then first+=("$pid"); else rest+=("$pid"); fi
+    done <"$LAB_RUN/pids"
+    lab_stop_all "${first[@]}"
+    lab_stop_all "${rest[@]}"
   fi
   if [[ -f $LAB_RUN/namespaces ]]; then
     while read -r ns; do
