@@ -230,7 +230,7 @@ lab_up_all() {  # build the topology and start everything; returns when tunnels 
   lab_start_routing || return 1
   local pop
   for pop in "${LAB_POPS[@]}"; do
-    cw_wait_until 45 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >    cw_wait_until 30 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >&2; return 1; }2; return 1; }
+    cw_wait_until 45 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >&2; return 1; }
   done
   lab_primary_everywhere "${LAB_BACKBONES[0]}"
 }

@@ -35,7 +35,7 @@ scenario_up() {
   echo "  routed: FRR configured from each PoP's intent, zebra and the forwarder connected"
   lab_say "WireGuard handshakes on every backbone"
   for pop in "${LAB_POPS[@]}"; do
-    cw_wait_until 45 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >    cw_wait_until 30 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >&2; return 1; }2; return 1; }
+    cw_wait_until 45 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >&2; return 1; }
   done
   lab_primary_everywhere "${LAB_BACKBONES[0]}"
   echo "  every tunnel has a session; path groups carry the ${LAB_BACKBONES[0]} backbone, ${LAB_BACKBONES[1]} stands by"
