@@ -57,6 +57,14 @@ SITE_MTU = 1420  # room for the 60-byte outer IPv4 + UDP + WireGuard headers on 
 LISTEN_PORT = 51820
 KEEPALIVE_S = 5
 
+
+def keepalive(pop, remote):
+    """Persistent keepalive of POP's peer REMOTE: only the PoP earlier in POPS keeps a pair's
+    tunnels warm, so at start-up one side initiates each handshake. When both sides initiate at
+    once, each answers the other's initiation and drops the answer to its own (counted as
+    unknown_index), and both retry 5 s later; in the lab that repeated for up to 40 s."""
+    return KEEPALIVE_S if POPS.index(pop) < POPS.index(remote) else 0
+
 # Per traffic class and SLA state, the communities the NOC sees on the announced prefixes.
 SLA_COMMUNITIES = [
     {"traffic_class": "voice", "compliant": f"{ASN}:100", "degraded": f"{ASN}:101",
@@ -163,7 +171,7 @@ def fwd_config(pop, ports, keys, run_dir, prefix, idle_sleep_us):
             peers.append({"name": rp["name"], "public_key": keys[rp["name"]][1],
                           "endpoint": f"{port['peer_addr']}:{LISTEN_PORT}",
                           "allowed_ips": Flow([site_prefix(rp)]),
-                          "persistent_keepalive": KEEPALIVE_S, "path_group": gid})
+                          "persistent_keepalive": keepalive(pop, rp), "path_group": gid})
         tunnels.append({"name": f"wg-{bb['name']}", "private_key_file": keys[pop["name"]][0],
                         "listen_port": LISTEN_PORT, "ports": Flow([p["name"] for p in wan]),
                         "peers": peers})
@@ -193,7 +201,7 @@ def intent(pop, ports, keys, run_dir):
         endpoints = {p["backbone"]: p["peer_addr"] for p in ports if p.get("peer") == rp["name"]}
         peers.append({"name": rp["name"], "public_key": keys[rp["name"]][1],
                       "endpoints": endpoints, "overlay_address": f"10.255.0.{rp['n']}",
-                      "site_prefixes": Flow([site_prefix(rp)]), "keepalive_s": KEEPALIVE_S})
+                      "site_prefixes": Flow([site_prefix(rp)]), "keepalive_s": keepalive(pop, rp)})
     bgp = {"asn": ASN,
            # iBGP between the PoPs runs inside the overlay, which needs the tunnels' overlay
            # addresses in the forwarder (not in this build); until then the PoPs reach each

@@ -117,4 +117,10 @@ scenario_status() {
     read -r bb a ia b ib d wa wb <<<"$l"
     printf '  %-5s %-10s <-> %-10s %s\n' "$bb" "$a" "$b" "$(lab_link_shaping "$bb" "$a" "$b")"
   done
+  scenario_cpu
+}
+
+scenario_cpu() {
+  lab_say "CPU used by the lab's $(wc -l <"$LAB_RUN/pids") processes over 5 s"
+  echo "  $(lab_cpu_pct 5)% of the machine ($(nproc) CPUs)"
 }
