@@ -11,14 +11,18 @@
 #   scripts/lab.sh restore BACKBONE POP POP | all
 #   scripts/lab.sh down        stop every process the lab started (by PID), remove its namespaces
 #
-#                       +------------------ NOC (BIRD, AS 64500) eBGP
-#                       |
-#   branch 10.1.0.2 -- [eu-west-1] ==aws== [us-east-1] -- dc1 10.2.0.2
-#                          \\  ==inet==  //
-#                       aws \\          // aws
-#                      inet  [ap-south-1] inet
-#                                 |
-#                           dc2 10.3.0.2
+#                           carrier NOC (BIRD, AS 64500, 198.18.0.0/24)
+#                                      | eBGP
+#  branch 10.1.0.2 --- [eu-west-1] ======================== [us-east-1] --- dc1 10.2.0.2
+#                           \\      aws 9 ms / inet 12 ms      //
+#       aws 14 ms / inet 19 ms \\                           // aws 24 ms / inet 30 ms
+#                                \\                       //
+#                                      [ap-south-1]
+#                                           |
+#                                     dc2 10.3.0.2
+#
+#  ====  two backbone links per pair of PoPs (aws, inet): separate veths, one-way delays shown;
+#        each PoP has one WireGuard tunnel per backbone (wg-aws, wg-inet)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${CAUSEWAY_BUILD_DIR:-$here/build}
