@@ -5,7 +5,7 @@
 #   LAB_RUN     run directory (generated files, logs, PID and namespace lists)
 #   LAB_PREFIX  prefix of every namespace and DPDK file prefix of this run (unique per run)
 #   LAB_FWD, LAB_CTL, LAB_ROUTED   the causeway-fwd, causewayctl, causeway-routed binaries
-# Every process the lab starts is recorded in $LAB_RUN/pids ("PID NAME"), every namespace in
+# Every process the lab starts is recorded in $LAB_RUN/pids ("PID NAME START_TIME"), every namespace in
 # $LAB_RUN/namespaces, so lab_down (possibly from another shell) stops and removes exactly them.
 
 LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +24,8 @@ lab_load() { source "$LAB_RUN/topology.sh"; }
 
 # ---- processes -------------------------------------------------------------------------------
 # lab_spawn NS NAME CMD...: start CMD in NS (in its own session, so it outlives the shell that
-# started it), log to $LAB_RUN/logs/NAME.log, record its PID.
+# started it), log to $LAB_RUN/logs/NAME.log, record its PID. A background job of a script is
+# not a process group leader, so setsid and `ip netns exec` both exec in place: $! is CMD's PID.
 lab_spawn() {
   local ns=$1 name=$2
   shift 2
