@@ -177,8 +177,11 @@ def fwd_config(pop, ports, keys, run_dir, prefix, idle_sleep_us):
                         "peers": peers})
     return {
         "name": pop["name"],
-        # One worker (tunnels need it); every PoP's main lcore on CPU 0 and worker on CPU 1.
-        "dpdk": {"workers": 1, "lcores": "0-1", "memory_mb": 512, "mbufs": 8192,
+        # One worker (tunnels need it). Main and worker lcore threads may run on either CPU
+        # ("(0-1)@(0-1)"): three forwarders pinned to the same two CPUs as everything else on
+        # a busy 2-CPU machine waited for their CPU for up to 2.5 s at a time; floating, the
+        # scheduler moves them to the CPU that is free.
+        "dpdk": {"workers": 1, "lcores": "(0-1)@(0-1)", "memory_mb": 512, "mbufs": 8192,
                  "no_huge": True, "file_prefix": f"{prefix}{pop['short']}"},
         "ports": [{"name": p["name"],
                    "device": f"net_af_packet{i},iface={p['name']}",

@@ -49,13 +49,13 @@ scenario_tunnels() {
 }
 
 scenario_traffic() {
-  lab_say "every site pings every other over the overlay (average RTT)"
+  lab_say "every site pings every other over the overlay (average RTT of 3 pings)"
   local from to rtt
   for from in "${LAB_SITES[@]}"; do
     for to in "${LAB_SITES[@]}"; do
       [[ $from == "$to" ]] && continue
       if rtt=$(lab_ping "$from" "$to"); then
-        printf '  %-7s -> %-7s %8s ms\n' "$from" "$to" "$rtt"
+        printf '  %-7s -> %-7s %8s ms\n' "$from" "$to" "$(cut -d' ' -f2 <<<"$rtt")"
       else
         printf '  %-7s -> %-7s FAILED\n' "$from" "$to"
       fi
