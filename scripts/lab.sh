@@ -54,11 +54,12 @@ cmd_up() {
   cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build" -j "$(nproc)" --target causeway-fwd causewayctl causeway-routed >/dev/null
   mkdir -p "$LAB_RUN"
-  trap 'echo "lab: start-up failed, tearing down (logs were in $LAB_RUN/logs)" >&2; lab_down; rm -rf "$LAB_RUN"' ERR
+  # Whatever stops the start-up (a failed step under set -e, Ctrl-C) tears down what was started.
+  trap 'echo "lab: start-up did not finish, tearing down" >&2; lab_down; rm -rf "$LAB_RUN"' EXIT
   lab_say "generating keys and configuration into $LAB_RUN"
   lab_generate
   scenario_up
-  trap - ERR
+  trap - EXIT
   scenario_narrate
   lab_say "the lab is running"
   cat <<TXT
