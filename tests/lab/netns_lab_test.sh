@@ -62,7 +62,7 @@ for pop in "${LAB_POPS[@]}"; do
     lab_ctl "$pop" tunnels >&2
 done
 
-all_pairs_reach() {  # every site pings every other without loss
+all_pairs_reach() {  # every site gets 5 echo replies from every other (lab_ping)
   local from to ok=0
   for from in "${LAB_SITES[@]}"; do
     for to in "${LAB_SITES[@]}"; do
