@@ -72,8 +72,10 @@ scenario_noc() {
     grep -q '^$want of'" || echo "  (not all $want prefixes have arrived yet)"
   lab_birdc show route all protocol "$LAB_NOC_PROTOCOL" |
     grep -E '^[0-9]|BGP.as_path|BGP.community' | sed 's/^/  /'
-  lab_say "the NOC's prefix $LAB_NOC_PREFIX in $LAB_NOC_POP's forwarder (BGP -> zebra -> FPM -> routed)"
-  lab_ctl "$LAB_NOC_POP" routes | grep -E "Prefix|$LAB_NOC_PREFIX" || true
+  lab_say "$LAB_NOC_POP's forwarder FIB: the other sites through path groups (fwd.yaml), the NOC's $LAB_NOC_PREFIX from BGP (zebra -> FPM -> routed)"
+  local p pattern="^PREFIX|^${LAB_NOC_PREFIX//./\.} "
+  for p in "${LAB_ANNOUNCED[@]}"; do pattern+="|^${p//./\.} .*path_group"; done
+  lab_ctl "$LAB_NOC_POP" routes | grep -E "$pattern" | sed 's/^/  /' || true
   local rtt
   if rtt=$(ip netns exec "${LAB_NS[${LAB_SITES[0]}]}" ping -c 3 -i 0.2 -W 2 "$LAB_NOC_HOST" 2>&1 |
     sed -n 's/^rtt min\/avg\/max\/mdev = [0-9.]*\/\([0-9.]*\)\/.*/\1/p') && [[ -n $rtt ]]; then
