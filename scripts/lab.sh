@@ -27,7 +27,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${CAUSEWAY_BUILD_DIR:-$here/build}
 LAB_RUN=${CAUSEWAY_LAB_DIR:-/run/causeway-lab}
-LAB_PREFIX=cwlab-
+LAB_PREFIX=${CAUSEWAY_LAB_PREFIX:-cwlab-}
 LAB_FWD=$build/forwarder/causeway-fwd
 LAB_CTL=$build/forwarder/ctl/causewayctl
 LAB_ROUTED=$build/routing/routed/causeway-routed
@@ -49,10 +49,12 @@ cmd_up() {
     echo "lab: already up (scripts/lab.sh status, or scripts/lab.sh down first)" >&2
     exit 1
   fi
-  "$here/scripts/install-deps.sh"
-  lab_say "building causeway-fwd, causewayctl, causeway-routed"
-  cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target causeway-fwd causewayctl causeway-routed >/dev/null
+  if [[ ${CAUSEWAY_LAB_SKIP_BUILD:-0} != 1 ]]; then
+    "$here/scripts/install-deps.sh"
+    lab_say "building causeway-fwd, causewayctl, causeway-routed"
+    cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$build" -j "$(nproc)" --target causeway-fwd causewayctl causeway-routed >/dev/null
+  fi
   mkdir -p "$LAB_RUN"
   # Whatever stops the start-up (a failed step under set -e, Ctrl-C) tears down what was started.
   trap 'echo "lab: start-up did not finish, tearing down" >&2; lab_down; rm -rf "$LAB_RUN"' EXIT

@@ -3,21 +3,22 @@
 # netns: the lab of scripts/lab.sh (docs/lab.md), asserting instead of narrating.
 #
 # Three PoPs (eu-west-1, us-east-1, ap-south-1), each causeway-fwd (af_packet, --no-huge) +
-# zebra/staticd/bgpd + causeway-routed; two backbones shaped by the lab's emulator (wanem.py) (aws, inet) between every
-# pair, one WireGuard tunnel per backbone; sites branch, dc1, dc2; BIRD as the carrier NOC
-# peering eBGP with eu-west-1. Same code as the lab (scripts/lab/lib.sh, gen.py), its own run
-# directory and namespace prefix.
+# zebra/staticd/bgpd + causeway-routed; two backbones (aws, inet) between every pair, shaped by
+# the lab's emulator (wanem.py), one WireGuard tunnel per backbone; sites branch, dc1, dc2;
+# BIRD as the carrier NOC peering eBGP with eu-west-1. Started with scripts/lab.sh itself (its
+# own run directory and namespace prefix), checked with the lab's library (scripts/lab/lib.sh).
 #
-# Checks: generated intents pass `causeway-routed --check`; forwarders, FRR and routed start
-# and sync; every peer of every tunnel has a handshake; every site reaches every other over
-# each backbone (the path groups switched from aws to inet) with the RTT the emulator sets; a capture
-# on each of the six backbone links sees only WireGuard messages in UDP between the tunnel
-# ports (and ARP), and sees data; iperf3 TCP across the overlay; the NOC receives the announced
-# prefixes with the intent's compliant SLA communities, and its own prefix reaches the
-# forwarder FIB through BGP/FPM/routed and carries the branch's traffic; `lab.sh degrade`
-# (delay, blackout) and `restore` change what the traffic sees; the idle lab uses less than 20%
-# of the machine's CPU; `lab.sh status` works; `lab.sh down` leaves no process, namespace,
-# FRR or DPDK directory.
+# Checks: `lab.sh up` starts the lab and runs its narrated scenario (no failed step); the
+# generated intents pass `causeway-routed --check`; each routed is synced; every peer of every
+# tunnel has a handshake; every site reaches every other over each backbone (the path groups
+# switched from aws to inet) with the RTT the emulator sets; a capture on each of the six
+# backbone links sees only WireGuard messages in UDP between the tunnel ports (and ARP), and
+# sees data; iperf3 TCP across the overlay; the NOC receives the announced prefixes with the
+# intent's compliant SLA communities, and its own prefix reaches the forwarder FIB through
+# BGP/FPM/routed and carries the branch's traffic; `lab.sh degrade` (delay, blackout) and
+# `restore` change what the traffic sees; the idle lab uses less than 20% of the machine's CPU;
+# `lab.sh status` works; `lab.sh down` leaves no process, namespace, link, FRR or DPDK
+# directory.
 # Usage: netns_lab_test.sh CAUSEWAY_FWD CAUSEWAYCTL CAUSEWAY_ROUTED
 set -uo pipefail
 LAB_FWD=$1
@@ -28,20 +29,29 @@ repo=$(cd "$here/../.." && pwd)
 for tool in wg iperf3 python3 jq tcpdump bird birdc vtysh /usr/lib/frr/frr-reload.py; do
   command -v "$tool" >/dev/null || { echo "needs $tool (scripts/install-deps.sh)" >&2; exit 1; }
 done
-LAB_RUN=$(mktemp -d /tmp/cwlab.XXXXXX)
+tmp=$(mktemp -d /tmp/cwlab.XXXXXX)
+LAB_RUN=$tmp/run
 LAB_PREFIX=cwl$$-
 source "$repo/scripts/lab/lib.sh"
-lab() {  # scripts/lab.sh on this run
-  CAUSEWAY_LAB_DIR=$LAB_RUN CAUSEWAY_BUILD_DIR=$(dirname "$(dirname "$LAB_FWD")") \
-    "$repo/scripts/lab.sh" "$@"
+lab() {  # scripts/lab.sh on this run: its run directory and prefix, the binaries under test
+  CAUSEWAY_LAB_DIR=$LAB_RUN CAUSEWAY_LAB_PREFIX=$LAB_PREFIX CAUSEWAY_LAB_SKIP_BUILD=1 \
+    CAUSEWAY_BUILD_DIR=$(dirname "$(dirname "$LAB_FWD")") "$repo/scripts/lab.sh" "$@"
 }
 cleanup() {
-  lab_down
-  rm -rf "$LAB_RUN"
+  [[ -f $LAB_RUN/topology.sh ]] && lab_down
+  rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-cw_check "configuration generated" lab_generate >/dev/null || { cw_summary; exit 1; }
+# The README's main command, as a user runs it (without installing and building: the binaries
+# under test are given). It fails unless every step of its start-up succeeded.
+lab_up() {
+  lab up >"$tmp/up.log" 2>&1 || { cat "$tmp/up.log" >&2; return 1; }
+  lab_load
+  cat "$tmp/up.log" >&2
+  ! grep -qi failed "$tmp/up.log"  # the scenario's ping matrix and iperf3 say so
+}
+cw_check "lab.sh up: the lab starts and the narrated scenario runs" lab_up || { cw_summary; exit 1; }
 intents_valid() {
   local pop
   for pop in "${LAB_POPS[@]}"; do
@@ -50,9 +60,6 @@ intents_valid() {
   done
 }
 cw_check "every generated intent passes causeway-routed --check" intents_valid
-cw_check "namespaces, veths, backbone emulator" lab_topology || { cw_summary; exit 1; }
-cw_check "three forwarders start" lab_start_forwarders || { cw_summary; exit 1; }
-cw_check "FRR and routed start in each PoP, BIRD in the NOC" lab_start_routing || { cw_summary; exit 1; }
 for pop in "${LAB_POPS[@]}"; do
   cw_check "$pop: routed synced (FRR configured, zebra and forwarder connected)" \
     cw_wait_until 60 lab_routed_synced "$pop" || tail -20 "$LAB_RUN/logs/routed-$pop.log" >&2
