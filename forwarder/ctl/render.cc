@@ -178,7 +178,11 @@ std::string render_routes(const json& routes) {
   if (any_table) columns.push_back({"TABLE", Align::kRight});
   TextTable table(std::move(columns));
   for (const auto& r : list) {
-    std::vector<std::string> row{json_cell(r, "prefix"), json_cell(r, "kind"), json_cell(r, "via"),
+    // A path-group route goes to a group of tunnel peers, not to a gateway: VIA names the group.
+    std::string via = r.is_object() && r.contains("path_group")
+                          ? "group " + json_cell(r, "path_group")
+                          : json_cell(r, "via");
+    std::vector<std::string> row{json_cell(r, "prefix"), json_cell(r, "kind"), std::move(via),
                                  json_cell(r, "port")};
     if (any_source) row.push_back(json_cell(r, "source"));
     if (any_table) row.push_back(json_cell(r, "table"));

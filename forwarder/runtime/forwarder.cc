@@ -867,7 +867,11 @@ json Forwarder::Impl::routes_json(const json& req) const {
            {"source", route_source_name(r.source)},
            {"table", 0}};
     if (r.next_hop->kind == NextHopKind::kGateway) j["via"] = r.next_hop->gateway.str();
-    if (r.next_hop->port < ports.size()) j["port"] = ports[r.next_hop->port].name;
+    if (r.next_hop->kind == NextHopKind::kPathGroup) {
+      j["path_group"] = r.next_hop->port;  // a path group's next hop keeps the group id there
+    } else if (r.next_hop->port < ports.size()) {
+      j["port"] = ports[r.next_hop->port].name;
+    }
     out.push_back(std::move(j));
   });
   return json{{"routes", out}, {"total", routes->size()}};

@@ -70,12 +70,15 @@ TEST_CASE("ports and routes tables", "[ctl][render]") {
   auto routes = nlohmann::json::parse(R"({"routes": [
     {"prefix": "10.0.0.0/8", "kind": "gateway", "via": "10.9.0.2", "port": "wan0",
      "source": "control", "table": 0},
-    {"prefix": "10.1.0.0/16", "kind": "local", "source": "interface", "table": 3}],
-    "total": 2})");
+    {"prefix": "10.1.0.0/16", "kind": "local", "source": "interface", "table": 3},
+    {"prefix": "10.2.0.0/16", "kind": "path_group", "path_group": 1, "source": "config",
+     "table": 0}],
+    "total": 3})");
   CHECK(render_routes(routes) ==
-        "PREFIX       KIND     VIA       PORT  SOURCE     TABLE\n"
-        "10.0.0.0/8   gateway  10.9.0.2  wan0  control        0\n"
-        "10.1.0.0/16  local    -         -     interface      3\n");
+        "PREFIX       KIND        VIA       PORT  SOURCE     TABLE\n"
+        "10.0.0.0/8   gateway     10.9.0.2  wan0  control        0\n"
+        "10.1.0.0/16  local       -         -     interface      3\n"
+        "10.2.0.0/16  path_group  group 1   -     config         0\n");
   auto ports = render_ports(test::fake_ports());
   CHECK_THAT(ports, Catch::StartsWith("INDEX  NAME  DEVICE          MAC                "));
   CHECK_THAT(ports, Catch::Contains("cw-wan0 (8)  192.0.2.1/24,2001:db8::1/64"));
