@@ -20,3 +20,9 @@ target_link_libraries(cw_io_ceiling PRIVATE PkgConfig::DPDK)
 # Profiling aid for the FIB load target: one rte_fib copy filled in random vs sorted order.
 add_executable(cw_fib_insert_bench ${CMAKE_CURRENT_LIST_DIR}/forwarding/fib_insert_bench.cc)
 target_link_libraries(cw_fib_insert_bench PRIVATE causeway_common PkgConfig::DPDK)
+
+# Traffic classification of path-group packets, per packet, beside the flow hash it joins.
+# Run: nice build/bench/traffic_class_bench --benchmark_repetitions=5
+#        --benchmark_report_aggregates_only=true
+add_executable(traffic_class_bench ${CMAKE_CURRENT_LIST_DIR}/forwarding/traffic_class_bench.cc)
+target_link_libraries(traffic_class_bench PRIVATE causeway_fwd_runtime benchmark::benchmark)

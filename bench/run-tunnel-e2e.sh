@@ -95,6 +95,7 @@ tunnels:
          allowed_ips: [$remote], path_group: 1}
 fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_groups: 512}
 control_socket: $tmp/$side.sock
+uapi: {socket_dir: $tmp/uapi-$side}
 idle_sleep_max_us: 100
 YAML
     cw_spawn "$ns" "$tmp/fwd-$side.log" "$FWD" -c "$tmp/$side.yaml"

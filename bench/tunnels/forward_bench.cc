@@ -35,6 +35,7 @@
 #include "dataplane/wire.h"
 #include "dataplane/worker.h"
 #include "runtime/route_table.h"
+#include "runtime/traffic_classes.h"
 
 using namespace causeway;
 using namespace causeway::fwd;
@@ -197,8 +198,7 @@ struct Env {
     tunnels.local[0].n4 = 1;
     std::memcpy(tunnels.local[1].v4[0], IpAddress::parse("10.9.0.1")->bytes.data(), 4);
     tunnels.local[1].n4 = 1;
-    groups.groups[1].n_active = 1;
-    groups.groups[1].active[0] = PathMember{0, pop_peer};
+    fill_path_group(groups.groups[1], {PathMember{0, pop_peer}}, {true}, {});
     tunnels.path_groups.store(&groups);
     shared.tunnels = &tunnels;
 

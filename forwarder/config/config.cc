@@ -1360,10 +1360,29 @@ Status parse_tunnel(const YAML::Node& node, const std::string& path,
   return ok();
 }
 
+// ---- uapi ---------------------------------------------------------------------------------
+
+Status parse_uapi(const YAML::Node& node, UapiConfig& uapi) {
+  if (node.IsNull()) return ok();
+  auto opened = Section::open(node, "uapi", {"enabled", "socket_dir"});
+  if (!opened) return opened.as_failure();
+  const Section& s = opened.value();
+  if (auto r = read_bool(s, "enabled", uapi.enabled); !r) return r;
+  if (const YAML::Node* dir = s.find("socket_dir")) {
+    auto value = to_string(*dir, s.path("socket_dir"));
+    if (!value) return value.as_failure();
+    if (auto bad = check_uapi_socket_dir(value.value()); !bad.empty()) {
+      return error_at(s.path("socket_dir"), *dir, bad);
+    }
+    uapi.socket_dir = value.value();
+  }
+  return ok();
+}
+
 Result<FwdConfig> parse_document(const YAML::Node& root) {
   auto opened = Section::open(root, "",
                               {"name", "dpdk", "ports", "routes", "neighbors", "fib", "neighbor",
-                               "tunnels", "control_socket", "idle_sleep_max_us"});
+                               "tunnels", "control_socket", "idle_sleep_max_us", "uapi"});
   if (!opened) return opened.as_failure();
   const Section& s = opened.value();
   FwdConfig config;
@@ -1501,6 +1520,10 @@ Result<FwdConfig> parse_document(const YAML::Node& root) {
     }
   }
 
+  if (const YAML::Node* uapi = s.find("uapi")) {
+    if (auto r = parse_uapi(*uapi, config.uapi); !r) return r.as_failure();
+  }
+
   if (const YAML::Node* socket = s.find("control_socket")) {
     auto value = to_string(*socket, "control_socket");
     if (!value) return value.as_failure();
@@ -1522,6 +1545,18 @@ Result<FwdConfig> parse_document(const YAML::Node& root) {
 }
 
 }  // namespace
+
+std::string check_uapi_socket_dir(std::string_view dir) {
+  const std::string q = quote(std::string(dir));
+  if (dir.empty() || dir.front() != '/') return q + " is not an absolute path";
+  // "<dir>/<tunnel name of up to 15 bytes>.sock" must fit a UNIX socket path.
+  if (dir.size() + 1 + kIfNameMax + 5 > kUnixPathMax || dir.find('\0') != std::string::npos) {
+    return q + " is longer than " + std::to_string(kUnixPathMax - 1 - kIfNameMax - 5) +
+           " bytes (the socket path <dir>/<tunnel>.sock must fit in " +
+           std::to_string(kUnixPathMax) + " bytes)";
+  }
+  return {};
+}
 
 Result<FwdConfig> parse_config(std::string_view yaml_text) {
   std::vector<YAML::Node> documents;

@@ -128,6 +128,12 @@ struct ProbeTarget {
 [[nodiscard]] std::optional<ProbeTarget> probe_target(const TunnelConfig& tunnel,
                                                       const TunnelPeerConfig& peer);
 
+// The WireGuard UAPI sockets (docs/uapi.md): one per tunnel, <socket_dir>/<tunnel>.sock.
+struct UapiConfig {
+  bool enabled = true;
+  std::string socket_dir = "/var/run/wireguard";  // where `wg` looks; absolute, <= 86 bytes
+};
+
 struct FwdConfig {
   std::string name = "causeway";  // PoP / instance name (1..32 chars, [A-Za-z0-9_-])
   DpdkConfig dpdk;
@@ -137,6 +143,7 @@ struct FwdConfig {
   FibConfig fib;
   NeighborTimers neighbor;
   std::vector<TunnelConfig> tunnels;
+  UapiConfig uapi;
   std::string control_socket = "/run/causeway/fwd.sock";
   std::uint32_t idle_sleep_max_us =
       1000;  // adaptive polling: longest sleep of an idle worker; 0 = busy-poll
@@ -149,6 +156,9 @@ struct FwdConfig {
 [[nodiscard]] Result<FwdConfig> load_config(const std::string& path);
 // Reads tunnels[i].private_key_file into private_key (load_config calls it).
 [[nodiscard]] Result<void> load_tunnel_keys(FwdConfig& config);
+// Why `dir` cannot hold the UAPI sockets (not absolute, too long for <dir>/<tunnel>.sock), or
+// empty. For uapi.socket_dir and the command-line override.
+[[nodiscard]] std::string check_uapi_socket_dir(std::string_view dir);
 // WireGuard's key text form: 44 characters of base64 for 32 bytes.
 [[nodiscard]] std::optional<WgKey> parse_wg_key(std::string_view base64);
 [[nodiscard]] std::string wg_key_str(const WgKey& key);

@@ -305,6 +305,10 @@ Result<nlohmann::json> ControlClient::set_probe_interval(std::uint32_t interval_
   return call(MsgType::kSetProbeInterval, nlohmann::json{{"interval_ms", interval_ms}});
 }
 
+Result<nlohmann::json> ControlClient::set_traffic_classes(const nlohmann::json& request) {
+  return call(MsgType::kSetTrafficClasses, request);
+}
+
 Result<nlohmann::json> ControlClient::set_neighbor(std::string_view op, std::string_view port,
                                                    const IpAddress& address,
                                                    std::optional<MacAddress> mac) {

@@ -89,6 +89,7 @@ class ControlClient {
   // (message 13, 0 = off or 10..60000 ms).
   [[nodiscard]] Result<nlohmann::json> get_probe_events(std::uint64_t cursor);
   [[nodiscard]] Result<nlohmann::json> set_probe_interval(std::uint32_t interval_ms);
+  [[nodiscard]] Result<nlohmann::json> set_traffic_classes(const nlohmann::json& request);
 
   [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] bool usable() const { return fd_ >= 0; }

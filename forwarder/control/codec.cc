@@ -51,7 +51,7 @@ std::string_view to_string(HeaderProblem problem) {
 bool is_request_type(MsgType type) {
   auto v = static_cast<std::uint16_t>(type);
   return v >= static_cast<std::uint16_t>(MsgType::kHello) &&
-         v <= static_cast<std::uint16_t>(MsgType::kSetProbeInterval);
+         v <= static_cast<std::uint16_t>(MsgType::kSetTrafficClasses);
 }
 
 std::string_view to_string(MsgType type) {
@@ -84,6 +84,8 @@ std::string_view to_string(MsgType type) {
       return "get-probe-events";
     case MsgType::kSetProbeInterval:
       return "set-probe-interval";
+    case MsgType::kSetTrafficClasses:
+      return "set-traffic-classes";
   }
   return "unknown";
 }

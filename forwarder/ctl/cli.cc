@@ -3,6 +3,7 @@
 // render.h or, with --json, the server's JSON as is (pretty-printed).
 #include "ctl/cli.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -15,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "causeway/fwd/steering_codec.h"
 #include "control/client.h"
 #include "ctl/render.h"
 #include "ctl/routed_client.h"
@@ -44,6 +46,8 @@ struct Words {
   std::vector<std::string> path_active;
   std::uint64_t probe_cursor = 0;
   std::uint32_t probe_interval = 0;
+  std::vector<std::string> path_classes;  // C=TUNNEL/PEER,TUNNEL/PEER ("C=" drops class C)
+  std::string classes_json;               // the request of message 14
   std::string provision_file{kDefaultProvisionStatusPath};
 };
 
@@ -65,6 +69,8 @@ struct Commands {
   CLI::App* probes = nullptr;
   CLI::App* probes_events = nullptr;
   CLI::App* probes_interval = nullptr;
+  CLI::App* traffic_classes = nullptr;
+  CLI::App* traffic_classes_set = nullptr;
   CLI::App* sla = nullptr;
   CLI::App* paths = nullptr;
   CLI::App* routed = nullptr;
@@ -107,6 +113,9 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.path_groups_set->add_option("--member", w.path_members, "TUNNEL/PEER (peer name or key)");
   c.path_groups_set->add_option("--active", w.path_active,
                                 "members that carry traffic (default all)");
+  c.path_groups_set->add_option(
+      "--class", w.path_classes,
+      "C=TUNNEL/PEER[,TUNNEL/PEER...]: traffic class C's own active set (C= drops the class)");
   c.probes =
       app.add_subcommand("probes", "SLA probes per tunnel peer: sent, replied, last round trip");
   c.probes_events = c.probes->add_subcommand(
@@ -115,6 +124,11 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.probes_interval = c.probes->add_subcommand(
       "interval", "probes interval MS: every probing peer's interval (0 = off, 10..60000)");
   c.probes_interval->add_option("ms", w.probe_interval, "Milliseconds")->required();
+  c.traffic_classes = app.add_subcommand(
+      "traffic-classes", "The forwarder's traffic classes (which packets of a path group)");
+  c.traffic_classes_set = c.traffic_classes->add_subcommand(
+      "set", "traffic-classes set JSON: replace the table ('{\"classes\": [...]}')");
+  c.traffic_classes_set->add_option("json", w.classes_json, "the table as JSON")->required();
   c.sla = app.add_subcommand("sla", "SLA state per path and per class (causeway-routed)");
   c.paths = app.add_subcommand("paths",
                                "Routes towards remote PoPs and each class's paths "
@@ -321,9 +335,48 @@ int do_path_groups_set(Session& s, const Words& w) {
       req[key].push_back(*ref);
     }
   }
+  for (const std::string& text : w.path_classes) {
+    const auto eq = text.find('=');
+    unsigned cls = 0;
+    const auto [end, ec] =
+        std::from_chars(text.data(), text.data() + (eq == std::string::npos ? 0 : eq), cls);
+    if (eq == std::string::npos || ec != std::errc() || end != text.data() + eq || cls > 15) {
+      return s.usage("expected --class C=TUNNEL/PEER,... with C in 0..15, got \"" + text + "\"");
+    }
+    nlohmann::json entry{{"class", cls}, {"active", nlohmann::json::array()}};
+    std::size_t at = eq + 1;
+    while (at < text.size()) {
+      const auto comma = std::min(text.find(',', at), text.size());
+      auto ref = member_ref(text.substr(at, comma - at));
+      if (!ref) return s.usage("expected TUNNEL/PEER in \"" + text + "\"");
+      entry["active"].push_back(*ref);
+      at = comma + 1;
+    }
+    if (!req.contains("classes")) req["classes"] = nlohmann::json::array();
+    req["classes"].push_back(entry);
+  }
   ControlClient* client = s.client();
   if (!client) return kExitNoConnect;
   auto body = client->set_path_group(req);
+  if (!body) return s.failed(body.error());
+  if (w.json) print_json(s, body.value());
+  return kExitOk;
+}
+
+// The table is checked here with the forwarder's own codec, so a typo is named before sending.
+int do_traffic_classes_set(Session& s, const Words& w) {
+  nlohmann::json req;
+  try {
+    req = nlohmann::json::parse(w.classes_json);
+  } catch (const nlohmann::json::parse_error& e) {
+    return s.usage(std::string("traffic classes: not JSON: ") + e.what());
+  }
+  if (auto checked = parse_traffic_classes(req); !checked) {
+    return s.usage("traffic classes: " + checked.error().message);
+  }
+  ControlClient* client = s.client();
+  if (!client) return kExitNoConnect;
+  auto body = client->set_traffic_classes(req);
   if (!body) return s.failed(body.error());
   if (w.json) print_json(s, body.value());
   return kExitOk;
@@ -392,6 +445,7 @@ int do_status(Session& s, const Words& w) {
 // Runs the command that `app` parsed into `w`.
 int execute(Session& s, const Commands& c, const Words& w) {
   if (c.path_groups_set->parsed()) return do_path_groups_set(s, w);
+  if (c.traffic_classes_set->parsed()) return do_traffic_classes_set(s, w);
   if (c.route_add->parsed()) return do_route(s, w.route_add, true, w.json);
   if (c.route_del->parsed()) return do_route(s, w.route_del, false, w.json);
   if (c.neighbor_add->parsed()) return do_neighbor(s, w.neighbor_add, true, w.json);
@@ -438,6 +492,12 @@ int execute(Session& s, const Commands& c, const Words& w) {
     body = client->get_tunnels();
     if (body) body = probes_view(body.value());
     render = render_probes;
+  } else if (c.traffic_classes->parsed()) {
+    body = client->get_path_groups();
+    if (body)
+      body = nlohmann::json{
+          {"classes", body.value().value("traffic_classes", nlohmann::json::array())}};
+    render = render_traffic_classes;
   } else if (c.hello->parsed()) {
     auto hello = client->hello("causewayctl");
     if (!hello) return s.failed(hello.error());

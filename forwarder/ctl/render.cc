@@ -178,7 +178,11 @@ std::string render_routes(const json& routes) {
   if (any_table) columns.push_back({"TABLE", Align::kRight});
   TextTable table(std::move(columns));
   for (const auto& r : list) {
-    std::vector<std::string> row{json_cell(r, "prefix"), json_cell(r, "kind"), json_cell(r, "via"),
+    // A path-group route goes to a group of tunnel peers, not to a gateway: VIA names the group.
+    std::string via = r.is_object() && r.contains("path_group")
+                          ? "group " + json_cell(r, "path_group")
+                          : json_cell(r, "via");
+    std::vector<std::string> row{json_cell(r, "prefix"), json_cell(r, "kind"), std::move(via),
                                  json_cell(r, "port")};
     if (any_source) row.push_back(json_cell(r, "source"));
     if (any_table) row.push_back(json_cell(r, "table"));
@@ -250,20 +254,75 @@ std::string render_tunnels(const json& tunnels) {
   return table.str();
 }
 
+namespace {
+
+// "wg0/far, wg1/far" from a list of {tunnel, peer}; entries of another shape are skipped.
+std::string member_list(const json& list) {
+  std::string out;
+  if (!list.is_array()) return out;
+  for (const auto& m : list) {
+    if (!m.is_object()) continue;
+    if (!out.empty()) out += ", ";
+    const auto t = m.find("tunnel");
+    const auto p = m.find("peer");
+    out += (t != m.end() && t->is_string() ? t->get<std::string>() : "?") + "/" +
+           (p != m.end() && p->is_string() ? p->get<std::string>() : "?");
+  }
+  return out;
+}
+
+// A traffic class entry's number, or -1.
+long class_of(const json& c) {
+  if (!c.is_object()) return -1;
+  const auto it = c.find("class");
+  return it != c.end() && it->is_number_integer() ? it->get<long>() : -1;
+}
+
+}  // namespace
+
 std::string render_path_groups(const json& groups) {
-  TextTable table({{"GROUP", Align::kRight}, {"MEMBERS"}, {"ACTIVE"}});
-  auto refs = [](const json& list) {
-    std::string out;
-    if (!list.is_array()) return out;
-    for (const auto& m : list) {
-      if (!out.empty()) out += ", ";
-      out += m.value("tunnel", "?") + "/" + m.value("peer", "?");
-    }
-    return out.empty() ? std::string("-") : out;
-  };
+  // Without traffic classes (every group has class 0 only) the table keeps three columns.
+  bool any_class = false;
   for (const auto& g : array_field(groups, "path_groups")) {
-    table.add_row({json_cell(g, "id"), refs(g.value("members", json::array())),
-                   refs(g.value("active", json::array()))});
+    for (const auto& c : array_field(g, "classes")) any_class = any_class || class_of(c) > 0;
+  }
+  if (!any_class) {
+    TextTable plain({{"GROUP", Align::kRight}, {"MEMBERS"}, {"ACTIVE"}});
+    for (const auto& g : array_field(groups, "path_groups")) {
+      const std::string members = member_list(array_field(g, "members"));
+      const std::string active = member_list(array_field(g, "active"));
+      plain.add_row(
+          {json_cell(g, "id"), members.empty() ? "-" : members, active.empty() ? "-" : active});
+    }
+    return plain.str();
+  }
+  TextTable table({{"GROUP", Align::kRight}, {"MEMBERS"}, {"CLASS"}, {"ACTIVE"}});
+  for (const auto& g : array_field(groups, "path_groups")) {
+    std::string members = member_list(array_field(g, "members"));
+    if (members.empty()) members = "-";
+    bool first = true;
+    // One row per class: "2 voice" and the members its packets use; "drop" for none, and
+    // "(default)" where the class has no set of its own.
+    for (const auto& c : array_field(g, "classes")) {
+      const long number = class_of(c);
+      if (number < 0) continue;
+      std::string cls = std::to_string(number);
+      if (const auto n = c.find("name"); n != c.end() && n->is_string() && !n->empty()) {
+        cls += " " + n->get<std::string>();
+      }
+      std::string active = member_list(array_field(c, "active"));
+      if (active.empty()) active = "drop";
+      const auto own = c.find("own");
+      if (number != 0 && !(own != c.end() && own->is_boolean() && own->get<bool>())) {
+        active += " (default)";
+      }
+      table.add_row({first ? json_cell(g, "id") : "", first ? members : "", cls, active});
+      first = false;
+    }
+    if (first) {  // no classes listed: the group's own active set
+      const std::string active = member_list(array_field(g, "active"));
+      table.add_row({json_cell(g, "id"), members, "-", active.empty() ? "-" : active});
+    }
   }
   return table.str();
 }
@@ -345,6 +404,21 @@ std::string render_probe_events(const json& events) {
   }
   return table.str() + "cursor " + json_cell(events, "cursor") + ", missed " +
          json_cell(events, "missed") + "\n";
+}
+
+std::string render_traffic_classes(const json& classes) {
+  TextTable table({{"CLASS", Align::kRight}, {"NAME"}, {"MATCH"}});
+  for (const auto& c : array_field(classes, "classes")) {
+    std::string match;
+    for (const char* key : {"dscp", "protocol", "ports", "src_ports", "dst_ports", "prefixes",
+                            "src_prefixes", "dst_prefixes"}) {
+      if (!c.is_object() || !c.contains(key)) continue;
+      if (!match.empty()) match += " ";
+      match += std::string(key) + "=" + json_cell(c, key);
+    }
+    table.add_row({json_cell(c, "id"), json_cell(c, "name"), match.empty() ? "any" : match});
+  }
+  return table.str() + "(first match wins; other packets are class 0)\n";
 }
 
 std::string render_hello(const json& hello) {

@@ -51,6 +51,8 @@ class TextTable {
 [[nodiscard]] std::string render_probes(const nlohmann::json& view);
 // `causewayctl probes events`: a GetProbeEvents reply.
 [[nodiscard]] std::string render_probe_events(const nlohmann::json& events);
+// {"classes": [...]} as message 14 carries them: one row per class, first match first.
+[[nodiscard]] std::string render_traffic_classes(const nlohmann::json& classes);
 
 // `causewayctl status`: provisioning (the JSON record of causeway-provision, or null when
 // `provision_path` does not exist) and forwarder ({"up": bool, "hello": {...}, "error": "..."}).

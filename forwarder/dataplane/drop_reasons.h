@@ -56,6 +56,8 @@
   X(tunnel_too_big, "encrypted packet larger than the WAN port MTU")                     \
   X(tunnel_encrypt_failed, "encryption refused (no room, counter exhausted)")            \
   X(tunnel_queue_full, "too many packets waiting for one peer's handshake")              \
+  X(tunnel_handshake_rate_limited, "handshake message above its source's rate")          \
+  X(tunnel_handshake_queue_full, "handshake queue to the control thread full")           \
   X(tunnel_handshake_dropped, "handshake or cookie message refused by the control side") \
   X(probe_malformed, "SLA probe to our overlay address failing its format checks")       \
   X(probe_unknown, "SLA probe reply matching no probe we sent (late, repeated, forged)") \

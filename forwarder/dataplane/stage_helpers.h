@@ -4,6 +4,7 @@
 #pragma once
 
 #include <rte_mbuf.h>
+#include <sys/eventfd.h>
 
 #include <cstdint>
 
@@ -53,6 +54,15 @@ inline void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason r) noexcept {
   pm.flags = 0;
   pm.punt = r;
   ctx.punt[ctx.n_punt++] = m;
+}
+
+// After enqueueing to a ring the control thread reads: wake it if it waits (it re-arms the flag
+// when it has emptied its rings), so a burst of punts costs one syscall, not one per packet.
+inline void wake_control(const DataplaneShared& sh) noexcept {
+  if (sh.punt_wakeup_armed->load(std::memory_order_relaxed) &&
+      sh.punt_wakeup_armed->exchange(false, std::memory_order_acq_rel)) {
+    eventfd_write(sh.punt_eventfd, 1);
+  }
 }
 
 }  // namespace causeway::fwd

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // WireGuard stages of a worker (flow and ownership in tunnel_stages.h). Like the other stages:
 // no locks, no allocation, no logging; drops go to ctx.dropped with a named reason, punts to
-// ctx.punt.
+// ctx.punt, handshake messages to TunnelShared::handshake_ring.
 #include "tunnel_stages.h"
 
 #include <rte_ip.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
 
 #include <chrono>
 #include <cstring>
@@ -249,6 +250,10 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   std::uint16_t keep = 0;
   unsigned d = 0;
   int n_v6 = b.n_v6;
+  rte_mbuf* replies[kBurstSize];  // responses and cookie replies: to our own initiations
+  rte_mbuf* initiations[kBurstSize];
+  unsigned n_replies = 0, n_initiations = 0;
+  std::int64_t handshake_now = -1;
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
     if ((ours & (1u << i)) == 0) {
@@ -292,10 +297,49 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
       pkts[keep++] = m;
       continue;
     }
-    punt(ctx, m, PuntReason::kTunnelHandshake);
-    meta(m).tunnel = tunnel_of[i];
+    // Handshake or cookie message: the source's rate, then the handshake ring.
+    const bool v4 = family_of(m) == 4;
+    if (handshake_now < 0) handshake_now = monotonic_now().count();
+    if (!tw.limiter.allow(l3(m) + (v4 ? kIp4OffSrc : kIp6OffSrc), v4, handshake_now)) {
+      drop(ctx, m, DropReason::tunnel_handshake_rate_limited);
+      continue;
+    }
+    PacketMeta& pm = meta(m);
+    pm.in_port = rx_interface(ctx, m);
+    pm.l3_offset = kEthHeaderLen;
+    pm.family = v4 ? 4 : 6;
+    pm.flags = 0;
+    pm.punt = PuntReason::kTunnelHandshake;
+    pm.tunnel = tunnel_of[i];
+    const std::uint8_t* ip = l3(m);
+    const std::uint32_t l4 = v4 ? (ip[0] & 0x0fu) * 4u : kIp6HeaderLen;
+    if (ip[l4 + kUdpHeaderLen] == tun::kMessageHandshakeInitiation) {
+      initiations[n_initiations++] = m;
+    } else {
+      replies[n_replies++] = m;
+    }
   }
   b.n_v6 = static_cast<std::uint16_t>(n_v6);
+  if (n_replies + n_initiations) {
+    // Replies first; initiations only while more than the reserve is free, so that a flood of
+    // initiations cannot keep the answers to our own handshakes out of the ring.
+    unsigned sent = rte_ring_mp_enqueue_burst(ts.handshake_ring, reinterpret_cast<void**>(replies),
+                                              n_replies, nullptr);
+    for (unsigned i = sent; i < n_replies; ++i) {
+      drop(ctx, replies[i], DropReason::tunnel_handshake_queue_full);
+    }
+    const unsigned free = rte_ring_free_count(ts.handshake_ring);
+    const unsigned room = free > ts.handshake_reserve ? free - ts.handshake_reserve : 0;
+    const unsigned sent_init =
+        rte_ring_mp_enqueue_burst(ts.handshake_ring, reinterpret_cast<void**>(initiations),
+                                  std::min(n_initiations, room), nullptr);
+    for (unsigned i = sent_init; i < n_initiations; ++i) {
+      drop(ctx, initiations[i], DropReason::tunnel_handshake_queue_full);
+    }
+    sent += sent_init;
+    ctx.counters->punted.add(sent);
+    if (sent) wake_control(*ctx.shared);
+  }
   return keep;
 }
 
@@ -378,20 +422,27 @@ void tunnel_output(WorkerContext& ctx) noexcept {
     const NextHop& nh = sh.next_hops[out];
     const PathGroup* g =
         groups != nullptr && nh.port < kMaxPathGroups ? &groups->groups[nh.port] : nullptr;
-    if (g == nullptr || g->n_active == 0) {
+    if (g == nullptr || g->n_members == 0) {
       drop(ctx, m, DropReason::tunnel_no_path);
       continue;
     }
     std::uint8_t* ip = l3(m);
     const bool v4 = family_of(m) == 4;
+    const std::uint32_t len = m->data_len - kEthHeaderLen;
+    const std::uint8_t cls =
+        groups->classes.n_rules == 0 ? 0 : classify(groups->classes, ip, v4, len);
+    const unsigned n_active = g->n_active[cls];
+    if (n_active == 0) {  // the class is dropped (SLA fallback `drop`) or has no usable member
+      drop(ctx, m, DropReason::tunnel_no_path);
+      continue;
+    }
     if ((v4 ? ip[kIp4OffTtl] : ip[kIp6OffHopLimit]) <= 1) {
       ctx.counters->count_drop(v4 ? DropReason::ip4_ttl_expired
                                   : DropReason::ip6_hop_limit_expired);
       punt(ctx, m, PuntReason::kTimeExceeded);
       continue;
     }
-    const std::uint32_t len = m->data_len - kEthHeaderLen;
-    const PathMember pmem = g->active[flow_hash(ip, v4, len) % g->n_active];
+    const PathMember pmem = g->members[g->active[cls][flow_hash(ip, v4, len) % n_active]];
     if (pmem.tunnel >= ts->n_tunnels || !ts->tunnels[pmem.tunnel].data->can_send(now, pmem.peer)) {
       // No session yet: the control side stages the packet and starts the handshake.
       punt(ctx, m, PuntReason::kTunnelNoSession);

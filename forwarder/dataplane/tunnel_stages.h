@@ -5,12 +5,15 @@
 // ctx.burst.tunnel_candidates; a burst without any costs one test): UDP to a tunnel's listen port
 // on one of the receiving interface's own addresses (the subinterface of a frame that arrived
 // tagged; input stripped the tag, so the IP header is at 14) is classified by WireGuard message
-// type. Types 1-3 (handshakes, cookie replies) are punted to the control thread
-// (PuntReason::kTunnelHandshake), which feeds them to the tunnel's control-side tun::Device. Type 4
-// is decrypted in place here through the tunnel's tun::DataPath (AEAD, replay window, allowed IPs);
-// the outer headers are stripped and the inner packet continues through the stages (FIB lookup ->
-// LAN) as if it had been received. Other packets pass untouched. Only decrypted packets are
-// compared with the tunnel's own overlay addresses (one compare for a tunnel with one IPv4
+// type. Types 1-3 (handshakes, cookie replies) pass a per-source rate limit (HandshakeLimiter)
+// and go to the control thread through their own bounded ring (TunnelShared::handshake_ring, so a
+// flood of them cannot crowd ARP/ND and other punts out of the punt ring; part of it is kept for
+// responses and cookie replies, so a flood of initiations cannot keep them out), which feeds them
+// to the tunnel's control-side tun::Device (PuntReason::kTunnelHandshake in their PacketMeta). Type
+// 4 is decrypted in place here through the tunnel's tun::DataPath (AEAD, replay window, allowed
+// IPs); the outer headers are stripped and the inner packet continues through the stages (FIB
+// lookup -> LAN) as if it had been received. Other packets pass untouched. Only decrypted packets
+// are compared with the tunnel's own overlay addresses (one compare for a tunnel with one IPv4
 // address); one addressed to the PoP itself leaves the burst: an SLA probe request
 // (include/causeway/fwd/probe.h) is turned into its reply in place and encrypted back to the
 // peer it came from in the same burst (tunnel_output), a probe reply goes to the control
@@ -19,7 +22,9 @@
 // (probe_malformed).
 //
 // Egress, tunnel_output (after next_hop put the packets of RouteKind::kPathGroup routes in
-// ctx.tunnel_out): the path group's active member is chosen by flow hash (ECMP), the inner TTL is
+// ctx.tunnel_out): the packet's traffic class is found (traffic_class.h; class 0 when the table
+// is empty), then the member among that class's active set of the path group by flow hash
+// (ECMP; a class with no active member is dropped as tunnel_no_path), the inner TTL is
 // decremented, the packets of one peer are encrypted as one burst, outer IPv4/IPv6 + UDP headers
 // toward the peer's endpoint are written in front, the outer next hop comes from a FIB lookup of
 // the endpoint, and the frame goes to the WAN interface (a subinterface's tag pushed, its physical
@@ -37,11 +42,14 @@
 
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "causeway/tun/device.h"
+#include "traffic_class.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -56,12 +64,18 @@ struct PathMember {
   std::uint8_t tunnel = 0;
   tun::PeerId peer;
 };
+// A path group as workers read it: per traffic class, the active members (indices into
+// `members`). The control side fills every class: a class without its own set gets the group's
+// default set, a class the SLA decision drops gets none.
 struct PathGroup {
-  std::uint8_t n_active = 0;
-  PathMember active[kMaxPathMembers];
+  std::uint8_t n_members = 0;
+  PathMember members[kMaxPathMembers];
+  std::uint8_t n_active[kTrafficClassSlots] = {};
+  std::uint8_t active[kTrafficClassSlots][kMaxPathMembers];
 };
-// Immutable once published.
+// Immutable once published: the path groups and the traffic classes that index them.
 struct PathGroupTable {
+  TrafficClassifier classes;
   PathGroup groups[kMaxPathGroups];
 };
 
@@ -87,6 +101,13 @@ struct PortAddrs {
 };
 
 struct TunnelShared {
+  // Handshake and cookie messages, workers -> control thread: tunnel_input enqueues (multi-
+  // producer), the control thread dequeues (single consumer) a bounded number per turn. Full:
+  // the message is dropped (tunnel_handshake_queue_full); the peer retries (REKEY_TIMEOUT).
+  rte_ring* handshake_ring = nullptr;
+  // Slots of handshake_ring kept for responses and cookie replies (the answers to our own
+  // initiations): an initiation is dropped when no more than this many are free.
+  unsigned handshake_reserve = 0;
   unsigned n_tunnels = 0;
   TunnelListener tunnels[kMaxTunnels];
   PortAddrs local[kMaxPorts];  // by interface index: own addresses (first = outer source)
@@ -101,10 +122,55 @@ struct TunnelShared {
 inline constexpr std::uint32_t kTunnelOutDirect = 0x80000000u;
 inline constexpr std::uint32_t kTunnelOutPeerMask = 0x00ffffffu;
 
-// One worker's scratch and its tun counter block (only that worker touches them).
+// A token bucket per source address for the handshake and cookie messages a worker hands to the
+// control thread, so that one source cannot fill the handshake ring and lock other peers out.
+// Always on (a worker does not know whether the control side is under load) and generous: a
+// peer sends an initiation every REKEY_TIMEOUT (5 s) at most, so 50 per second and a burst of 20
+// per source leave room for many peers behind one address. The responder's own defences (cookie
+// replies and its per-source limit under load, whitepaper section 5.3) stay in the tun::Device.
+// Keyed by the IPv4 address or the IPv6 /64 (what one host controls) in a fixed direct-mapped
+// table: a source that maps to a taken slot takes it over with a full bucket, so memory never
+// grows and an evicted source only gains. Sources spread over many addresses are not limited
+// here; the ring's bound and the control thread's per-turn budget hold them.
+struct HandshakeLimiter {
+  static constexpr unsigned kSlots = 1024;
+  static constexpr std::int64_t kPerSecond = 50;
+  static constexpr std::int64_t kBurst = 20;
+  static constexpr std::int64_t kCostNs = 1'000'000'000 / kPerSecond;
+
+  struct Slot {
+    std::uint64_t key = 0;
+    std::uint8_t family = 0;  // 0 = unused
+    std::int64_t tokens_ns = 0;
+    std::int64_t last_ns = 0;
+  };
+  Slot slots[kSlots];
+
+  // True if a message from `src` (4 or 16 bytes, by `v4`) may pass at `now_ns`; takes a token.
+  bool allow(const std::uint8_t* src, bool v4, std::int64_t now_ns) noexcept {
+    std::uint64_t key = 0;
+    std::memcpy(&key, src, v4 ? 4 : 8);
+    const std::uint8_t family = v4 ? 4 : 6;
+    Slot& s = slots[((key ^ family) * 0x9e3779b97f4a7c15ull) >> 54];  // 10 bits: kSlots
+    if (s.family != family || s.key != key) {
+      s = Slot{key, family, kCostNs * kBurst, now_ns};
+    } else if (now_ns > s.last_ns) {
+      s.tokens_ns = std::min(kCostNs * kBurst, s.tokens_ns + (now_ns - s.last_ns));
+      s.last_ns = now_ns;
+    }
+    if (s.tokens_ns < kCostNs) return false;
+    s.tokens_ns -= kCostNs;
+    return true;
+  }
+};
+static_assert(HandshakeLimiter::kSlots == 1u << 10, "allow() takes the top 10 bits of the hash");
+
+// One worker's scratch, its tun counter block and its handshake limiter (only that worker
+// touches them).
 struct TunnelWorker {
   tun::Counters counters;
   tun::PacketBuf bufs[kBurstSize];
+  HandshakeLimiter limiter;
 };
 
 // input's pre-check for a packet it keeps (header at `ip`, `len` bytes of IP packet): UDP, not

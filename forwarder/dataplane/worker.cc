@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 
 #include "packet_meta.h"
+#include "stage_helpers.h"
 #include "stages.h"
 #include "tunnel_stages.h"
 
@@ -27,10 +28,7 @@ void hand_punts_to_control(WorkerContext& ctx) noexcept {
     rte_pktmbuf_free_bulk(ctx.punt + sent, ctx.n_punt - sent);
   }
   ctx.n_punt = 0;
-  if (sent && sh.punt_wakeup_armed->load(std::memory_order_relaxed) &&
-      sh.punt_wakeup_armed->exchange(false, std::memory_order_acq_rel)) {
-    eventfd_write(sh.punt_eventfd, 1);
-  }
+  if (sent) wake_control(sh);
 }
 
 }  // namespace

@@ -41,6 +41,7 @@
 #include "port.h"
 #include "route_table.h"
 #include "tunnels.h"
+#include "uapi/server.h"
 
 namespace causeway::fwd {
 namespace asio = boost::asio;
@@ -51,6 +52,10 @@ namespace {
 static_assert(kMaxInterfaces <= kMaxPorts, "the config admits more interfaces than workers count");
 
 constexpr unsigned kPuntRingSize = 4096;
+// Per drain_punts turn: punts (ARP, ND, ICMP errors, resolution, no-session) and handshake
+// messages (each may cost a Curve25519 operation or two).
+constexpr unsigned kPuntBudget = 256;
+constexpr unsigned kHandshakeBudget = 64;
 constexpr unsigned kInjectRingSize = 1024;
 constexpr unsigned kMirrorReadBatch = 64;
 constexpr auto kTimerPeriod = std::chrono::milliseconds(100);
@@ -146,6 +151,7 @@ struct Forwarder::Impl final : ctl::ControlHandler {
 
   std::atomic<bool> quit{false};
   std::atomic<bool> punt_armed{true};
+  bool drain_posted = false;  // a drain_punts continuation is queued on io
   int punt_eventfd = -1;
   rte_ring* punt_ring = nullptr;
   DataplaneShared shared;
@@ -160,6 +166,9 @@ struct Forwarder::Impl final : ctl::ControlHandler {
 
   asio::io_context io;
   std::unique_ptr<ctl::ControlServer> server;
+  // One UAPI socket per tunnel; the backends (over the tunnels' Devices) outlive the servers.
+  std::vector<std::unique_ptr<uapi::Backend>> uapi_backends;
+  std::vector<std::unique_ptr<uapi::UapiServer>> uapi_servers;
   std::unique_ptr<asio::posix::stream_descriptor> punt_fd;
   std::vector<std::unique_ptr<asio::posix::stream_descriptor>> mirror_fds;
   std::vector<std::unique_ptr<asio::posix::stream_descriptor>> tunnel_mirror_fds;
@@ -173,6 +182,8 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   Result<void> init_subinterface(const PortConfig& pc, PortRuntime& p);
   Result<void> init_routes();
   Result<void> init_workers();
+  Result<void> start_uapi();
+  void stop_uapi();
   void start_control();
   void shutdown();
 
@@ -195,6 +206,7 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   ctl::Reply set_path_group(const json& req);
   ctl::Reply get_probe_events(const json& req) const;
   ctl::Reply set_probe_interval(const json& req);
+  ctl::Reply set_traffic_classes(const json& req);
   std::optional<std::uint16_t> port_by_name(const std::string& name) const {
     for (const auto& p : ports)
       if (p.name == name) return p.index;
@@ -549,20 +561,36 @@ bool Forwarder::Impl::inject(rte_mbuf* m) {
   return true;
 }
 
+// One turn over the punt and handshake rings, bounded (kPuntBudget, kHandshakeBudget) so that a
+// flood cannot hold the control thread: what is left waits for a continuation posted behind the
+// handlers already ready (timers, control socket, UAPI, mirrors). The wake-up flag stays cleared
+// while work is left, so the workers make no eventfd syscalls meanwhile.
 void Forwarder::Impl::drain_punts() {
   void* objs[kBurstSize];
-  for (;;) {
-    unsigned n = rte_ring_sc_dequeue_burst(punt_ring, objs, kBurstSize, nullptr);
-    if (n == 0) {
-      // Re-arm, then look once more: a worker may have enqueued after our last dequeue
-      // and seen the flag still cleared.
-      punt_armed.store(true, std::memory_order_seq_cst);
-      n = rte_ring_sc_dequeue_burst(punt_ring, objs, kBurstSize, nullptr);
-      if (n == 0) return;
-      punt_armed.store(false, std::memory_order_relaxed);
-    }
+  bool more = false;
+  for (unsigned done = 0;;) {
+    const unsigned n = rte_ring_sc_dequeue_burst(punt_ring, objs, kBurstSize, nullptr);
+    if (n == 0) break;
     for (unsigned i = 0; i < n; ++i) exception->handle_punt(static_cast<rte_mbuf*>(objs[i]));
+    if ((done += n) >= kPuntBudget) {
+      more = true;
+      break;
+    }
   }
+  if (tunnels && tunnels->poll_handshakes(kHandshakeBudget)) more = true;
+  if (!more) {
+    // Re-arm, then look once more: a worker may have enqueued after our last dequeue and seen
+    // the flag still cleared.
+    punt_armed.store(true, std::memory_order_seq_cst);
+    if (rte_ring_count(punt_ring) == 0 && !(tunnels && tunnels->handshakes_waiting())) return;
+    punt_armed.store(false, std::memory_order_relaxed);
+  }
+  if (drain_posted) return;
+  drain_posted = true;
+  asio::post(io, [this] {
+    drain_posted = false;
+    drain_punts();
+  });
 }
 
 void Forwarder::Impl::wait_punts() {
@@ -654,6 +682,39 @@ void Forwarder::Impl::start_control() {
   arm_probe_timer();
 }
 
+// `wg show` / `wg set` for every tunnel (DESIGN.md section 3), on the control thread's
+// io_context. A socket a live server answers on (another forwarder, a wireguard-go) is a
+// start-up error naming the path; a stale one is replaced (uapi::UapiServer::start).
+Result<void> Forwarder::Impl::start_uapi() {
+  if (!tunnels || !cfg.uapi.enabled) return boost::outcome_v2::success();
+  for (const TunnelConfig& tc : cfg.tunnels) {
+    auto backend = tunnels->make_uapi_backend(tc.name);
+    if (!backend) return fail("tunnel " + tc.name + ": no UAPI backend", ENOENT);
+    uapi::UapiServerOptions opts;
+    opts.interface_name = tc.name;
+    opts.socket_dir = cfg.uapi.socket_dir;
+    auto srv = uapi::UapiServer::start(io, *backend, std::move(opts));
+    if (!srv) {
+      stop_uapi();
+      return fail(fmt::format("uapi: tunnel {}: {} (uapi.socket_dir or --uapi-socket-dir names "
+                              "another directory)",
+                              tc.name, srv.error().message),
+                  srv.error().code);
+    }
+    spdlog::info("tunnel {}: UAPI socket {}", tc.name, srv.value()->path().string());
+    uapi_backends.push_back(std::move(backend));
+    uapi_servers.push_back(std::move(srv.value()));
+  }
+  return boost::outcome_v2::success();
+}
+
+// Removes the socket files; before the tunnels go, as the backends use their Devices.
+void Forwarder::Impl::stop_uapi() {
+  for (auto& s : uapi_servers) s->stop();
+  uapi_servers.clear();
+  uapi_backends.clear();
+}
+
 Forwarder::Impl::~Impl() {
   shutdown();
 }
@@ -668,6 +729,7 @@ void Forwarder::Impl::shutdown() {
     server->stop();
     server.reset();
   }
+  stop_uapi();
   mirror_fds.clear();
   tunnel_mirror_fds.clear();
   punt_fd.reset();
@@ -733,13 +795,16 @@ ctl::Reply Forwarder::Impl::handle(ctl::MsgType type, std::span<const std::uint8
       return Reply::ok(json{{"tunnels", tunnels ? tunnels->tunnels_json() : json::array()}});
     case MsgType::kGetPathGroups:
       return Reply::ok(
-          json{{"path_groups", tunnels ? tunnels->path_groups_json() : json::array()}});
+          json{{"path_groups", tunnels ? tunnels->path_groups_json() : json::array()},
+               {"traffic_classes", tunnels ? tunnels->traffic_classes_json() : json::array()}});
     case MsgType::kSetPathGroup:
       return set_path_group(req.value());
     case MsgType::kGetProbeEvents:
       return get_probe_events(req.value());
     case MsgType::kSetProbeInterval:
       return set_probe_interval(req.value());
+    case MsgType::kSetTrafficClasses:
+      return set_traffic_classes(req.value());
     case MsgType::kFlushRoutes: {
       const std::string source = req.value().value("source", "control");
       if (source != "control" && source != "routed") {
@@ -851,7 +916,11 @@ json Forwarder::Impl::routes_json(const json& req) const {
            {"source", route_source_name(r.source)},
            {"table", 0}};
     if (r.next_hop->kind == NextHopKind::kGateway) j["via"] = r.next_hop->gateway.str();
-    if (r.next_hop->port < ports.size()) j["port"] = ports[r.next_hop->port].name;
+    if (r.next_hop->kind == NextHopKind::kPathGroup) {
+      j["path_group"] = r.next_hop->port;  // a path group's next hop keeps the group id there
+    } else if (r.next_hop->port < ports.size()) {
+      j["port"] = ports[r.next_hop->port].name;
+    }
     out.push_back(std::move(j));
   });
   return json{{"routes", out}, {"total", routes->size()}};
@@ -928,6 +997,7 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(const FwdConfig& config,
   auto server = ctl::ControlServer::start(impl->io, *impl, opts);
   if (!server) return server.error();
   impl->server = std::move(server.value());
+  if (auto r = impl->start_uapi(); !r) return r.error();
   return std::unique_ptr<Forwarder>(new Forwarder(std::move(impl)));
 }
 
@@ -946,6 +1016,12 @@ int Forwarder::run() {
     }
   }
   s.workers_running = true;
+  // Running: from now on the mirrors outlive this process (mirror.h says why).
+  for (const auto& port : s.ports) {
+    if (!port.mirror) continue;
+    if (auto r = port.mirror->persist(); !r) spdlog::warn("{}", r.error().message);
+  }
+  if (s.tunnels) s.tunnels->persist_mirrors();
   s.start_control();
   asio::signal_set signals(s.io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -962,33 +1038,21 @@ int Forwarder::run() {
 
 ctl::Reply Forwarder::Impl::set_path_group(const json& req) {
   if (!tunnels) return ctl::Reply::error(ENOENT, "no tunnels are configured");
-  if (!req.contains("id") || !req["id"].is_number_unsigned()) {
-    return ctl::Reply::error(EINVAL, "id: expected a path group number");
-  }
-  auto refs = [&req](const char* key, std::vector<PathMemberRef>& out) -> std::string {
-    if (!req.contains(key)) return {};
-    if (!req[key].is_array()) return std::string(key) + ": expected a list";
-    for (std::size_t i = 0; i < req[key].size(); ++i) {
-      const json& m = req[key][i];
-      if (!m.is_object() || !m.contains("tunnel") || !m["tunnel"].is_string() ||
-          !m.contains("peer") || !m["peer"].is_string()) {
-        return fmt::format("{}[{}]: expected {{\"tunnel\": name, \"peer\": name or key}}", key, i);
-      }
-      out.push_back(PathMemberRef{m["tunnel"].get<std::string>(), m["peer"].get<std::string>()});
-    }
-    return {};
-  };
-  std::vector<PathMemberRef> members, active;
-  if (auto e = refs("members", members); !e.empty()) return ctl::Reply::error(EINVAL, e);
-  if (auto e = refs("active", active); !e.empty()) return ctl::Reply::error(EINVAL, e);
-  const auto id = req["id"].get<std::uint64_t>();
-  if (id >= kMaxPathGroups) {
-    return ctl::Reply::error(EINVAL,
-                             fmt::format("id: {} out of range (0..{})", id, kMaxPathGroups - 1));
-  }
-  auto r = tunnels->set_path_group(static_cast<std::uint16_t>(id), members, active);
+  auto parsed = ctl::parse_path_group(req, kMaxPathGroups);
+  if (!parsed) return ctl::Reply::error(EINVAL, parsed.error().message);
+  auto r = tunnels->set_path_group(parsed.value());
   if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
-  return ctl::Reply::ok(json{{"id", id}});
+  return ctl::Reply::ok(json{{"id", parsed.value().id}});
+}
+
+ctl::Reply Forwarder::Impl::set_traffic_classes(const json& req) {
+  if (!tunnels) return ctl::Reply::error(ENOENT, "no tunnels are configured");
+  auto parsed = ctl::parse_traffic_classes(req);
+  if (!parsed) return ctl::Reply::error(EINVAL, parsed.error().message);
+  const std::size_t n = parsed.value().size();
+  auto r = tunnels->set_traffic_classes(std::move(parsed).value());
+  if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
+  return ctl::Reply::ok(json{{"classes", n}});
 }
 
 }  // namespace causeway::fwd

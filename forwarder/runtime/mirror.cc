@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 
@@ -58,6 +60,54 @@ Result<void> add_addresses(int ifindex, const std::string& name,
   }
   nl_socket_free(sk);
   return boost::outcome_v2::success();
+}
+
+bool ipv6_link_local(nl_addr* a) {
+  if (nl_addr_get_family(a) != AF_INET6 || nl_addr_get_len(a) != 16) return false;
+  const auto* b = static_cast<const std::uint8_t*>(nl_addr_get_binary_addr(a));
+  return b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+}
+
+// A mirror that outlived an earlier forwarder keeps that forwarder's addresses: remove the
+// ones the configuration no longer has (IPv6 link-local addresses belong to the kernel).
+Result<void> remove_stale_addresses(int ifindex, const std::string& name,
+                                    const std::vector<IpPrefix>& keep) {
+  nl_sock* sk = nl_socket_alloc();
+  if (sk == nullptr) return fail("netlink: out of memory", ENOMEM);
+  if (int rc = nl_connect(sk, NETLINK_ROUTE); rc < 0) {
+    nl_socket_free(sk);
+    return fail(fmt::format("netlink connect: {}", nl_geterror(rc)), EIO);
+  }
+  nl_cache* cache = nullptr;
+  if (int rc = rtnl_addr_alloc_cache(sk, &cache); rc < 0) {
+    nl_socket_free(sk);
+    return fail(fmt::format("mirror {}: cannot list addresses: {}", name, nl_geterror(rc)), EIO);
+  }
+  std::vector<rtnl_addr*> stale;
+  for (nl_object* o = nl_cache_get_first(cache); o != nullptr; o = nl_cache_get_next(o)) {
+    auto* a = reinterpret_cast<rtnl_addr*>(o);
+    if (rtnl_addr_get_ifindex(a) != ifindex) continue;
+    nl_addr* local = rtnl_addr_get_local(a);
+    if (local == nullptr || ipv6_link_local(local)) continue;
+    const bool configured = std::any_of(keep.begin(), keep.end(), [&](const IpPrefix& p) {
+      return nl_addr_get_family(local) == (p.addr.is_v4() ? AF_INET : AF_INET6) &&
+             nl_addr_get_len(local) == p.addr.size() &&
+             std::memcmp(nl_addr_get_binary_addr(local), p.addr.bytes.data(), p.addr.size()) == 0 &&
+             static_cast<unsigned>(rtnl_addr_get_prefixlen(a)) == p.len;
+    });
+    if (!configured) stale.push_back(a);
+  }
+  Result<void> result = boost::outcome_v2::success();
+  for (rtnl_addr* a : stale) {
+    if (int rc = rtnl_addr_delete(sk, a, 0); rc < 0 && rc != -NLE_NOADDR) {
+      result = fail(
+          fmt::format("mirror {}: cannot remove a stale address: {}", name, nl_geterror(rc)), EIO);
+      break;
+    }
+  }
+  nl_cache_free(cache);
+  nl_socket_free(sk);
+  return result;
 }
 
 }  // namespace
@@ -139,8 +189,17 @@ Result<std::unique_ptr<Mirror>> Mirror::open_device(const std::string& name, con
   }
   m->ifindex_ = ifr.ifr_ifindex;
   close_sock();
+  if (auto r = remove_stale_addresses(m->ifindex_, name, addrs); !r) return r.error();
   if (auto r = add_addresses(m->ifindex_, name, addrs); !r) return r.error();
   return m;
+}
+
+Result<void> Mirror::persist() {
+  if (ioctl(fd_, TUNSETPERSIST, 1) < 0) {
+    return fail(fmt::format("mirror {}: cannot make it persistent: {}", name_, errno_text(errno)),
+                errno);
+  }
+  return boost::outcome_v2::success();
 }
 
 Mirror::~Mirror() {

@@ -26,6 +26,14 @@ long ProbeBook::slot_of(unsigned tunnel, std::uint32_t peer) const {
   return it == by_peer_.end() ? -1 : static_cast<long>(it->second);
 }
 
+void ProbeBook::set_peer(std::size_t slot, std::optional<std::uint32_t> peer) {
+  ProbePeerInfo& info = peers_[slot].info;
+  auto it = by_peer_.find({info.tunnel, info.peer});
+  if (it != by_peer_.end() && it->second == slot) by_peer_.erase(it);
+  info.peer = peer.value_or(kNoPeer);
+  if (peer) by_peer_[{info.tunnel, *peer}] = slot;
+}
+
 std::uint64_t ProbeBook::next_deadline() const {
   std::uint64_t next = kNever;
   for (const Peer& p : peers_) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -64,6 +65,7 @@ class ProbeBook {
   static constexpr std::size_t kWindow = 256;  // requests a reply may still answer
   static constexpr std::size_t kMaxEventsPerRead = 8192;
   static constexpr std::uint64_t kNever = ~std::uint64_t{0};
+  static constexpr std::uint32_t kNoPeer = ~std::uint32_t{0};  // ProbePeerInfo::peer of none
 
   explicit ProbeBook(std::size_t ring_capacity = kDefaultRingCapacity);
 
@@ -74,6 +76,9 @@ class ProbeBook {
   [[nodiscard]] const ProbePeerStats& stats(std::size_t slot) const { return peers_[slot].stats; }
   // The slot of (tunnel, peer), or -1.
   [[nodiscard]] long slot_of(unsigned tunnel, std::uint32_t peer) const;
+  // The peer of `slot` has a new PeerId value (removed and added again through the UAPI), or
+  // none (removed): replies are matched under the new one; the schedule and stats stay.
+  void set_peer(std::size_t slot, std::optional<std::uint32_t> peer);
 
   // Earliest time a probe is due (kNever when no peer is probing).
   [[nodiscard]] std::uint64_t next_deadline() const;

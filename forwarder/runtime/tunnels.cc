@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +20,7 @@
 #include "dataplane/packet_meta.h"
 #include "dataplane/wire.h"
 #include "exception_path.h"
+#include "traffic_classes.h"
 #include "uapi_backend.h"
 
 namespace causeway::fwd {
@@ -26,6 +28,14 @@ namespace {
 
 using namespace wire;
 using nlohmann::json;
+
+// Handshake and cookie messages waiting for the control thread (a power of two; usable
+// size one less). At about 1 us per message refused on mac1 and under 100 us per accepted
+// one, a full ring is a few milliseconds of work; its mbufs are a small share of the pool.
+constexpr unsigned kHandshakeRingSize = 512;
+// Of which initiations may not take the last quarter: it is kept for responses and cookie
+// replies, the answers to the handshakes this side starts (TunnelShared::handshake_reserve).
+constexpr unsigned kHandshakeRingReserve = kHandshakeRingSize / 4;
 
 tun::Nanos monotonic_now() {
   return std::chrono::duration_cast<tun::Nanos>(
@@ -92,9 +102,11 @@ struct TunnelRuntime::Tunnel final : tun::ActionSink {
   std::string name;
   std::uint16_t listen_port = 0;
   std::unique_ptr<tun::Device> dev;
-  std::map<std::string, tun::PeerId> by_name;  // configured peer names
-  std::vector<IpPrefix> address;               // own overlay addresses
-  std::unique_ptr<Mirror> mirror;              // L3 kernel mirror (with an address only)
+  // Configured peer names -> public keys. By key, not PeerId: a peer removed and added again
+  // through the UAPI gets a new PeerId but keeps its name (and its path group memberships).
+  std::map<std::string, tun::Key32> by_name;
+  std::vector<IpPrefix> address;   // own overlay addresses
+  std::unique_ptr<Mirror> mirror;  // L3 kernel mirror (with an address only)
 
   void send_datagram(const tun::Endpoint& to, std::span<const std::uint8_t> d) override {
     rt->send_datagram(index, to, d);
@@ -102,9 +114,9 @@ struct TunnelRuntime::Tunnel final : tun::ActionSink {
   // Data messages are decrypted by the workers; the control side never delivers inner packets.
   void deliver(tun::PeerId, std::span<const std::uint8_t>) override {}
 
-  std::string peer_name(tun::PeerId id) const {
-    for (const auto& [n, p] : by_name) {
-      if (p == id) return n;
+  std::string peer_name(const tun::Key32& key) const {
+    for (const auto& [n, k] : by_name) {
+      if (k == key) return n;
     }
     return {};
   }
@@ -122,6 +134,12 @@ TunnelRuntime::TunnelRuntime(std::vector<PortRuntime>& ports, RouteTable& routes
       shared_(std::make_unique<TunnelShared>()) {}
 
 TunnelRuntime::~TunnelRuntime() {
+  if (handshake_ring_ != nullptr) {
+    void* obj;
+    while (rte_ring_dequeue(handshake_ring_, &obj) == 0)
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
+    rte_ring_free(handshake_ring_);
+  }
   delete shared_->path_groups.load(std::memory_order_relaxed);
   tunnels_.clear();  // Devices hand their last snapshots to the reclaimer, freed below
 }
@@ -140,6 +158,11 @@ Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
         rte_strerror(rte_errno));
   }
   const std::uint64_t start_ns = steady_ns();
+  rt->handshake_ring_ = rte_ring_create("cw_handshake", kHandshakeRingSize,
+                                        static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+  if (rt->handshake_ring_ == nullptr) return fail("cannot create the handshake ring", ENOMEM);
+  ts.handshake_ring = rt->handshake_ring_;
+  ts.handshake_reserve = kHandshakeRingReserve;
   for (const PortRuntime& p : ports) {
     PortAddrs& a = ts.local[p.index];
     for (const IpPrefix& pre : p.addresses) {
@@ -179,13 +202,14 @@ Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
         return fail(fmt::format("{}.peers[{}]: {}", at, k, id.error().message), id.error().code);
       }
       const std::string name = pc.name.empty() ? wg_key_str(pc.public_key) : pc.name;
-      t->by_name.emplace(name, id.value());
+      t->by_name.emplace(name, pc.public_key);
       if (pc.probe_interval_ms != 0) {
         if (const auto target = probe_target(tc, pc)) {
           rt->probes_.add_peer(
               ProbePeerInfo{t->index, id.value().value(), tc.name, name, wg_key_str(pc.public_key),
                             target->source, target->destination, pc.probe_interval_ms},
               start_ns);
+          rt->probe_keys_.push_back(pc.public_key);
         }
       }
       if (pc.path_group) {
@@ -239,7 +263,7 @@ std::unique_ptr<uapi::Backend> TunnelRuntime::make_uapi_backend(const std::strin
   for (auto& t : tunnels_) {
     if (t->name == name) {
       return std::make_unique<DeviceBackend>(*t->dev, t->listen_port,
-                                             [this] { publish_path_groups(); });
+                                             [this] { refresh_path_groups(); });
     }
   }
   return nullptr;
@@ -249,8 +273,9 @@ std::optional<PathMember> TunnelRuntime::resolve(const PathMemberRef& ref) const
   for (const auto& t : tunnels_) {
     if (t->name != ref.tunnel) continue;
     if (auto it = t->by_name.find(ref.peer); it != t->by_name.end()) {
-      if (t->dev->peer_status(it->second))
-        return PathMember{static_cast<std::uint8_t>(t->index), it->second};
+      if (auto id = t->dev->find_peer(it->second)) {
+        return PathMember{static_cast<std::uint8_t>(t->index), *id};
+      }
       return std::nullopt;
     }
     if (auto key = parse_wg_key(ref.peer)) {
@@ -264,12 +289,11 @@ std::optional<PathMember> TunnelRuntime::resolve(const PathMemberRef& ref) const
 
 void TunnelRuntime::publish_path_groups() {
   auto table = std::make_unique<PathGroupTable>();
+  table->classes = classifier_;
   for (const auto& [id, g] : groups_) {
-    PathGroup& pg = table->groups[id];
-    for (std::size_t i = 0; i < g.members.size(); ++i) {
-      if (!g.active[i] || pg.n_active == kMaxPathMembers) continue;
-      if (auto m = resolve(g.members[i])) pg.active[pg.n_active++] = *m;
-    }
+    std::vector<std::optional<PathMember>> members;
+    for (const auto& m : g.members) members.push_back(resolve(m));
+    fill_path_group(table->groups[id], members, g.active, g.class_active);
   }
   const PathGroupTable* old =
       shared_->path_groups.exchange(table.release(), std::memory_order_acq_rel);
@@ -277,44 +301,78 @@ void TunnelRuntime::publish_path_groups() {
 }
 
 void TunnelRuntime::refresh_path_groups() {
+  for (std::size_t slot = 0; slot < probes_.size(); ++slot) {
+    (void)probe_peer(*tunnels_[probes_.info(slot).tunnel], slot);
+  }
   publish_path_groups();
 }
 
-Result<void> TunnelRuntime::set_path_group(std::uint16_t id,
-                                           const std::vector<PathMemberRef>& members,
-                                           const std::vector<PathMemberRef>& active) {
-  if (id >= kMaxPathGroups) {
-    return fail(fmt::format("path group {} out of range (0..{})", id, kMaxPathGroups - 1), EINVAL);
+Result<void> TunnelRuntime::set_path_group(const ctl::PathGroupRequest& req) {
+  if (req.id >= kMaxPathGroups) {
+    return fail(fmt::format("path group {} out of range (0..{})", req.id, kMaxPathGroups - 1),
+                EINVAL);
   }
-  if (members.size() > kMaxPathMembers) {
-    return fail(fmt::format("{} members; at most {}", members.size(), kMaxPathMembers), EINVAL);
+  if (req.members.size() > kMaxPathMembers) {
+    return fail(fmt::format("{} members; at most {}", req.members.size(), kMaxPathMembers), EINVAL);
   }
   Group g;
-  for (std::size_t i = 0; i < members.size(); ++i) {
-    if (!resolve(members[i])) {
-      return fail(fmt::format("members[{}]: no peer {} in tunnel {}", i, members[i].peer,
-                              members[i].tunnel),
+  for (std::size_t i = 0; i < req.members.size(); ++i) {
+    if (!resolve(req.members[i])) {
+      return fail(fmt::format("members[{}]: no peer {} in tunnel {}", i, req.members[i].peer,
+                              req.members[i].tunnel),
                   ENOENT);
     }
     for (std::size_t j = 0; j < i; ++j) {
-      if (members[j] == members[i])
+      if (req.members[j] == req.members[i])
         return fail(fmt::format("members[{}]: listed twice", i), EINVAL);
     }
-    g.members.push_back(members[i]);
-    g.active.push_back(active.empty());
+    g.members.push_back(req.members[i]);
   }
-  for (std::size_t i = 0; i < active.size(); ++i) {
-    bool found = false;
-    for (std::size_t k = 0; k < g.members.size(); ++k) {
-      if (g.members[k] == active[i]) g.active[k] = found = true;
+  // The subset of the members a list names; an error names the list's entry.
+  auto subset = [&g](const std::vector<PathMemberRef>& list, const std::string& at,
+                     std::vector<bool>& out) -> Result<void> {
+    out.assign(g.members.size(), false);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      bool found = false;
+      for (std::size_t k = 0; k < g.members.size(); ++k) {
+        if (g.members[k] == list[i]) out[k] = found = true;
+      }
+      if (!found) return fail(fmt::format("{}[{}]: not a member of the group", at, i), EINVAL);
     }
-    if (!found) return fail(fmt::format("active[{}]: not a member of the group", i), EINVAL);
+    return boost::outcome_v2::success();
+  };
+  if (auto r = subset(req.active, "active", g.active); !r) return r.error();
+  if (req.active.empty()) g.active.assign(g.members.size(), true);
+  for (std::size_t c = 0; c < req.classes.size(); ++c) {
+    const ctl::ClassActive& ca = req.classes[c];
+    if (ca.traffic_class >= kTrafficClassSlots) {
+      return fail(fmt::format("classes[{}].class: {} out of range (0..{})", c, ca.traffic_class,
+                              kTrafficClassSlots - 1),
+                  EINVAL);
+    }
+    if (g.class_active.contains(ca.traffic_class)) {
+      return fail(fmt::format("classes[{}].class: {} listed twice", c, ca.traffic_class), EINVAL);
+    }
+    std::vector<bool> set;
+    if (auto r = subset(ca.active, fmt::format("classes[{}].active", c), set); !r) {
+      return r.error();
+    }
+    g.class_active.emplace(ca.traffic_class, std::move(set));
   }
   if (g.members.empty()) {
-    groups_.erase(id);
+    groups_.erase(req.id);
   } else {
-    groups_[id] = std::move(g);
+    groups_[req.id] = std::move(g);
   }
+  publish_path_groups();
+  return boost::outcome_v2::success();
+}
+
+Result<void> TunnelRuntime::set_traffic_classes(std::vector<ctl::TrafficClassSpec> classes) {
+  auto compiled = compile_traffic_classes(classes);
+  if (!compiled) return compiled.error();
+  classifier_ = compiled.value();
+  classes_ = std::move(classes);
   publish_path_groups();
   return boost::outcome_v2::success();
 }
@@ -448,6 +506,13 @@ std::vector<std::pair<unsigned, int>> TunnelRuntime::mirror_fds() const {
   return out;
 }
 
+void TunnelRuntime::persist_mirrors() {
+  for (const auto& t : tunnels_) {
+    if (!t->mirror) continue;
+    if (auto r = t->mirror->persist(); !r) spdlog::warn("{}", r.error().message);
+  }
+}
+
 void TunnelRuntime::handle_mirror_packet(unsigned tunnel, rte_mbuf* m) {
   const tun::Nanos now = monotonic_now();
   Tunnel& t = *tunnels_[tunnel];
@@ -464,7 +529,8 @@ void TunnelRuntime::handle_mirror_packet(unsigned tunnel, rte_mbuf* m) {
   dst.family = v4 ? Family::kV4 : Family::kV6;
   std::memcpy(dst.bytes.data(), ip + (v4 ? kIp4OffDst : kIp6OffDst), v4 ? 4 : 16);
   // The FIB decides first: a path-group route takes the member the workers would choose for
-  // this flow; otherwise the tunnel's own peer by allowed IPs.
+  // this flow (its traffic class's active set, then the flow hash); otherwise the tunnel's own
+  // peer by allowed IPs.
   std::optional<PathMember> member;
   const NextHopId id = routes_.lookup(dst);
   if (id != kNoRouteNextHop) {
@@ -472,7 +538,11 @@ void TunnelRuntime::handle_mirror_packet(unsigned tunnel, rte_mbuf* m) {
     const PathGroupTable* groups = shared_->path_groups.load(std::memory_order_relaxed);
     if (nh.kind == NextHopKind::kPathGroup && groups != nullptr && nh.port < kMaxPathGroups) {
       const PathGroup& g = groups->groups[nh.port];
-      if (g.n_active) member = g.active[flow_hash(ip, v4, len) % g.n_active];
+      const std::uint8_t cls =
+          groups->classes.n_rules == 0 ? 0 : classify(groups->classes, ip, v4, len);
+      if (g.n_active[cls]) {
+        member = g.members[g.active[cls][flow_hash(ip, v4, len) % g.n_active[cls]]];
+      }
     }
   }
   if (!member) {
@@ -492,9 +562,10 @@ void TunnelRuntime::on_probe_timer() {
   const tun::Nanos now = monotonic_now();
   probes_.run_due(static_cast<std::uint64_t>(now.count()),
                   [&](std::size_t slot, std::span<const std::uint8_t> pkt) {
-                    const ProbePeerInfo& info = probes_.info(slot);
-                    Tunnel& t = *tunnels_[info.tunnel];
-                    const tun::PeerId peer(info.peer);
+                    Tunnel& t = *tunnels_[probes_.info(slot).tunnel];
+                    // By key: the UAPI may have removed the peer or added it again.
+                    const tun::PeerId peer = probe_peer(t, slot);
+                    if (!peer.valid()) return false;
                     if (!t.dev->data_path().can_send(now, peer)) {
                       // A path without a session loses its probes; the handshake is asked
                       // for (spaced by REKEY_TIMEOUT in the Device).
@@ -506,8 +577,33 @@ void TunnelRuntime::on_probe_timer() {
                   });
 }
 
+tun::PeerId TunnelRuntime::probe_peer(const Tunnel& t, std::size_t slot) {
+  const std::optional<tun::PeerId> id = t.dev->find_peer(probe_keys_[slot]);
+  const std::uint32_t value = id ? id->value() : ProbeBook::kNoPeer;
+  if (probes_.info(slot).peer != value) {
+    probes_.set_peer(slot, id ? std::optional<std::uint32_t>(value) : std::nullopt);
+  }
+  return id.value_or(tun::PeerId::invalid());
+}
+
 std::size_t TunnelRuntime::set_probe_interval(std::uint32_t interval_ms) {
   return probes_.set_interval(interval_ms, steady_ns());
+}
+
+bool TunnelRuntime::poll_handshakes(unsigned budget) {
+  void* objs[kBurstSize];
+  while (budget > 0) {
+    const unsigned n = rte_ring_sc_dequeue_burst(handshake_ring_, objs,
+                                                 std::min<unsigned>(budget, kBurstSize), nullptr);
+    if (n == 0) return false;
+    for (unsigned i = 0; i < n; ++i) handle_punt(static_cast<rte_mbuf*>(objs[i]));
+    budget -= n;
+  }
+  return handshakes_waiting();
+}
+
+bool TunnelRuntime::handshakes_waiting() const {
+  return rte_ring_count(handshake_ring_) != 0;
 }
 
 void TunnelRuntime::on_timer() {
@@ -540,7 +636,7 @@ json TunnelRuntime::tunnels_json() const {
       auto st = t->dev->peer_status(id);
       if (!st) continue;
       const tun::PeerStatus& s = st.value();
-      json p = {{"name", t->peer_name(id)},
+      json p = {{"name", t->peer_name(s.public_key)},
                 {"public_key", wg_key_str(s.public_key)},
                 {"endpoint", s.endpoint ? endpoint_str(*s.endpoint) : ""},
                 {"rx_bytes", s.rx_bytes},
@@ -583,16 +679,45 @@ json TunnelRuntime::tunnels_json() const {
 
 json TunnelRuntime::path_groups_json() const {
   json out = json::array();
-  for (const auto& [id, g] : groups_) {
-    json members = json::array(), active = json::array();
-    for (std::size_t i = 0; i < g.members.size(); ++i) {
-      json m = {{"tunnel", g.members[i].tunnel}, {"peer", g.members[i].peer}};
-      members.push_back(m);
-      if (g.active[i]) active.push_back(m);
+  auto name_of = [this](unsigned cls) -> std::string {
+    if (cls == 0) return "default";
+    for (const auto& c : classes_) {
+      if (c.id == cls) return c.name;
     }
-    out.push_back({{"id", id}, {"members", members}, {"active", active}});
+    return {};
+  };
+  for (const auto& [id, g] : groups_) {
+    json members = json::array();
+    auto subset = [&g](const std::vector<bool>& on) {
+      json list = json::array();
+      for (std::size_t i = 0; i < g.members.size(); ++i) {
+        if (on[i]) list.push_back({{"tunnel", g.members[i].tunnel}, {"peer", g.members[i].peer}});
+      }
+      return list;
+    };
+    for (const auto& m : g.members) members.push_back({{"tunnel", m.tunnel}, {"peer", m.peer}});
+    // Per class the set its packets use: class 0, every class of the table, and any class the
+    // group has its own set for.
+    std::set<unsigned> shown = {0};
+    for (const auto& c : classes_) shown.insert(c.id);
+    for (const auto& [cls, on] : g.class_active) shown.insert(cls);
+    json classes = json::array();
+    for (unsigned cls : shown) {
+      auto own = g.class_active.find(static_cast<std::uint8_t>(cls));
+      const bool has_own = own != g.class_active.end();
+      classes.push_back({{"class", cls},
+                         {"name", name_of(cls)},
+                         {"own", has_own},
+                         {"active", subset(has_own ? own->second : g.active)}});
+    }
+    out.push_back(
+        {{"id", id}, {"members", members}, {"active", subset(g.active)}, {"classes", classes}});
   }
   return out;
+}
+
+json TunnelRuntime::traffic_classes_json() const {
+  return ctl::traffic_classes_json(classes_)["classes"];
 }
 
 }  // namespace causeway::fwd

@@ -4,9 +4,11 @@
 //  - one tun::Device per configured tunnel (identity, peers, handshakes, cookies, timers); its
 //    DataPath is what the workers use (tunnel_stages.h), published through an rte_rcu_qsbr
 //    reclaimer;
-//  - handshake and cookie messages punted by workers go to the Device; what it sends (responses,
-//    initiations, cookie replies, keepalives, staged packets) leaves with outer IPv4/IPv6 + UDP
-//    headers through the exception path (route lookup, neighbour resolution, inject ring);
+//  - handshake and cookie messages from the workers (their own ring, TunnelShared::handshake_ring,
+//    owned here and read a bounded number per turn by poll_handshakes) go to the Device; what it
+//    sends (responses, initiations, cookie replies, keepalives, staged packets) leaves with outer
+//    IPv4/IPv6 + UDP headers through the exception path (route lookup, neighbour resolution,
+//    inject ring);
 //  - inner packets for a peer without a session are staged by the Device (bounded) while it
 //    completes a handshake;
 //  - path groups: members (tunnel peers) and the active set, published to workers as one
@@ -21,6 +23,7 @@
 
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include <cstdint>
 #include <deque>
@@ -34,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "causeway/common/result.h"
+#include "causeway/fwd/steering_codec.h"
 #include "causeway/tun/device.h"
 #include "config/config.h"
 #include "dataplane/counters.h"
@@ -65,11 +69,8 @@ class QsbrReclaimer final : public tun::Reclaimer {
   std::deque<std::pair<std::uint64_t, std::function<void()>>> pending_;
 };
 
-struct PathMemberRef {
-  std::string tunnel;
-  std::string peer;  // the peer's name, or its public key in base64
-  bool operator==(const PathMemberRef&) const = default;
-};
+// A member as the control socket names it: tunnel name, peer name or base64 public key.
+using PathMemberRef = ctl::PathMemberName;
 
 class TunnelRuntime {
  public:
@@ -87,6 +88,9 @@ class TunnelRuntime {
   void handle_punt(rte_mbuf* m);
   // Tunnel mirrors: (tunnel index, TUN file descriptor) of every tunnel that has one.
   [[nodiscard]] std::vector<std::pair<unsigned, int>> mirror_fds() const;
+  // Makes every tunnel mirror outlive this process (Mirror::persist; once the forwarder runs,
+  // as its port mirrors). A failure is logged: the mirror still works, only not across restarts.
+  void persist_mirrors();
   // An IP packet the kernel wrote into tunnel `tunnel`'s mirror, at kEthHeaderLen in m (the
   // room in front is unused). Takes ownership.
   void handle_mirror_packet(unsigned tunnel, rte_mbuf* m);
@@ -94,6 +98,11 @@ class TunnelRuntime {
   // sending those that are due.
   [[nodiscard]] std::uint64_t next_probe_ns() const { return probes_.next_deadline(); }
   void on_probe_timer();
+  // Handles at most `budget` messages from the workers' handshake ring (TunnelShared::
+  // handshake_ring); true if more are waiting. The budget keeps a flood from monopolising the
+  // control thread: the caller comes back after the other ready work.
+  [[nodiscard]] bool poll_handshakes(unsigned budget);
+  [[nodiscard]] bool handshakes_waiting() const;
   // Timers of every Device, path group and snapshot reclamation. Call every ~100 ms.
   void on_timer();
 
@@ -105,18 +114,22 @@ class TunnelRuntime {
     return probes_.events_json(cursor);
   }
   std::size_t set_probe_interval(std::uint32_t interval_ms);
-  // Replaces group `id`: members and the active subset (all members when active is empty and
-  // members is not; an empty members list deletes the group). All or nothing.
-  [[nodiscard]] Result<void> set_path_group(std::uint16_t id,
-                                            const std::vector<PathMemberRef>& members,
-                                            const std::vector<PathMemberRef>& active);
+  [[nodiscard]] nlohmann::json traffic_classes_json() const;
+  // Replaces group `id`: members, the default active subset (all members when active is empty
+  // and members is not; an empty members list deletes the group) and the active subsets of
+  // traffic classes (a class without one uses the default; an empty one drops the class).
+  // All or nothing.
+  [[nodiscard]] Result<void> set_path_group(const ctl::PathGroupRequest& request);
+  // Replaces the traffic class table whole (control message 14). All or nothing.
+  [[nodiscard]] Result<void> set_traffic_classes(std::vector<ctl::TrafficClassSpec> classes);
 
   // The control-side Device of tunnel `name`, or nullptr.
   [[nodiscard]] tun::Device* device(const std::string& name);
   // The UAPI backend of tunnel `name` (for the server on /var/run/wireguard/<name>.sock), or
   // nullptr; changes it applies republish the path groups.
   [[nodiscard]] std::unique_ptr<uapi::Backend> make_uapi_backend(const std::string& name);
-  // Republishes what workers read about path groups after a Device change (peer removed).
+  // After a Device change (peer removed or added again): probe slots follow their peers' ids,
+  // and what workers read about path groups is republished.
   void refresh_path_groups();
 
  private:
@@ -124,6 +137,7 @@ class TunnelRuntime {
   struct Group {
     std::vector<PathMemberRef> members;
     std::vector<bool> active;
+    std::map<std::uint8_t, std::vector<bool>> class_active;  // traffic class -> its own set
   };
   TunnelRuntime(std::vector<PortRuntime>& ports, RouteTable& routes, ExceptionPath& exception,
                 rte_mempool* pool, rte_rcu_qsbr* qsbr, WorkerCounters& counters);
@@ -133,6 +147,9 @@ class TunnelRuntime {
   void send_inner(Tunnel& t, tun::PeerId peer, std::span<const std::uint8_t> packet,
                   tun::Nanos now);
   void handle_probe_reply(rte_mbuf* m);
+  // The current PeerId of probe slot `slot`'s peer (found by public key; invalid if the UAPI
+  // removed it), updating the probe book when it changed.
+  tun::PeerId probe_peer(const Tunnel& t, std::size_t slot);
   [[nodiscard]] std::optional<PathMember> resolve(const PathMemberRef& ref) const;
   void publish_path_groups();
 
@@ -144,8 +161,12 @@ class TunnelRuntime {
   QsbrReclaimer reclaimer_;
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   std::map<std::uint16_t, Group> groups_;
+  rte_ring* handshake_ring_ = nullptr;          // owned; see TunnelShared::handshake_ring
+  std::vector<ctl::TrafficClassSpec> classes_;  // as set by message 14
+  TrafficClassifier classifier_;                // classes_ compiled
   bool started_ = false;  // first on_timer(): peers with a persistent keepalive handshake at once
   ProbeBook probes_;
+  std::vector<tun::Key32> probe_keys_;  // by probe slot: the peer's public key
   std::unique_ptr<TunnelShared> shared_;
 };
 

@@ -73,9 +73,27 @@ struct ApplyReport {
   [[nodiscard]] bool changed() const { return !deleted.empty() || !added.empty(); }
 };
 
+// FRR 8.4's bgpd sometimes never registers an Established neighbour's BFD session with bfdd:
+// zebra counts no BFD registration from bgpd, `show bgp neighbors` says "Status: Unknown, Last
+// update: never" and bfdd has no such peer, so BFD never comes up (seen in about one of five
+// starts of the netns test). Configuring `neighbor X bfd` again registers it. These are the
+// neighbours (of `wanted`, the ones the intent asks BFD for) in that state: Established for at
+// least `grace`, with BFD configured in bgpd, and no bfdd peer of that address.
+// `neighbors` is `show bgp neighbors json`, `bfd_peers` is `show bfd peers json`.
+[[nodiscard]] std::vector<std::string> unregistered_bfd_neighbors(
+    const std::string& neighbors_json, const std::string& bfd_peers_json,
+    const std::vector<std::string>& wanted, std::chrono::milliseconds grace);
+
 class FrrApplier {
  public:
   explicit FrrApplier(ApplyOptions options, CommandRunner runner = {});
+
+  // Finds the intent's BFD neighbours that bgpd never registered with bfdd (above) and
+  // configures their BFD again (`no neighbor X bfd`, `neighbor X bfd`, its profile): nothing
+  // else changes and the BGP session is not touched. Returns the addresses repaired.
+  // causeway-routed runs it periodically.
+  [[nodiscard]] Result<std::vector<std::string>> repair_bfd(
+      const intent::Intent& intent, std::chrono::milliseconds grace = std::chrono::seconds(10));
 
   // Applies a whole frr.conf: writes it to config_path + ".new", checks it (vtysh -C),
   // computes the difference to the running configuration (frr-reload.py --test), applies it

@@ -3,8 +3,10 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include <prometheus/exposer.h>
@@ -23,7 +25,9 @@
 #include "routed/control_server.h"
 #include "routed/exports.h"
 #include "routed/fib_builder.h"
+#include "routed/forwarder_programmer.h"
 #include "routed/policy_map.h"
+#include "routed/probe_feed.h"
 #include "routed/reload.h"
 
 namespace causeway::rt {
@@ -61,13 +65,18 @@ class Routed {
       : options_(options),
         intent_(std::move(intent)),
         engine_(std::move(engine)),
-        link_(make_control_link(options.fwd_socket.empty() ? intent_.forwarder.control_socket
-                                                           : options.fwd_socket)),
+        programmer_(fwd_socket()),
+        probes_(fwd_socket()),
+        link_(make_control_link(fwd_socket())),
         fib_(*link_, programmer_, overlay_peers(intent_)),
         frr_(frr_options(options)),
         signals_(io_, SIGHUP, SIGINT, SIGTERM),
         tick_(io_),
         sla_timer_(io_) {}
+
+  std::string fwd_socket() const {
+    return options_.fwd_socket.empty() ? intent_.forwarder.control_socket : options_.fwd_socket;
+  }
 
   static frr::ApplyOptions frr_options(const RoutedOptions& o) {
     frr::ApplyOptions a;
@@ -83,6 +92,7 @@ class Routed {
   int run() {
     board_.pop = intent_.identity.pop;
     add_paths(paths_from_intent(intent_));
+    configure_steering();
     if (!options_.no_frr) {
       auto r = frr_.apply(frr::render_frr_conf(intent_, sla_states_));
       ++board_.frr_applies;
@@ -128,11 +138,18 @@ class Routed {
     fib_.start();
     auto work = asio::make_work_guard(frr_io_);
     std::thread frr_thread([this] { frr_io_.run(); });
+    std::thread steering_thread([this] { steering_loop(); });
     wait_signal();
     on_tick();
     arm_sla();
     io_.run();
 
+    {
+      std::lock_guard lock(steer_mu_);
+      steer_stop_ = true;
+    }
+    steer_cv_.notify_one();
+    steering_thread.join();
     work.reset();
     frr_io_.stop();
     frr_thread.join();
@@ -144,6 +161,56 @@ class Routed {
   }
 
  private:
+  // The path programmer and the probe feed follow the intent and the engine's path ids.
+  void configure_steering() {
+    const SteeringPlan plan = steering_plan_from_intent(intent_, path_ids_);
+    for (auto it = deferred_.begin(); it != deferred_.end();) {  // PoPs or classes removed
+      const bool known = plan.peer(it->first.first) && plan.class_ids.contains(it->first.second);
+      it = known ? std::next(it) : deferred_.erase(it);
+    }
+    programmer_.configure(plan);
+    probes_.configure(plan);
+    wake_steering();
+  }
+
+  void wake_steering() {
+    {
+      std::lock_guard lock(steer_mu_);
+      steer_wake_ = true;
+    }
+    steer_cv_.notify_one();
+  }
+
+  // The steering thread: forwarder I/O of the path programmer and the probe feed, so the
+  // io_context never waits for the forwarder. Probe events go to the engine on the io_context.
+  void steering_loop() {
+    while (true) {
+      {
+        std::unique_lock lock(steer_mu_);
+        steer_cv_.wait_for(lock, probes_.poll_period(),
+                           [this] { return steer_stop_ || steer_wake_; });
+        if (steer_stop_) return;
+        steer_wake_ = false;
+      }
+      programmer_.process();
+      std::vector<ProbeEvent> events = probes_.poll();
+      if (!events.empty()) {
+        asio::post(io_, [this, events = std::move(events)] { feed_probes(events); });
+      }
+    }
+  }
+
+  void feed_probes(const std::vector<ProbeEvent>& events) {
+    for (const ProbeEvent& e : events) {
+      if (e.reply) {
+        engine_.on_probe_reply(e.path, e.seq, e.at);
+      } else {
+        engine_.on_probe_sent(e.path, e.seq, e.at);
+      }
+    }
+    arm_sla();  // advance() after the batch; the timer follows next_deadline()
+  }
+
   void add_paths(const std::vector<PathSpec>& specs) {
     for (const auto& s : specs) {
       const auto key = std::make_pair(s.remote_pop, s.backbone);
@@ -226,10 +293,9 @@ class Routed {
         intent_.fpm.port = old.fpm.port;
       }
     }
-    if (plan.paths) {
-      sync_paths(paths_from_intent(intent_));
-      fib_.set_overlay_peers(overlay_peers(intent_));
-    }
+    if (plan.paths) sync_paths(paths_from_intent(intent_));
+    configure_steering();  // before the FIB builder translates the routes with the new groups
+    if (plan.paths) fib_.set_overlay_peers(overlay_peers(intent_));
     ++board_.reloads;
     if (plan.apply_frr && !options_.no_frr) {
       const std::string text = frr::render_frr_conf(intent_, sla_states_);
@@ -262,13 +328,40 @@ class Routed {
   }
 
   void handle_decisions(std::span<const sla::DecisionChange> changes) {
+    std::optional<sla::Snapshot> snap;
+    bool programmed = false;
     for (const auto& c : changes) {
       std::string to;
       for (const auto& id : c.to) to += (to.empty() ? "" : ",") + std::to_string(id.value());
       spdlog::info("sla: {} class {} -> paths [{}] ({}: {})", c.remote_pop, c.traffic_class, to,
                    sla::to_string(c.reason), c.detail);
+      const auto key = std::make_pair(c.remote_pop, c.traffic_class);
+      // Dropping a class on the strength of no measurement (e.g. just after a start) would
+      // stop traffic the forwarder carries: deferred until a path has been judged.
+      if (c.to.empty() && c.reason != sla::Reason::kNoPath) {
+        if (!snap) snap = engine_.snapshot();
+        if (!measured_for(*snap, c.remote_pop, c.traffic_class)) {
+          deferred_[key] = c.to;
+          continue;
+        }
+      }
+      deferred_.erase(key);
       programmer_.set_class_paths(c.remote_pop, c.traffic_class, c.to);
+      programmed = true;
     }
+    if (!deferred_.empty()) {
+      if (!snap) snap = engine_.snapshot();
+      for (auto it = deferred_.begin(); it != deferred_.end();) {
+        if (!measured_for(*snap, it->first.first, it->first.second)) {
+          ++it;
+          continue;
+        }
+        programmer_.set_class_paths(it->first.first, it->first.second, it->second);
+        programmed = true;
+        it = deferred_.erase(it);
+      }
+    }
+    if (programmed) wake_steering();
     if (changes.empty()) return;
     update_communities();
   }
@@ -301,6 +394,8 @@ class Routed {
       board_.fpm.routes = fpm_->core().routes().size();
     }
     board_.sla = engine_.snapshot();
+    board_.steering_events = steering_events();
+    board_.missing_members = programmer_.counters().missing_members.load();
     board_store_.set(board_);
     tick_.expires_after(std::chrono::milliseconds(200));
     tick_.async_wait([this](const boost::system::error_code& ec) {
@@ -317,6 +412,26 @@ class Routed {
     }
     if (cmd == "paths") return paths_json();
     return {{"error", "unknown command '" + cmd + "' (status, sla, paths)"}};
+  }
+
+  std::vector<std::pair<std::string, std::uint64_t>> steering_events() const {
+    const ProgrammerCounters& pc = programmer_.counters();
+    const ProbeFeedCounters& fc = probes_.counters();
+    return {{"programmer_connects", pc.connects.load()},
+            {"programmer_full_syncs", pc.full_syncs.load()},
+            {"programmer_groups_sent", pc.groups_sent.load()},
+            {"programmer_classes_sent", pc.classes_sent.load()},
+            {"programmer_rejected", pc.rejected.load()},
+            {"programmer_errors", pc.errors.load()},
+            {"probes_polls", fc.polls.load()},
+            {"probes_sent", fc.sent.load()},
+            {"probes_replies", fc.replies.load()},
+            {"probes_unmapped", fc.unmapped.load()},
+            {"probes_malformed", fc.malformed.load()},
+            {"probes_missed", fc.missed.load()},
+            {"probes_errors", fc.errors.load()},
+            {"probes_connects", fc.connects.load()},
+            {"probes_interval_sets", fc.interval_sets.load()}};
   }
 
   nlohmann::json paths_json() {
@@ -342,9 +457,15 @@ class Routed {
       groups.push_back({{"remote_pop", key.first}, {"traffic_class", key.second}, {"paths", jids}});
       table += key.first + "  " + key.second + "  " + (text.empty() ? "-" : text) + "\n";
     }
+    nlohmann::json counters = nlohmann::json::object();
+    for (const auto& [name, value] : steering_events()) counters[name] = value;
+    counters["programmer_missing_members"] = programmer_.counters().missing_members.load();
     return {{"overlay_routes", routes},
             {"class_paths", groups},
-            {"programmed", false},
+            {"programmed", true},
+            {"forwarder", programmer_.status()},
+            {"probe_feed_connected", probes_.connected()},
+            {"counters", counters},
             {"table", table}};
   }
 
@@ -353,7 +474,10 @@ class Routed {
   sla::Engine engine_;
   std::map<std::pair<std::string, std::string>, sla::PathId> path_ids_;
   std::uint32_t next_path_id_ = 1;
-  RecordingPathProgrammer programmer_;
+  // Empty decisions not programmed yet because no path of the PoP was judged for the class.
+  std::map<std::pair<std::string, std::string>, std::vector<sla::PathId>> deferred_;
+  ForwarderPathProgrammer programmer_;
+  ProbeFeed probes_;
   std::unique_ptr<ForwarderLink> link_;
   FibBuilder fib_;
   frr::FrrApplier frr_;
@@ -365,6 +489,12 @@ class Routed {
   asio::steady_timer sla_timer_;
   std::unique_ptr<fpm::Server> fpm_;
   std::unique_ptr<RoutedControlServer> control_;
+  // Protects steer_stop_ and steer_wake_: set by the io_context thread, read by the steering
+  // thread.
+  std::mutex steer_mu_;
+  std::condition_variable steer_cv_;
+  bool steer_stop_ = false;
+  bool steer_wake_ = false;
   Board board_;              // io_context thread
   StatusBoard board_store_;  // copies for the other threads
 };

@@ -95,6 +95,14 @@ std::vector<MetricFamily> RoutedCollector::Collect() const {
     f.counter("causeway_routed_fib_events_total", "FIB builder events (docs/routed.md)",
               load(*value), {{"event", name}});
   }
+  for (const auto& [name, value] : b.steering_events) {
+    f.counter("causeway_routed_steering_events_total",
+              "Path programmer and probe feed events (docs/routed.md)", static_cast<double>(value),
+              {{"event", name}});
+  }
+  f.gauge("causeway_routed_steering_missing_members",
+          "Paths of the intent without a tunnel peer in the forwarder",
+          static_cast<double>(b.missing_members));
   f.gauge("causeway_routed_fib_queue_depth", "Route changes waiting for the FIB builder",
           load(fc.queue_depth));
   f.gauge("causeway_routed_fib_queue_depth_max", "The most route changes that ever waited",

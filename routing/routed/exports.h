@@ -9,6 +9,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <prometheus/collectable.h>
 #include <nlohmann/json.hpp>
@@ -33,6 +35,10 @@ struct Board {
   std::uint64_t reload_failures = 0;
   std::uint64_t frr_applies = 0;
   std::uint64_t frr_apply_failures = 0;
+  // Path programmer and probe feed counters ("programmer_groups_sent", "probes_replies", ...)
+  // and the paths without a tunnel peer at the last read of the forwarder's tunnels.
+  std::vector<std::pair<std::string, std::uint64_t>> steering_events;
+  std::uint64_t missing_members = 0;
 };
 
 class StatusBoard {

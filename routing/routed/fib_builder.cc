@@ -321,8 +321,21 @@ void FibBuilder::sync(const std::set<fpm::RouteKey>& keys) {
       t = translate(it->second, ports_, peers_);
     }
     note(key, t);
+    // A route towards a remote PoP whose path group the programmer names is installed as
+    // RouteKind 5 with the other routes (and kept by the sweep like them).
+    if (t && t->outcome == Translation::Outcome::kOverlay) {
+      if (auto group = programmer_.path_group(t->overlay.remote_pop)) {
+        t->update.op = ctl::RouteOp::kAdd;
+        t->update.prefix = key.prefix;
+        t->update.kind = ctl::RouteKind::kPathGroup;
+        t->update.port = *group;
+        t->update.gateway.reset();
+        t->update.table = 0;
+        t->via_group = true;
+      }
+    }
     if (key.table == kMainTable) {
-      const bool want = t && t->outcome == Translation::Outcome::kForwarder;
+      const bool want = t && (t->outcome == Translation::Outcome::kForwarder || t->via_group);
       auto have = installed_.find(key.prefix);
       if (want && (have == installed_.end() || !(have->second == t->update))) {
         pending_.push_back(t->update);

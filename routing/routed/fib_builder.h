@@ -68,6 +68,7 @@ struct Translation {
   OverlayRoute overlay;          // kOverlay
   SkipReason skip = SkipReason::kNotForwarderPort;
   bool ecmp_truncated = false;  // several usable next hops; the lowest was taken
+  bool via_group = false;       // kOverlay installed as RouteKind 5 (`update`), see sync()
 };
 
 // Pure: one zebra route -> what the forwarder (or the path programmer) gets.

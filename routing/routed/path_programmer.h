@@ -2,16 +2,16 @@
 // The steering seam of causeway-routed: routes whose BGP next hop is a remote PoP's overlay
 // address are not forwarded to a single port; they resolve to that PoP's path group (its
 // tunnels, one per backbone), whose active members the SLA engine chooses (DESIGN.md sections
-// 2 and 4). The FIB builder hands such routes to a PathProgrammer instead of the forwarder's
-// route table. Programming path groups needs forwarder messages that do not exist yet
-// (RouteKind 5 and control messages 9..19); until then RecordingPathProgrammer keeps what
-// would be programmed so that it can be inspected (`paths` on routed's control socket).
-// Calls come from the FIB builder's thread only.
+// 2 and 4). The FIB builder hands such routes to a PathProgrammer. The daemon's is
+// ForwarderPathProgrammer (forwarder_programmer.h), which programs the forwarder's path groups;
+// RecordingPathProgrammer only keeps what would be programmed (tests, and the record behind
+// `paths` on routed's control socket).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +44,14 @@ class PathProgrammer {
   // thread (routed's io_context), not the FIB builder's.
   virtual void set_class_paths(const std::string& remote_pop, const std::string& traffic_class,
                                const std::vector<sla::PathId>& paths) = 0;
+  // The forwarder path group of `remote_pop`, when routes towards it are to be installed as
+  // RouteKind 5 (the FIB builder then sends them with its other routes, so its mark-and-sweep
+  // keeps them); nullopt: the route is only handed to set_route(). FIB builder's thread.
+  [[nodiscard]] virtual std::optional<std::uint16_t> path_group(
+      const std::string& remote_pop) const {
+    (void)remote_pop;
+    return std::nullopt;
+  }
 };
 
 // Records the routes per remote PoP; thread-safe reads for exports.

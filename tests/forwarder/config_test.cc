@@ -185,6 +185,8 @@ TEST_CASE("a minimal document takes every default", "[config]") {
   CHECK(c.neighbor.queue_per_neighbor == 16);
   CHECK(c.control_socket == "/run/causeway/fwd.sock");
   CHECK(c.idle_sleep_max_us == 1000);
+  CHECK(c.uapi.enabled);
+  CHECK(c.uapi.socket_dir == "/var/run/wireguard");
 }
 
 // Two ports most rows build on: lan0 has IPv4 and IPv6, wan0 IPv4 only.
@@ -306,7 +308,7 @@ std::vector<BadRow> bad_rows() {
       {kPorts + "routs: []\n", "routs: unknown key (did you mean \"routes\"?); allowed keys: name"},
       {kPorts + "foo: 1\n",
        "foo: unknown key; allowed keys: name, dpdk, ports, routes, neighbors, "
-       "fib, neighbor, tunnels, control_socket, idle_sleep_max_us (line 4)"},
+       "fib, neighbor, tunnels, control_socket, idle_sleep_max_us, uapi (line 4)"},
       {lan + "adresses: [10.1.0.1/24]}\n",
        "ports[0].adresses: unknown key (did you mean \"addresses\"?); allowed keys: name, "
        "device, mac, addresses, mtu, mirror, rx_desc, tx_desc"},
@@ -489,6 +491,14 @@ std::vector<BadRow> bad_rows() {
       {kPorts + "control_socket: /" + std::string(107, 's') + "\n",
        "control_socket: \"/" + std::string(63, 's') +
            "...\" is longer than 107 bytes, the limit of a UNIX socket path"},
+      {kPorts + "uapi: {socket_dir: run/wireguard}\n",
+       "uapi.socket_dir: \"run/wireguard\" is not an absolute path"},
+      {kPorts + "uapi: {socket_dir: /" + std::string(86, 'd') + "}\n",
+       "uapi.socket_dir: \"/" + std::string(63, 'd') +
+           "...\" is longer than 86 bytes (the socket path <dir>/<tunnel>.sock must fit in 107 "
+           "bytes)"},
+      {kPorts + "uapi: {enabled: yes}\n", "uapi.enabled: expected true or false"},
+      {kPorts + "uapi: {dir: /tmp}\n", "uapi.dir: unknown key"},
       {"dpdk: {file_prefix: a/b}\n" + kPorts, "dpdk.file_prefix: \"a/b\" must be 1..64 characters"},
       {"dpdk: {extra_args: [\"\"]}\n" + kPorts, "dpdk.extra_args[0]: must not be empty"},
       // lcore-to-CPU maps (EAL --lcores)
@@ -885,6 +895,20 @@ TEST_CASE("tunnels: keys in base64, canonical only; key files read by load_confi
   REQUIRE_FALSE(failed);
   CHECK(failed.error().message == bad_yaml + ": tunnels[0].private_key_file: " + garbage +
                                       " does not hold a WireGuard key (44 characters of base64)");
+}
+
+TEST_CASE("uapi: socket directory and switch", "[config]") {
+  auto parsed =
+      parse_config(kPorts + "uapi: {enabled: false, socket_dir: /" + std::string(85, 'd') + "}\n");
+  INFO((parsed ? std::string() : parsed.error().message));
+  REQUIRE(parsed);
+  CHECK_FALSE(parsed.value().uapi.enabled);
+  CHECK(parsed.value().uapi.socket_dir == "/" + std::string(85, 'd'));
+  CHECK(check_uapi_socket_dir("/tmp/x").empty());
+  CHECK_FALSE(check_uapi_socket_dir("tmp/x").empty());
+  parsed = parse_config(kPorts + "uapi:\n");
+  REQUIRE(parsed);
+  CHECK(parsed.value().uapi.socket_dir == "/var/run/wireguard");
 }
 
 }  // namespace

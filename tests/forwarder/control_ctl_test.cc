@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "causeway/fwd/steering_codec.h"
 #include "control_fake.h"
 #include "ctl/cli.h"
 #include "ctl/render.h"
@@ -69,15 +70,60 @@ TEST_CASE("ports and routes tables", "[ctl][render]") {
   auto routes = nlohmann::json::parse(R"({"routes": [
     {"prefix": "10.0.0.0/8", "kind": "gateway", "via": "10.9.0.2", "port": "wan0",
      "source": "control", "table": 0},
-    {"prefix": "10.1.0.0/16", "kind": "local", "source": "interface", "table": 3}],
-    "total": 2})");
+    {"prefix": "10.1.0.0/16", "kind": "local", "source": "interface", "table": 3},
+    {"prefix": "10.2.0.0/16", "kind": "path_group", "path_group": 1, "source": "config",
+     "table": 0}],
+    "total": 3})");
   CHECK(render_routes(routes) ==
-        "PREFIX       KIND     VIA       PORT  SOURCE     TABLE\n"
-        "10.0.0.0/8   gateway  10.9.0.2  wan0  control        0\n"
-        "10.1.0.0/16  local    -         -     interface      3\n");
+        "PREFIX       KIND        VIA       PORT  SOURCE     TABLE\n"
+        "10.0.0.0/8   gateway     10.9.0.2  wan0  control        0\n"
+        "10.1.0.0/16  local       -         -     interface      3\n"
+        "10.2.0.0/16  path_group  group 1   -     config         0\n");
   auto ports = render_ports(test::fake_ports());
   CHECK_THAT(ports, Catch::StartsWith("INDEX  NAME  DEVICE          MAC                "));
   CHECK_THAT(ports, Catch::Contains("cw-wan0 (8)  192.0.2.1/24,2001:db8::1/64"));
+}
+
+TEST_CASE("path groups table: one row per traffic class", "[ctl][render]") {
+  auto groups = nlohmann::json::parse(R"({"path_groups": [
+    {"id": 1, "members": [{"tunnel": "wg-aws", "peer": "fra1"}, {"tunnel": "wg-inet", "peer": "fra1"}],
+     "active": [{"tunnel": "wg-aws", "peer": "fra1"}],
+     "classes": [
+       {"class": 0, "name": "default", "own": false, "active": [{"tunnel": "wg-aws", "peer": "fra1"}]},
+       {"class": 1, "name": "voice", "own": true, "active": [{"tunnel": "wg-inet", "peer": "fra1"}]},
+       {"class": 2, "name": "erp", "own": false, "active": [{"tunnel": "wg-aws", "peer": "fra1"}]},
+       {"class": 3, "name": "bulk", "own": true, "active": []}]},
+    {"id": 7, "members": [{"tunnel": "wg0", "peer": "b"}], "active": [{"tunnel": "wg0", "peer": "b"}]}],
+    "traffic_classes": []})");
+  CHECK(render_path_groups(groups) ==
+        "GROUP  MEMBERS                    CLASS      ACTIVE\n"
+        "    1  wg-aws/fra1, wg-inet/fra1  0 default  wg-aws/fra1\n"
+        "                                  1 voice    wg-inet/fra1\n"
+        "                                  2 erp      wg-aws/fra1 (default)\n"
+        "                                  3 bulk     drop\n"
+        "    7  wg0/b                      -          wg0/b\n");
+  // Without traffic classes (class 0 only) the table is the plain one.
+  auto plain = nlohmann::json::parse(R"({"path_groups": [
+    {"id": 1, "members": [{"tunnel": "wg0", "peer": "far"}, {"tunnel": "wg1", "peer": "far"}],
+     "active": [{"tunnel": "wg0", "peer": "far"}],
+     "classes": [{"class": 0, "name": "default", "own": false,
+                  "active": [{"tunnel": "wg0", "peer": "far"}]}, "junk"]}]})");
+  CHECK(render_path_groups(plain) ==
+        "GROUP  MEMBERS           ACTIVE\n"
+        "    1  wg0/far, wg1/far  wg0/far\n");
+  CHECK_NOTHROW(render_path_groups(
+      nlohmann::json::parse(R"({"path_groups": [{"id": 2, "classes": [3, {"class": 1}]}, 7]})")));
+}
+
+TEST_CASE("traffic classes table", "[ctl][render]") {
+  auto classes = nlohmann::json::parse(R"({"classes": [
+    {"id": 1, "name": "voice", "dscp": [46, 34], "protocol": 17, "dst_ports": ["5060", "16384-32767"]},
+    {"id": 3, "name": "bulk"}]})");
+  CHECK(render_traffic_classes(classes) ==
+        "CLASS  NAME   MATCH\n"
+        "    1  voice  dscp=46,34 protocol=17 dst_ports=5060,16384-32767\n"
+        "    3  bulk   any\n"
+        "(first match wins; other packets are class 0)\n");
 }
 
 TEST_CASE("causewayctl against a fake forwarder", "[ctl]") {
@@ -167,6 +213,38 @@ TEST_CASE("causewayctl against a fake forwarder", "[ctl]") {
     CHECK(f.handler.routes[0].kind == RouteKind::kBlackhole);
     CHECK(f.handler.routes[1].op == RouteOp::kDelete);
     CHECK(f.handler.routes[1].table == 4);
+  }
+  SECTION("path-groups set with per-class sets; traffic-classes set checked before sending") {
+    CHECK(ctl({"--socket", sock, "path-groups", "set", "3", "--member", "wg-aws/fra1", "--member",
+               "wg-inet/fra1", "--class", "1=wg-inet/fra1", "--class", "2=wg-aws/fra1,wg-inet/fra1",
+               "--class", "5="})
+              .code == kExitOk);
+    {
+      std::lock_guard lock(f.handler.mu);
+      const auto req = ctl::parse_path_group(f.handler.last_request, 1024);
+      REQUIRE(req);
+      CHECK(req.value().id == 3);
+      REQUIRE(req.value().classes.size() == 3);
+      CHECK(req.value().classes[0].active == std::vector<PathMemberName>{{"wg-inet", "fra1"}});
+      CHECK(req.value().classes[1].active.size() == 2);
+      CHECK(req.value().classes[2].traffic_class == 5);
+      CHECK(req.value().classes[2].active.empty());
+    }
+    CHECK(ctl({"--socket", sock, "path-groups", "set", "3", "--class", "16=wg0/a"}).code ==
+          kExitUsage);
+    CHECK(ctl({"--socket", sock, "path-groups", "set", "3", "--class", "x=wg0/a"}).code ==
+          kExitUsage);
+    CHECK(ctl({"--socket", sock, "path-groups", "set", "3", "--class", "1=wg0"}).code ==
+          kExitUsage);
+    CHECK(ctl({"--socket", sock, "traffic-classes", "set",
+               R"({"classes": [{"id": 1, "dscp": [46]}]})"})
+              .code == kExitOk);
+    auto bad = ctl({"--socket", sock, "traffic-classes", "set", R"({"classes": [{"id": 0}]})"});
+    CHECK(bad.code == kExitUsage);
+    CHECK_THAT(bad.err, Catch::Contains("classes[0].id"));
+    std::lock_guard lock(f.handler.mu);
+    CHECK(f.handler.last_request ==
+          nlohmann::json::parse(R"({"classes": [{"id": 1, "dscp": [46]}]})"));
   }
   SECTION("usage errors exit 2 before talking to the server") {
     auto r = ctl({"--socket", sock, "route", "add", "10.0.0.1/8", "via", "10.9.0.2"});

@@ -135,6 +135,10 @@ class FakeHandler : public ControlHandler {
           return Reply::error(EINVAL, "interval_ms: 5 is out of range (0 = off, or 10..60000)");
         }
         return Reply::ok({{"peers", 2}});
+      case MsgType::kSetPathGroup:
+      case MsgType::kSetTrafficClasses:
+        last_request = parse_request_json(payload).value();
+        return Reply::ok();
       default:
         return Reply::error(EOPNOTSUPP, "fake does not implement this");
     }

@@ -24,7 +24,9 @@
 #    kernel's pings to the remote overlay address (a path-group route) get through when the
 #    group's active member is wg0's peer and not when it is wg1's;
 #  - a malformed probe and unsolicited probe replies sent from a PoP's kernel inside the tunnel
-#    are counted (probe_malformed, probe_unknown) and break nothing.
+#    are counted (probe_malformed, probe_unknown) and break nothing;
+#  - a forwarder restart keeps the tunnel mirror (persistent TUN: same ifindex, address kept,
+#    carrier off while the forwarder is down) and the overlay works again after it.
 # Usage: netns_overlay_test.sh CAUSEWAY_FWD CAUSEWAYCTL
 set -uo pipefail
 FWD=$1
@@ -77,6 +79,7 @@ reflected() {
 }
 
 cw_check "PoP A starts" start_pop "$A" pa || { cw_summary; exit 1; }
+pa_pid=$CW_LAST_PID
 cw_check "PoP B starts" start_pop "$B" pb || { cw_summary; exit 1; }
 cw_check "both tunnels come up on PoP A" cw_wait_until 20 both_sessions_up pa
 cw_check "both tunnels come up on PoP B" cw_wait_until 20 both_sessions_up pb
@@ -314,6 +317,25 @@ probes_continue() {
 }
 cw_check "probes on both tunnels continue after them" probes_continue
 cw_check "kernel ping still works" cw_wait_until 30 ping_ok "$A" 10.255.0.2
+
+# ---- forwarder restart: the tunnel mirrors persist (forwarder/runtime/mirror.h) -------------
+ifindex_of() { ip -n "$1" -o link show dev "$2" | cut -d: -f1; }
+restart_keeps_mirrors() {
+  local before after
+  before=$(ifindex_of "$A" wg0) || return 1
+  cw_stop "$pa_pid" 10
+  # Stopped: wg0 stays with its address, carrier off.
+  ip -n "$A" -o link show dev wg0 | grep -q NO-CARRIER || { ip -n "$A" link show dev wg0 >&2; return 1; }
+  ip -n "$A" -4 addr show dev wg0 | grep -q "inet 10.255.0.1/24" || return 1
+  start_pop "$A" pa || return 1
+  pa_pid=$CW_LAST_PID
+  after=$(ifindex_of "$A" wg0)
+  cw_log "wg0 on PoP A: ifindex $before before the forwarder restart, $after after"
+  [[ $before == "$after" ]] || return 1
+  cw_wait_until 20 both_sessions_up pa && cw_wait_until 30 ping_ok "$A" 10.255.0.2
+}
+cw_check "PoP A restarted: wg0 kept its ifindex and address, kernel ping works again" \
+  restart_keeps_mirrors
 
 cw_cleanup
 leftovers() { ! ip netns list | grep -q "cwt-.*-$id"; }

@@ -84,6 +84,7 @@ tunnels:
         path_group: 1
 fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_groups: 512}
 control_socket: $sock
+uapi: {socket_dir: $tmp/uapi}
 YAML
 
 switch_up() { grep -q "vlan_switch: ready" "$tmp/switch.log"; }
@@ -140,8 +141,30 @@ cw_check "wan0.100 received the tunnel's datagrams, wan0 sent them" sub_counted
 cw_check "the tunnel's peer has a session (causewayctl tunnels)" \
   bash -c "'$CTL' --socket '$sock' --json tunnels | grep -q 'pop-b'"
 
+uapi_in_socket_dir() { # uapi.socket_dir: the socket is there and answers a get with the peer
+  python3 - "$tmp/uapi/wg0.sock" "$(cat "$tmp/b.pub")" <<'PY'
+import base64, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"get=1\n\n")
+reply = b""
+while not reply.endswith(b"\n\n"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    reply += chunk
+text = reply.decode()
+peer = "public_key=" + base64.b64decode(sys.argv[2]).hex()
+sys.exit(0 if peer in text.splitlines() and text.endswith("errno=0\n\n") else 1)
+PY
+}
+cw_check "UAPI socket in uapi.socket_dir ($tmp/uapi/wg0.sock) answers get=1 with the peer" uapi_in_socket_dir
+
 cw_stop "$WGGO_PID" 5
 cw_stop "$FWD_PID" 10
+socket_removed() { [[ ! -e $tmp/uapi/wg0.sock ]]; }
+cw_check "the UAPI socket is removed when the forwarder stops" socket_removed
 cw_cleanup
 leftovers() { ! ip netns list | grep -q "cwtv-.*-$id"; }
 cw_check "no namespace left behind" leftovers

@@ -104,6 +104,7 @@ tunnels:
          allowed_ips: [$allowed], persistent_keepalive: 1, path_group: 1}
 fib: {v4_max_routes: 65536, v4_tbl8_groups: 512, v6_max_routes: 4096, v6_tbl8_groups: 512}
 control_socket: $tmp/$name.sock
+uapi: {socket_dir: $tmp/uapi-$name}
 YAML
 }
 

@@ -5,7 +5,8 @@
 # holds both tunnels' peers.
 #
 # Checks: both tunnels come up (persistent keepalive); with wan0's tunnel active, site traffic
-# crosses wan0 only; switching the active member through the control socket moves the traffic
+# crosses wan0 only; with a traffic class for DSCP EF whose own set is wan1's tunnel, EF pings
+# cross wan1 and the others wan0; switching the active member through the control socket moves the traffic
 # to wan1 while a UDP stream runs, with no loss or reordering beyond the packets in flight at
 # the switch.
 # Usage: netns_two_pops_test.sh CAUSEWAY_FWD CAUSEWAYCTL
@@ -48,6 +49,26 @@ follows_wan0() {
   ((w0b - w0 >= 50 && w1b - w1 < 10))
 }
 cw_check "traffic follows the active member (wan0)" follows_wan0
+
+# Traffic classes (control messages 14 and 11): on PoP A, DSCP EF is class 1 and its own set is
+# wg1/far; everything else stays on the group's active member, wg0/far.
+classes_steer() {
+  ctl pa traffic-classes set '{"classes": [{"id": 1, "name": "voice", "dscp": [46]}]}' || return 1
+  ctl pa path-groups set 1 --member wg0/far --member wg1/far --active wg0/far \
+    --class 1=wg1/far || return 1
+  ctl pa path-groups | grep -q '1 voice *wg1/far' || { ctl pa path-groups >&2; return 1; }
+  local w0 w1 w0b w1b w0c w1c
+  w0=$(wan_tx pa wan0) w1=$(wan_tx pa wan1)
+  ip netns exec "$HA" ping -q -c 50 -i 0.01 -W 2 -Q 0xb8 10.2.0.2 >/dev/null || return 1
+  w0b=$(wan_tx pa wan0) w1b=$(wan_tx pa wan1)
+  ip netns exec "$HA" ping -q -c 50 -i 0.01 -W 2 10.2.0.2 >/dev/null || return 1
+  w0c=$(wan_tx pa wan0) w1c=$(wan_tx pa wan1)
+  cw_log "EF pings: wan0 +$((w0b - w0)), wan1 +$((w1b - w1)); best effort: wan0 +$((w0c - w0b)), wan1 +$((w1c - w1b))"
+  ((w1b - w1 >= 50 && w0b - w0 < 10 && w0c - w0b >= 50 && w1c - w1b < 10)) || return 1
+  # Back to no classes and wan0 for what follows.
+  ctl pa traffic-classes set '{"classes": []}' && set_active wg0
+}
+cw_check "traffic classes: DSCP EF follows its class's member (wan1), the rest wan0" classes_steer
 
 switch_under_load() {
   cw_spawn "$HB" "$tmp/iperf-s.log" iperf3 -s -1 -p 5201 -J

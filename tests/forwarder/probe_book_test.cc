@@ -122,6 +122,35 @@ TEST_CASE("probe book: no session counts as sent and lost", "[probe]") {
   CHECK(book.read(0).events.size() == 1);
 }
 
+TEST_CASE("probe book: a peer that gets a new id (UAPI remove and add) keeps its slot", "[probe]") {
+  ProbeBook book;
+  book.add_peer(peer_info(0, 3, 100), 0);
+  book.add_peer(peer_info(0, 5, 100), 0);
+  auto sent = run(book, 0);
+  REQUIRE(sent.size() == 2);
+  // Removed: no (tunnel, peer) finds the slot; its old id and the other peer's are untouched.
+  book.set_peer(0, std::nullopt);
+  CHECK(book.slot_of(0, 3) == -1);
+  CHECK(book.info(0).peer == ProbeBook::kNoPeer);
+  CHECK(book.slot_of(0, 5) == 1);
+  CHECK(book.on_reply(0, 3, reply_to(sent[0].payload), 10 * kMs) ==
+        ProbeBook::ReplyResult::kUnknown);
+  // Added again as peer 7: the next request goes out under the same schedule and sequence and
+  // its reply, from peer 7, matches.
+  book.set_peer(0, 7);
+  CHECK(book.slot_of(0, 7) == 0);
+  CHECK(book.info(0).peer == 7);
+  sent = run(book, 100 * kMs);
+  REQUIRE(sent.size() == 2);
+  REQUIRE(sent[0].slot == 0);
+  CHECK(sent[0].payload.seq == 2);
+  CHECK(book.on_reply(0, 7, reply_to(sent[0].payload), 101 * kMs) ==
+        ProbeBook::ReplyResult::kMatched);
+  CHECK(book.stats(0).replied == 1);
+  CHECK(book.on_reply(0, 5, reply_to(sent[1].payload), 101 * kMs) ==
+        ProbeBook::ReplyResult::kMatched);
+}
+
 TEST_CASE("probe book: set_interval changes every configured peer", "[probe]") {
   ProbeBook book;
   book.add_peer(peer_info(0, 3, 100), 0);

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "causeway/fwd/probe.h"
 #include "causeway/tun/device.h"
 #include "dataplane/packet_meta.h"
@@ -30,6 +32,7 @@
 #include "dataplane/wire.h"
 #include "dataplane/worker.h"
 #include "runtime/route_table.h"
+#include "runtime/traffic_classes.h"
 
 using namespace causeway;
 using namespace causeway::fwd;
@@ -131,6 +134,9 @@ struct Env {
   rte_rcu_qsbr* qsbr = nullptr;
   std::unique_ptr<RouteTable> routes;
   rte_ring* punt_ring = nullptr;
+  static constexpr unsigned kHandshakeRing = 64;     // holds 63
+  static constexpr unsigned kHandshakeReserve = 16;  // of which initiations leave 16
+  rte_ring* handshake_ring = nullptr;
   std::atomic<bool> armed{false}, quit{false};
   DataplaneShared shared;
   std::unique_ptr<WorkerCounters> counters = std::make_unique<WorkerCounters>();
@@ -140,7 +146,16 @@ struct Env {
   std::unique_ptr<PathGroupTable> groups = std::make_unique<PathGroupTable>();
   std::array<std::uint16_t, kVlanIds> vlan_tables[2];
   std::unique_ptr<tun::Device> pop, far;
-  tun::PeerId pop_peer, far_peer;
+  tun::PeerId pop_peer, far_peer, pop_peer2;
+
+  // Every class of `g` uses all of `members`.
+  static void set_members(PathGroup& g, std::initializer_list<PathMember> members) {
+    g = PathGroup{};
+    for (const PathMember& m : members) g.members[g.n_members++] = m;
+    for (unsigned c = 0; c < kTrafficClassSlots; ++c) {
+      for (std::uint8_t i = 0; i < g.n_members; ++i) g.active[c][g.n_active[c]++] = i;
+    }
+  }
 
   static Env& get() {
     static Env env;
@@ -173,9 +188,14 @@ struct Env {
     fc.v6_max_routes = 1024;
     fc.v6_tbl8_groups = 64;
     fc.max_next_hops = 64;
-    routes = std::move(RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr).value());
+    auto created = RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr);
+    if (!created) FAIL(created.error().message);
+    routes = std::move(created).value();
     punt_ring = rte_ring_create("td_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
     REQUIRE(punt_ring != nullptr);
+    handshake_ring =
+        rte_ring_create("td_handshake", kHandshakeRing, static_cast<int>(rte_socket_id()), 0);
+    REQUIRE(handshake_ring != nullptr);
 
     // Port 0 = LAN 10.1.0.1/24, port 1 = WAN 10.9.0.1/24. The remote site goes into path group
     // 1, the empty path group 2 has no member; the far PoP (also the WAN gateway for
@@ -247,6 +267,8 @@ struct Env {
     pop->receive(now(), ep_far, a.sent.at(0), b);  // confirms the PoP's session
     REQUIRE(pop->data_path().can_send(now(), pop_peer));
 
+    tunnels.handshake_ring = handshake_ring;
+    tunnels.handshake_reserve = kHandshakeReserve;
     tunnels.n_tunnels = 1;
     tunnels.tunnels[0] =
         TunnelListener{&pop->data_path(), kListenPort, (1u << 1) | (1u << kWanSub)};
@@ -256,8 +278,19 @@ struct Env {
     tunnels.local[1].n4 = 1;
     std::memcpy(tunnels.local[kWanSub].v4[0], IpAddress::parse("10.7.0.1")->bytes.data(), 4);
     tunnels.local[kWanSub].n4 = 1;
-    groups->groups[1].n_active = 1;
-    groups->groups[1].active[0] = PathMember{0, pop_peer};
+    // A second peer of this PoP (10.9.0.3), never handshaken: packets for it are punted with
+    // its id (PuntReason::kTunnelNoSession), which shows which member a packet was given.
+    tun::Key32 k2{};
+    k2[1] = 3;  // byte 0 is clamped: 1, 2 and 3 there give the same key
+    tun::Device other;
+    REQUIRE(other.set_private_key(k2));
+    tun::PeerConfig to_other;
+    to_other.public_key = other.public_key();
+    to_other.endpoint = tun::Endpoint{*IpAddress::parse("10.9.0.3"), kFarPort};
+    auto added = pop->add_peer(to_other);
+    if (!added) FAIL(added.error().message);
+    pop_peer2 = added.value();
+    set_members(groups->groups[1], {PathMember{0, pop_peer}});
     tunnels.path_groups.store(groups.get());
     shared.tunnels = &tunnels;
 
@@ -288,7 +321,10 @@ struct BurstResult {
   std::vector<rte_mbuf*> punted;  // freed by the caller after inspection
 };
 
-BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames) {
+// Runs one burst; what went to the punt ring (and, unless told otherwise, to the handshake ring)
+// is returned in `punted`.
+BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames,
+                bool drain_handshakes = true) {
   Env& env = Env::get();
   std::vector<rte_mbuf*> pkts;
   for (const Bytes& f : frames) {
@@ -313,6 +349,11 @@ BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames) {
   void* obj = nullptr;
   while (rte_ring_dequeue(env.punt_ring, &obj) == 0) {
     r.punted.push_back(static_cast<rte_mbuf*>(obj));
+  }
+  if (drain_handshakes) {
+    while (rte_ring_dequeue(env.handshake_ring, &obj) == 0) {
+      r.punted.push_back(static_cast<rte_mbuf*>(obj));
+    }
   }
   return r;
 }
@@ -512,7 +553,112 @@ TEST_CASE("Path-group output through a WAN subinterface: tag pushed, physical po
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }
 
+TEST_CASE("Handshake floods: a per-source rate limit, then a bounded ring to the control thread",
+          "[tunnel][flood]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  Bytes initiation(148, 0);
+  initiation[0] = tun::kMessageHandshakeInitiation;
+  auto from = [&](const std::string& src) {
+    Bytes ip = ip4_udp(28 + initiation.size(), src.c_str(), "10.9.0.1", kListenPort);
+    wire::store_be16(ip.data() + 20, kFarPort);
+    std::memcpy(ip.data() + 28, initiation.data(), initiation.size());
+    return frame(kWanMac, ip);
+  };
+  const std::uint64_t limited = env.drops(DropReason::tunnel_handshake_rate_limited);
+  const std::uint64_t full = env.drops(DropReason::tunnel_handshake_queue_full);
+
+  // One source floods (31 messages in a burst) while another sends one: the flooding source
+  // gets its burst allowance through, the other source is not affected.
+  std::vector<Bytes> burst(31, from("10.9.5.1"));
+  burst.push_back(from("10.9.5.2"));
+  const auto t0 = std::chrono::steady_clock::now();
+  BurstResult res = run(1, burst);
+  const auto burst_size = static_cast<std::size_t>(HandshakeLimiter::kBurst);
+  REQUIRE(res.punted.size() == burst_size + 1);
+  CHECK(src4(rte_pktmbuf_mtod(res.punted.back(), const std::uint8_t*) + 14) == "10.9.5.2");
+  for (rte_mbuf* m : res.punted) CHECK(meta(m).punt == PuntReason::kTunnelHandshake);
+  CHECK(env.drops(DropReason::tunnel_handshake_rate_limited) == limited + 31 - burst_size);
+  free_all(res.punted);
+  // Right after, the flooding source has only the tokens refilled since (one per 20 ms).
+  res = run(1, std::vector<Bytes>(32, from("10.9.5.1")));
+  const auto refilled = static_cast<std::size_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count() /
+      HandshakeLimiter::kCostNs);
+  CHECK(res.punted.size() <= refilled);
+  CHECK(env.drops(DropReason::tunnel_handshake_rate_limited) ==
+        limited + 31 - burst_size + 32 - res.punted.size());
+  free_all(res.punted);
+
+  // Many sources (each within its rate) while the control thread does not read: initiations
+  // fill the ring but for the reserve (47 of 63), the rest is dropped and counted; responses and
+  // cookie replies still get in, up to the ring's size; nothing leaks.
+  constexpr unsigned kFree = Env::kHandshakeRing - 1;
+  constexpr unsigned kForInitiations = kFree - Env::kHandshakeReserve;
+  for (int b = 0; b < 3; ++b) {
+    std::vector<Bytes> many;
+    for (int i = 0; i < 32; ++i) many.push_back(from(fmt::format("10.9.{}.{}", 10 + b, i + 1)));
+    res = run(1, many, /*drain_handshakes=*/false);
+    CHECK(res.punted.empty());
+  }
+  CHECK(rte_ring_count(env.handshake_ring) == kForInitiations);
+  CHECK(env.drops(DropReason::tunnel_handshake_queue_full) == full + 96 - kForInitiations);
+  Bytes response(92, 0);
+  response[0] = tun::kMessageHandshakeResponse;
+  std::vector<Bytes> replies;
+  for (int i = 0; i < 20; ++i) {
+    Bytes ip = ip4_udp(28 + response.size(), fmt::format("10.9.20.{}", i + 1).c_str(), "10.9.0.1",
+                       kListenPort);
+    wire::store_be16(ip.data() + 20, kFarPort);
+    std::memcpy(ip.data() + 28, response.data(), response.size());
+    replies.push_back(frame(kWanMac, ip));
+  }
+  res = run(1, replies, /*drain_handshakes=*/false);
+  CHECK(res.punted.empty());
+  CHECK(rte_ring_count(env.handshake_ring) == kFree);
+  CHECK(env.drops(DropReason::tunnel_handshake_queue_full) ==
+        full + 96 - kForInitiations + 20 - Env::kHandshakeReserve);
+  res = run(1, {});
+  CHECK(res.punted.size() == kFree);
+  free_all(res.punted);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("HandshakeLimiter: per IPv4 address or IPv6 /64, 50 per second, burst 20",
+          "[tunnel][flood]") {
+  auto limiter = std::make_unique<HandshakeLimiter>();
+  auto v6 = [](const char* text) { return IpAddress::parse(text)->bytes; };
+  auto v4 = [](const char* text) { return IpAddress::parse(text)->bytes; };
+  const auto a = v6("2001:db8:1:2::1"), same64 = v6("2001:db8:1:2:ffff::9"),
+             other = v6("2001:db8:1:3::1");
+  const auto b = v4("192.0.2.1");
+  const std::int64_t t0 = 1'000'000'000;
+  auto passed = [&](const auto& addr, bool is_v4, int n, std::int64_t now) {
+    int ok = 0;
+    for (int i = 0; i < n; ++i) ok += limiter->allow(addr.data(), is_v4, now) ? 1 : 0;
+    return ok;
+  };
+  CHECK(passed(a, false, 15, t0) == 15);
+  CHECK(passed(same64, false, 15, t0) == 5);  // the same /64: one bucket of 20
+  CHECK(passed(other, false, 25, t0) == 20);  // another /64: its own bucket
+  CHECK(passed(b, true, 25, t0) == 20);
+  // Refill: one token per 20 ms, never more than the burst.
+  CHECK(passed(a, false, 10, t0 + 100'000'000) == 5);
+  CHECK(passed(b, true, 30, t0 + 10'000'000'000) == 20);
+}
+
 namespace {
+
+// `ip4_udp` with DSCP `dscp` (header checksum recomputed) and UDP source port `sport`.
+Bytes marked(std::uint8_t dscp, std::uint16_t sport, const char* dst = "10.4.0.9") {
+  Bytes p = ip4_udp(120, "10.1.0.5", dst, 5004);
+  p[1] = static_cast<std::uint8_t>(dscp << 2);
+  wire::store_be16(p.data() + 20, sport);
+  wire::store_be16(p.data() + 10, 0);
+  wire::store_be16(p.data() + 10, wire::csum_fold(wire::csum_add(0, p.data(), 20)));
+  return p;
+}
 
 // An SLA probe (probe.h) from the far PoP's overlay address to ours.
 Bytes probe_packet(probe::Type type, std::uint32_t seq) {
@@ -527,6 +673,83 @@ Bytes probe_packet(probe::Type type, std::uint32_t seq) {
 }
 
 }  // namespace
+
+TEST_CASE("Traffic classes pick the member: per-class active sets, drop, ECMP by flow",
+          "[tunnel][traffic_class]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const std::uint64_t no_path = env.drops(DropReason::tunnel_no_path);
+  // Path group 4 = {peer 1 (session up), peer 2 (no session)}. Class 1 (EF) uses peer 2 only,
+  // class 2 (AF11) is dropped, class 3 (AF21) spreads over both, class 0 uses peer 1.
+  std::vector<RouteChange> rc(1);
+  rc[0].spec = RouteSpec{*IpPrefix::parse("10.4.0.0/16"), NextHopKind::kPathGroup, 4, {}};
+  REQUIRE(env.routes->apply(RouteSource::kConfig, rc));
+  auto spec = fwd::ctl::parse_traffic_classes(nlohmann::json::parse(R"({"classes": [
+      {"id": 1, "dscp": [46]}, {"id": 2, "dscp": [10]}, {"id": 3, "dscp": [18]}]})"));
+  REQUIRE(spec);
+  auto table = std::make_unique<PathGroupTable>();
+  *table = *env.groups;
+  table->classes = compile_traffic_classes(spec.value()).value();
+  PathGroup& g = table->groups[4];
+  Env::set_members(g, {PathMember{0, env.pop_peer}, PathMember{0, env.pop_peer2}});
+  for (unsigned c = 0; c < kTrafficClassSlots; ++c) {
+    g.n_active[c] = 1;
+    g.active[c][0] = 0;
+  }
+  g.active[1][0] = 1;
+  g.n_active[2] = 0;
+  g.n_active[3] = 2;
+  g.active[3][1] = 1;
+  env.tunnels.path_groups.store(table.get());
+
+  BurstResult r = run(0, {frame(kLanMac, marked(46, 1000)), frame(kLanMac, marked(0, 1000)),
+                          frame(kLanMac, marked(10, 1000)), frame(kLanMac, marked(46, 1001))});
+  // EF -> peer 2 (punted for its handshake, with its id), BE -> peer 1 (encrypted and sent),
+  // AF11 -> dropped.
+  REQUIRE(r.punted.size() == 2);
+  for (rte_mbuf* m : r.punted) {
+    CHECK(meta(m).punt == PuntReason::kTunnelNoSession);
+    CHECK(meta(m).next_hop == env.pop_peer2.value());
+  }
+  REQUIRE(r.tx[1].size() == 1);
+  CHECK(dst4(r.tx[1][0].data() + 14) == "10.9.0.2");
+  CHECK(env.drops(DropReason::tunnel_no_path) == no_path + 1);
+  free_all(r.punted);
+
+  // AF21: 64 flows over both members; each flow keeps its member when sent again.
+  std::vector<Bytes> flows;
+  for (std::uint16_t f = 0; f < 64; ++f) flows.push_back(frame(kLanMac, marked(18, 2000 + f)));
+  std::vector<int> first_member;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<int> member;
+    for (const Bytes& f : flows) {
+      BurstResult one = run(0, {f});
+      const bool to_peer2 = one.punted.size() == 1;
+      CHECK(one.punted.size() + one.tx[1].size() == 1);
+      member.push_back(to_peer2 ? 2 : 1);
+      free_all(one.punted);
+    }
+    if (round == 0) {
+      first_member = member;
+    } else {
+      CHECK(member == first_member);
+    }
+  }
+  const auto to_peer2 = std::count(first_member.begin(), first_member.end(), 2);
+  CHECK(to_peer2 > 8);  // about half of 64; both members carry flows
+  CHECK(to_peer2 < 56);
+
+  // An empty class table: every packet is class 0 (peer 1), EF included.
+  table->classes = TrafficClassifier{};
+  BurstResult plain = run(0, {frame(kLanMac, marked(46, 1000))});
+  CHECK(plain.punted.empty());
+  CHECK(plain.tx[1].size() == 1);
+
+  env.tunnels.path_groups.store(env.groups.get());
+  rc[0].remove = true;
+  REQUIRE(env.routes->apply(RouteSource::kConfig, rc));
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
 
 TEST_CASE(
     "Decrypted packets to the tunnel's own address: probes reflected, replies and the rest "

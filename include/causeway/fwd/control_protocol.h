@@ -46,13 +46,19 @@ enum class MsgType : std::uint16_t {
   kGetPathGroups = 10,  // {} -> {"path_groups": [{id, members: [...], active: [...]}]}
   // {"id": N, "members": [{"tunnel": "wg0", "peer": "name|base64 key"}], "active": [...]}
   // -> {"id": N}: replaces group N whole (active empty = every member; members empty deletes).
+  // Optional "classes": [{"class": C, "active": [members...]}]: the active set of traffic class
+  // C (an empty list drops the class); a class without an entry uses "active".
   kSetPathGroup = 11,
   // SLA probe events (sent / reply), read with a cursor (docs/control-socket.md):
   // {"cursor": N} (0 = the oldest kept) -> {"cursor": M, "missed": K, "events": [{"tunnel",
-  // "peer", "public_key", "kind": "sent"|"reply", "seq", "ns", "rtt_ns" (reply)}]}.
+  // "peer", "public_key", "kind": "sent"|"reply", "seq", "ns", "rtt_ns" (reply)}]};
+  // ns is CLOCK_MONOTONIC of the forwarder host.
   kGetProbeEvents = 12,
   // {"interval_ms": N} (0 = off, or 10..60000) -> {"peers": n}: every probing peer.
   kSetProbeInterval = 13,
+  // {"classes": [{"id": 1..15, "name", "dscp", "protocol", "ports", "prefixes", ...}]} ->
+  // {"classes": n}: replaces the traffic class table whole (include/causeway/fwd/steering_codec.h).
+  kSetTrafficClasses = 14,
 };
 
 struct Header {

@@ -5,6 +5,8 @@
 //   rt_frr_apply --raw FRR.conf CONFIG_PATH PATHSPACE      (apply a given frr.conf as is)
 //   rt_frr_apply --sla INTENT.yaml CONFIG_PATH PATHSPACE class=state...
 //                                    (only the carrier route-map, as a vtysh -f fragment)
+//   rt_frr_apply --repair-bfd INTENT.yaml CONFIG_PATH PATHSPACE
+//                                    (one pass of routed's BFD registration watchdog)
 // Prints what changed; on error prints the message and exits 1.
 #include <cstring>
 #include <fstream>
@@ -24,7 +26,25 @@ int main(int argc, char** argv) {
   }
   const bool raw = std::strcmp(argv[1], "--raw") == 0;
   const bool sla_only = std::strcmp(argv[1], "--sla") == 0;
-  const int first = raw || sla_only ? 2 : 1;
+  const bool repair = std::strcmp(argv[1], "--repair-bfd") == 0;
+  const int first = raw || sla_only || repair ? 2 : 1;
+  if (repair) {
+    auto parsed = intent::load_intent(argv[first]);
+    if (!parsed) {
+      std::cerr << "invalid intent: " << parsed.error().message << "\n";
+      return 1;
+    }
+    frr::ApplyOptions options;
+    options.config_path = argv[first + 1];
+    options.pathspace = argv[first + 2];
+    auto repaired = frr::FrrApplier(options).repair_bfd(parsed.value());
+    if (!repaired) {
+      std::cerr << "repair failed: " << repaired.error().message << "\n";
+      return 1;
+    }
+    for (const auto& a : repaired.value()) std::cout << "repaired " << a << "\n";
+    return 0;
+  }
   std::string text;
   if (raw) {
     std::ifstream in(argv[first]);

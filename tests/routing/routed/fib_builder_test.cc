@@ -254,6 +254,49 @@ TEST_CASE("FibBuilder: skipped routes are counted; overlay routes go to the prog
   CHECK(st.overlay == 0);
 }
 
+// A programmer that names path groups (as ForwarderPathProgrammer does): fra1 -> group 1.
+class GroupProgrammer final : public PathProgrammer {
+ public:
+  void set_route(const OverlayRoute& r) override { routes[r.key] = r; }
+  void remove_route(const fpm::RouteKey& k) override { routes.erase(k); }
+  void reset() override {}
+  void set_class_paths(const std::string&, const std::string&,
+                       const std::vector<sla::PathId>&) override {}
+  std::optional<std::uint16_t> path_group(const std::string& pop) const override {
+    if (pop == "fra1") return 1;
+    return std::nullopt;
+  }
+  std::map<fpm::RouteKey, OverlayRoute> routes;
+};
+
+TEST_CASE(
+    "FibBuilder: overlay routes of a PoP with a path group are installed as kind 5, kept by "
+    "the sweep, withdrawn with the route") {
+  FakeForwarder fwd;
+  GroupProgrammer prog;
+  FibBuilder fib(fwd, prog, OverlayPeers{{A("10.255.0.2"), "fra1"}, {A("10.255.0.3"), "lon1"}});
+  fib.apply(std::vector{add(gw_route("10.2.0.0/16", {{"10.255.0.2", 3}})),
+                        add(gw_route("10.3.0.0/16", {{"10.255.0.3", 3}}))});
+  fib.set_zebra_synced();
+  fib.process();
+  // fra1's route points at group 1 in the forwarder; lon1 has no group: recorded only.
+  REQUIRE(fwd.fib.size() == 1);
+  const ctl::RouteUpdate& u = fwd.fib.at(P("10.2.0.0/16"));
+  CHECK(u.kind == ctl::RouteKind::kPathGroup);
+  CHECK(u.port == 1);
+  CHECK(!u.gateway);
+  CHECK(prog.routes.size() == 2);
+  CHECK(fwd.listings == 1);  // swept: the group route is ours and stays
+  CHECK(fwd.fib.contains(P("10.2.0.0/16")));
+  CHECK(fib.status().installed == 1);
+  CHECK(fib.status().overlay == 2);
+  // Withdrawn: deleted from the forwarder and from the programmer.
+  fib.apply(std::vector{del(gw_route("10.2.0.0/16", {{"10.255.0.2", 3}}))});
+  fib.process();
+  CHECK(fwd.fib.empty());
+  CHECK(prog.routes.size() == 1);
+}
+
 TEST_CASE("FibBuilder: restart resync sweeps stale routes only after zebra's snapshot") {
   FakeForwarder fwd;
   // What the previous routed left: one route still in zebra, one stale, one stale route
