@@ -60,22 +60,29 @@ inline bool ip4_header_checksum_ok(const std::uint8_t* ip, std::uint32_t ihl) no
 }
 
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one changed 16-bit word.
-inline void csum_replace16(std::uint8_t* csum, std::uint16_t old_word,
-                           std::uint16_t new_word) noexcept {
-  std::uint32_t sum = static_cast<std::uint16_t>(~load_be16(csum));
+inline std::uint16_t csum_replace16(std::uint16_t csum, std::uint16_t old_word,
+                                    std::uint16_t new_word) noexcept {
+  std::uint32_t sum = static_cast<std::uint16_t>(~csum);
   sum += static_cast<std::uint16_t>(~old_word);
   sum += new_word;
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
-  store_be16(csum, static_cast<std::uint16_t>(~sum));
+  return static_cast<std::uint16_t>(~sum);
+}
+
+// IPv4 header bytes 8..11 (TTL, protocol, checksum; as BurstState::ttl_word holds them) with
+// the TTL minus one and the checksum updated for it.
+inline std::uint32_t ttl_word_decremented(std::uint32_t w) noexcept {
+  const auto old_word = static_cast<std::uint16_t>(w >> 16);
+  const auto new_word = static_cast<std::uint16_t>(old_word - 0x100);
+  return std::uint32_t{new_word} << 16 |
+         csum_replace16(static_cast<std::uint16_t>(w), old_word, new_word);
 }
 
 // TTL (with the RFC 1624 checksum update) or hop limit minus one.
 inline void rewrite_ip(std::uint8_t* ip, bool v4) noexcept {
   if (v4) {
-    const std::uint16_t old_word = load_be16(ip + kIp4OffTtl);
-    ip[kIp4OffTtl] -= 1;
-    csum_replace16(ip + kIp4OffChecksum, old_word, load_be16(ip + kIp4OffTtl));
+    store_be32(ip + kIp4OffTtl, ttl_word_decremented(load_be32(ip + kIp4OffTtl)));
   } else {
     ip[kIp6OffHopLimit] -= 1;
   }
@@ -198,9 +205,9 @@ inline bool eth_input(WorkerContext& ctx, const DataplanePort& port, std::uint32
   return true;
 }
 
-// Validates the IPv4 header at `ip` and stores the destination (host order) in `dst`.
-inline bool ip4_input(WorkerContext& ctx, rte_mbuf* m, std::uint8_t* ip, std::uint32_t avail,
-                      std::uint32_t& dst) noexcept {
+// Validates the IPv4 header at `ip`.
+inline bool ip4_input(WorkerContext& ctx, rte_mbuf* m, std::uint8_t* ip,
+                      std::uint32_t avail) noexcept {
   if (avail < kIp4MinHeaderLen) {
     drop(ctx, m, DropReason::ip4_truncated);
     return false;
@@ -240,7 +247,6 @@ inline bool ip4_input(WorkerContext& ctx, rte_mbuf* m, std::uint8_t* ip, std::ui
     return false;
   }
   if (total < avail) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(avail - total));
-  dst = load_be32(ip + kIp4OffDst);
   return true;
 }
 
@@ -307,15 +313,14 @@ std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
     std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kEthHeaderLen);
     const std::uint32_t avail = m->data_len - kEthHeaderLen;
     if (family == 4) {
-      std::uint32_t dst;
-      if (!ip4_input(ctx, m, ip, avail, dst)) continue;
+      if (!ip4_input(ctx, m, ip, avail)) continue;
       // The FIB entry is loaded by fib_lookup, a few dozen packets later: fetch it now.
-      rte_prefetch0(fib.tbl24_entry(dst));
-      ctx.burst.dst4[keep] = dst;
+      rte_prefetch0(fib.tbl24_entry(load_be32(ip + kIp4OffDst)));
     } else {
       if (!ip6_input(ctx, m, ip, avail)) continue;
       ++n_v6;
     }
+    ctx.burst.set(keep, ip - kEthHeaderLen, m->data_len, family == 4);
     // After vlan_input the tag is gone (the IP header is at kEthHeaderLen either way) and the
     // listener is looked up on the receiving interface, the subinterface of a tagged frame.
     if (ts != nullptr &&
@@ -345,12 +350,10 @@ std::uint16_t fib_lookup(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept
   std::uint16_t v6_idx[kBurstSize];
   unsigned n6 = 0;
   for (std::uint16_t i = 0; i < pkts.size(); ++i) {
-    rte_mbuf* m = pkts[i];
-    if (family_of(m) == 4) {
+    if (b.family[i] == 4) {
       b.nh[i] = fib.lookup4(b.dst4[i]);
     } else {
-      std::memcpy(v6_dst[n6],
-                  rte_pktmbuf_mtod_offset(m, const std::uint8_t*, kEthHeaderLen) + kIp6OffDst, 16);
+      std::memcpy(v6_dst[n6], b.frame[i] + kEthHeaderLen + kIp6OffDst, 16);
       v6_idx[n6++] = i;
     }
   }
@@ -390,15 +393,18 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       case NextHopKind::kConnected:
         break;
     }
-    std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kEthHeaderLen);
-    const bool v4 = all_v4 || family_of(m) == 4;
-    if ((v4 ? ip[kIp4OffTtl] : ip[kIp6OffHopLimit]) <= 1) {
+    // The frame is only written from here on: its TTL, checksum and length are in b.
+    std::uint8_t* eth = b.frame[i];
+    const bool v4 = all_v4 || b.family[i] == 4;
+    const std::uint32_t ttl_word = b.ttl_word[i];
+    if ((v4 ? ttl_word >> 24 : eth[kEthHeaderLen + kIp6OffHopLimit]) <= 1) {
       drop_with_icmp(ctx, m, v4 ? DropReason::ip4_ttl_expired : DropReason::ip6_hop_limit_expired,
                      PuntReason::kTimeExceeded);
       continue;
     }
     const std::uint16_t mtu = sh.ports[nh.port].mtu;  // the subinterface's, if one
-    if (m->data_len - kEthHeaderLen > mtu) {
+    std::uint16_t len = b.len[i];
+    if (len - kEthHeaderLen > mtu) {
       meta(m).mtu = mtu;
       drop_with_icmp(ctx, m, DropReason::mtu_exceeded, PuntReason::kTooBig);
       continue;
@@ -410,15 +416,23 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
       punt(ctx, m, PuntReason::kResolve);
       continue;
     }
-    // Forwarded: the rewrite is done here, while the header is in hand (one pass less).
-    rewrite_ip(ip, v4);
+    // Forwarded: the rewrite is done here (one pass less), with stores only.
+    if (v4) {
+      store_be32(eth + kEthHeaderLen + kIp4OffTtl, ttl_word_decremented(ttl_word));
+    } else {
+      eth[kEthHeaderLen + kIp6OffHopLimit] -= 1;
+    }
     const DataplanePort& out = sh.ports[nh.port];
-    rewrite_eth(rte_pktmbuf_mtod(m, std::uint8_t*), mac, out.mac);
-    if (out.vlan_tci != 0 && !push_vlan_tag(m, out.vlan_tci)) [[unlikely]] {
-      drop(ctx, m, DropReason::no_buffer);
-      continue;
+    rewrite_eth(eth, mac, out.mac);
+    if (out.vlan_tci != 0) [[unlikely]] {
+      if (!push_vlan_tag(m, out.vlan_tci)) {
+        drop(ctx, m, DropReason::no_buffer);
+        continue;
+      }
+      len += kVlanTagLen;
     }
     b.out_port[keep] = out.tx_port;
+    b.len[keep] = len;
     pkts[keep++] = m;
   }
   return keep;

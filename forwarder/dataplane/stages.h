@@ -21,15 +21,17 @@ namespace causeway::fwd {
 //  an 802.1Q tag of a configured subinterface is stripped (mbuf vlan_tci + RX_VLAN_STRIPPED
 //  say which; punt() maps it back to the subinterface), stacked tags and unknown ids dropped;
 //  L3 (ip4_input/ip6_input): IPv4 header/checksum/lengths, IPv6 lengths, martians; ND is
-//  punted. Out: burst.dst4 (IPv4 destination, its FIB entry prefetched), burst.n_v6,
+//  punted. Before all that, one pass prefetches each frame's would-be FIB entry. Out: per
+//  packet burst.frame/len/family/ttl_word and burst.dst4 (IPv4 destination), burst.n_v6,
 //  burst.tunnel_candidates (UDP to a tunnel's listen port; tunnel_input, tunnel_stages.h).
 std::uint16_t input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
 // FIB lookups (IPv4 from burst.dst4; IPv6 in one bulk call). Out: burst.nh.
 std::uint16_t fib_lookup(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
 // Next-hop kind, TTL/hop limit, output MTU, neighbour MAC; then, for the packets it keeps,
-// the rewrite: TTL/hop-limit decrement (incremental checksum) and Ethernet header.
-// Out: burst.out_port. Packets of path-group routes are set aside in ctx.tunnel_out (with
-// their next hop in ctx.tunnel_out_nh) for tunnel_output.
+// the rewrite: TTL/hop-limit decrement (incremental checksum) and Ethernet header, from the
+// values input left in ctx.burst (an IPv4 frame is only written, not read again).
+// Out: burst.out_port, burst.len. Packets of path-group routes are set aside in ctx.tunnel_out
+// (with their next hop in ctx.tunnel_out_nh) for tunnel_output.
 std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
 
 // Inserts an 802.1Q tag with `tci` after the MAC addresses of an untagged frame; false if

@@ -245,8 +245,8 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
       for (unsigned k = 0; k < n; ++k) tw.bufs[idx[k]] = group[k];
     }
   }
-  // Pass 3: survivors in order, burst.dst4 moved with them; inner packets become the frame and
-  // their destination (and family, for burst.n_v6) replace the outer datagram's.
+  // Pass 3: survivors in order, their burst values moved with them; inner packets become the
+  // frame and their values (and family, for burst.n_v6) replace the outer datagram's.
   std::uint16_t keep = 0;
   unsigned d = 0;
   int n_v6 = b.n_v6;
@@ -257,7 +257,7 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
     if ((ours & (1u << i)) == 0) {
-      b.dst4[keep] = b.dst4[i];
+      b.move(keep, static_cast<unsigned>(i));
       pkts[keep++] = m;
       continue;
     }
@@ -289,11 +289,8 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
         deliver_local(ctx, ts, m, pb.data, pb.len, tunnel, pb.peer, now);
         continue;
       }
-      if (v4) {
-        b.dst4[keep] = load_be32(pb.data + kIp4OffDst);
-      } else {
-        ++n_v6;
-      }
+      b.set(keep, frame, m->data_len, v4);
+      if (!v4) ++n_v6;
       pkts[keep++] = m;
       continue;
     }

@@ -199,7 +199,7 @@ inline bool tunnel_candidate(const TunnelShared& ts, std::uint16_t in_port, cons
 }
 
 // Stage: classify and decrypt the packets input marked; inner packets replace their datagrams
-// in place (ctx.burst.dst4 and n_v6 follow the inner packet).
+// in place (their ctx.burst values and n_v6 follow the inner packet).
 std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
 // Encrypts and sends ctx.tunnel_out (filled by next_hop, and by tunnel_input for reflected
 // probes); clears it.

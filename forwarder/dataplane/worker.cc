@@ -41,7 +41,7 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
   s = s.first(tunnel_input(ctx, s));  // returns at once for a burst input marked nothing in
   s = s.first(fib_lookup(ctx, s));
   s = s.first(next_hop(ctx, s));
-  tx_enqueue_burst(ctx, s, ctx.burst.out_port);
+  tx_enqueue_burst(ctx, s, ctx.burst.out_port, ctx.burst.len);
   if (ctx.n_tunnel_out) tunnel_output(ctx);  // next_hop's path-group packets
 
   if (ctx.n_punt) hand_punts_to_control(ctx);
@@ -86,8 +86,8 @@ bool tx_enqueue_interface(WorkerContext& ctx, std::uint16_t ifx, rte_mbuf* m) no
   return true;
 }
 
-void tx_enqueue_burst(WorkerContext& ctx, std::span<rte_mbuf*> pkts,
-                      const std::uint16_t* ports) noexcept {
+void tx_enqueue_burst(WorkerContext& ctx, std::span<rte_mbuf*> pkts, const std::uint16_t* ports,
+                      const std::uint16_t* lens) noexcept {
   std::size_t i = 0;
   while (i < pkts.size()) {
     const std::uint16_t port = ports[i];
@@ -96,7 +96,7 @@ void tx_enqueue_burst(WorkerContext& ctx, std::span<rte_mbuf*> pkts,
     std::uint64_t bytes = b.bytes;
     for (; i < pkts.size() && ports[i] == port; ++i) {
       b.pkts[n++] = pkts[i];
-      bytes += pkts[i]->pkt_len;
+      bytes += lens[i];
       if (n == kTxBufferSize) {
         b.n = n;
         b.bytes = bytes;

@@ -72,6 +72,7 @@ class Routed {
         frr_(frr_options(options)),
         signals_(io_, SIGHUP, SIGINT, SIGTERM),
         tick_(io_),
+        bfd_watch_(io_),
         sla_timer_(io_) {}
 
   std::string fwd_socket() const {
@@ -141,6 +142,7 @@ class Routed {
     std::thread steering_thread([this] { steering_loop(); });
     wait_signal();
     on_tick();
+    if (!options_.no_frr) watch_bfd();
     arm_sla();
     io_.run();
 
@@ -386,6 +388,31 @@ class Routed {
     });
   }
 
+  // The BFD registration watchdog (routing/frr/frr_config.h): every 10 s, on the FRR thread,
+  // with the intent of the moment (a copy: reloads change intent_ on this thread).
+  void watch_bfd() {
+    bfd_watch_.expires_after(std::chrono::seconds(10));
+    bfd_watch_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      asio::post(frr_io_, [this, intent = intent_] {
+        auto r = frr_.repair_bfd(intent);
+        if (!r) {
+          spdlog::debug("BFD watchdog: {}", r.error().message);
+          return;
+        }
+        if (r.value().empty()) return;
+        for (const auto& a : r.value()) {
+          spdlog::warn(
+              "BFD watchdog: bgpd never registered neighbour {} with bfdd; its BFD was "
+              "configured again",
+              a);
+        }
+        asio::post(io_, [this, n = r.value().size()] { board_.bfd_repairs += n; });
+      });
+      watch_bfd();
+    });
+  }
+
   void on_tick() {
     if (fpm_) {
       if (fpm_->connected() && !fpm_->core().state().snapshot_open()) fib_.set_zebra_synced();
@@ -486,6 +513,7 @@ class Routed {
   asio::io_context frr_io_;  // the FRR thread: vtysh and frr-reload.py run here
   asio::signal_set signals_;
   asio::steady_timer tick_;
+  asio::steady_timer bfd_watch_;
   asio::steady_timer sla_timer_;
   std::unique_ptr<fpm::Server> fpm_;
   std::unique_ptr<RoutedControlServer> control_;

@@ -144,6 +144,9 @@ std::vector<MetricFamily> RoutedCollector::Collect() const {
             static_cast<double>(b.reload_failures));
   f.counter("causeway_routed_frr_apply_failures_total", "FRR configuration applies that failed",
             static_cast<double>(b.frr_apply_failures));
+  f.counter("causeway_routed_bfd_repairs_total",
+            "BGP neighbours whose BFD session bgpd never registered, configured again",
+            static_cast<double>(b.bfd_repairs));
   return std::move(f.out);
 }
 
@@ -189,6 +192,7 @@ nlohmann::json status_json(const Board& b, const FibStatus& fib, const FibCounte
       {"reload_failures", b.reload_failures},
       {"frr_applies", b.frr_applies},
       {"frr_apply_failures", b.frr_apply_failures},
+      {"bfd_repairs", b.bfd_repairs},
   };
 }
 

@@ -35,6 +35,7 @@ struct Board {
   std::uint64_t reload_failures = 0;
   std::uint64_t frr_applies = 0;
   std::uint64_t frr_apply_failures = 0;
+  std::uint64_t bfd_repairs = 0;  // neighbours whose BFD the watchdog configured again
   // Path programmer and probe feed counters ("programmer_groups_sent", "probes_replies", ...)
   // and the paths without a tunnel peer at the last read of the forwarder's tunnels.
   std::vector<std::pair<std::string, std::uint64_t>> steering_events;

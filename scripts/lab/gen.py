@@ -193,9 +193,9 @@ def fwd_config(pop, ports, keys, run_dir, prefix, idle_sleep_us):
         "fib": {"v4_max_routes": 65536, "v4_tbl8_groups": 512, "v6_max_routes": 4096,
                 "v6_tbl8_groups": 512},
         "control_socket": os.path.join(run_dir, pop["name"], "fwd.sock"),
-        # Every PoP has tunnels wg-aws and wg-inet: each forwarder serves their WireGuard UAPI
-        # sockets in its own directory (the default, /var/run/wireguard, is one per host).
-        "uapi": {"socket_dir": os.path.join(run_dir, pop["name"], "wg")},
+        # Every PoP names its tunnels wg-aws and wg-inet: each serves the WireGuard UAPI from
+        # its own directory (lab_wg shows it to `wg` as /var/run/wireguard).
+        "uapi": {"socket_dir": os.path.join(run_dir, pop["name"], "wireguard")},
         "idle_sleep_max_us": idle_sleep_us,
     }
 

@@ -143,6 +143,15 @@ lab_topology() {
 
 # ---- the PoPs --------------------------------------------------------------------------------
 lab_ctl() { local pop=$1; shift; "$LAB_CTL" --socket "$LAB_RUN/$pop/fwd.sock" --routed-socket "$LAB_RUN/$pop/routed.sock" "$@"; }
+# lab_wg POP ARGS...: the unmodified `wg` tool against POP's forwarder. `wg` looks for UAPI
+# sockets in /var/run/wireguard only, so it runs in a private mount namespace where the PoP's
+# socket directory is mounted there.
+lab_wg() {
+  local pop=$1
+  shift
+  mkdir -p /var/run/wireguard
+  unshare -m sh -c 'mount --bind "$0" /var/run/wireguard && exec wg "$@"' "$LAB_RUN/$pop/wireguard" "$@"
+}
 lab_vtysh() { local pop=$1; shift; ip netns exec "${LAB_NS[$pop]}" vtysh -N "${LAB_NS[$pop]}" "$@"; }
 lab_birdc() { birdc -s "$LAB_RUN/noc/bird.ctl" "$@"; }
 

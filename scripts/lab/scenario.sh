@@ -42,6 +42,8 @@ scenario_up() {
 }
 
 scenario_tunnels() {
+  lab_say "tunnels of ${LAB_POPS[0]} (wg show, the unmodified WireGuard tool)"
+  lab_wg "${LAB_POPS[0]}" show
   lab_say "tunnels of ${LAB_POPS[0]} (causewayctl tunnels)"
   lab_ctl "${LAB_POPS[0]}" tunnels
   lab_say "path groups of ${LAB_POPS[0]}: one per remote PoP, one member per backbone"

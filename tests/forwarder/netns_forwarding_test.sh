@@ -130,15 +130,23 @@ PY
 }
 cw_check "counters account for the traffic and the drops" stats_sane
 
+# The mirrors persist across a restart (docs/forwarder-config.md): while the forwarder is down
+# they stay with their ifindex and addresses and the carrier off.
+lan0_ifindex() { ip -n "$FW" -o link show dev cw-lan0 | cut -d: -f1; }
+ifindex_before=$(lan0_ifindex)
 restart() {
   cw_stop "$FWD_PID" 10 || return 1
-  ! ip -n "$FW" link show cw-lan0 >/dev/null 2>&1 || return 1
+  ip -n "$FW" link show dev cw-lan0 | grep -q NO-CARRIER || return 1
+  ip -n "$FW" -o addr show dev cw-lan0 | grep -q "10.1.0.1/24" || return 1
   start_fwd
 }
-cw_check "forwarder stops cleanly and restarts" restart
+cw_check "forwarder stops cleanly (mirror kept, carrier off) and restarts" restart
+cw_check "the restarted forwarder attached to the same mirror" test "$(lan0_ifindex)" = "$ifindex_before"
 cw_check "forwarding after restart (IPv4)" ping_ok "$H1" 10.2.0.2
 cw_check "forwarding after restart (IPv6)" ping_ok "$H2" -6 fd00:1::2
 cw_stop "$FWD_PID" 10
+ip -n "$FW" link del cw-lan0
+ip -n "$FW" link del cw-lan1
 
 bad_config_refused() {
   sed 's/device: "net_af_packet1,iface=p1"/device: "net_af_packet1,iface=p1"\n    mtu: 99999/' \

@@ -132,11 +132,13 @@ stop_wireguard_go() {
   WGGO_PID=
   cw_wait_until 10 bash -c "! ip -n $B link show $WG >/dev/null 2>&1"
 }
-ping_ok() { # ping_ok NS ARGS...: every reply arrives, no duplicates (waits out a handshake)
+# ping_ok NS ARGS...: three replies within 15 s, no duplicates (waits out a handshake; on a
+# loaded 2-CPU machine one echo among them may be late or lost without the tunnel being down)
+ping_ok() {
   local ns=$1 out
   shift
   out=$(ip netns exec "$ns" ping -c 3 -i 0.2 -W 3 -w 15 "$@" 2>&1)
-  grep -q " 0% packet loss" <<<"$out" && ! grep -q DUP <<<"$out" && return 0
+  grep -q " 3 received" <<<"$out" && ! grep -q DUP <<<"$out" && return 0
   echo "$out" >&2
   return 1
 }

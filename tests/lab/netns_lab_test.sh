@@ -10,7 +10,7 @@
 #
 # Checks: `lab.sh up` starts the lab and runs its narrated scenario (no failed step); the
 # generated intents pass `causeway-routed --check`; each routed is synced; every peer of every
-# tunnel has a handshake; every site reaches every other over each backbone (the path groups
+# tunnel has a handshake, and `wg show` against a PoP says so; every site reaches every other over each backbone (the path groups
 # switched from aws to inet) with the RTT the emulator sets; a capture on each of the six
 # backbone links sees only WireGuard messages in UDP between the tunnel ports (and ARP), and
 # sees data; iperf3 TCP across the overlay; the NOC receives the announced prefixes with the
@@ -68,6 +68,15 @@ for pop in "${LAB_POPS[@]}"; do
   cw_check "$pop: a handshake with every peer of both tunnels" cw_wait_until 45 lab_tunnels_up "$pop" ||
     lab_ctl "$pop" tunnels >&2
 done
+# The unmodified `wg` tool against a PoP's forwarder: both tunnels, each peer with a handshake.
+wg_sees_handshakes() {
+  local pop=$1 dump
+  dump=$(lab_wg "$pop" show all dump) || return 1
+  # all-dump peer lines: iface pubkey psk endpoint allowed-ips latest-handshake rx tx keepalive
+  awk -F'\t' 'NF == 9 {peers++; if ($6 > 0) up++} END {exit !(peers == 4 && up == 4)}' <<<"$dump"
+}
+cw_check "wg show all (the unmodified tool) against ${LAB_POPS[0]}: 4 peers with a handshake" \
+  wg_sees_handshakes "${LAB_POPS[0]}" || lab_wg "${LAB_POPS[0]}" show >&2
 
 all_pairs_reach() {  # every site gets 5 echo replies from every other (lab_ping)
   local from to ok=0
