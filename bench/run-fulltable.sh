@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Full-table benchmark (issue 6): a BGP peer (BIRD) announces ROUTES distinct IPv4 prefixes to
+# FRR; zebra hands them to causeway-routed over FPM, routed to causeway-fwd over the control
+# socket. Measured per run, by polling with timestamps:
+#   - zebra: its RIB's route count (`show ip route summary json`, routesTotal),
+#   - the forwarder: its FIB's route count (`causewayctl stats --json`, .fib.routes),
+# the time each went from the first to the last of the new prefixes, the forwarder's lag behind
+# zebra at the end (forwarder last - zebra last), the loss of a 100 packets/s ping through the
+# forwarder to a destination on a separate, stable route while the table loads, and the RSS of
+# routed, the forwarder, zebra and bgpd. Then the same for the withdrawal of the whole table.
+#
+#   [h1] eth0 10.1.0.2 ---- p0 [fw: causeway-fwd lan0 10.1.0.1/24 | wan0 192.0.2.1/30] p1 ---- noc0 192.0.2.2 [b: BIRD]
+#                               zebra (-M dplane_fpm_nl) + staticd + bgpd, causeway-routed
+#   b: protocol `stable` announces 198.18.0.0/24 (198.18.0.1 on its lo: the ping's target);
+#      protocol `full` (disabled at start) announces ROUTES /24s from 32.0.0.0/8 upwards.
+#   A run: `birdc enable full` ... all in the forwarder, then `birdc disable full` ... all gone.
+#
+# Usage: sudo bench/run-fulltable.sh      (builds what it needs into BUILD_DIR)
+# Environment: RUNS (3), ROUTES (1000000), BUILD_DIR (build), SKIP_BUILD=1, POLL_S (0.05:
+#              forwarder), POLL_ZEBRA_S (0.1: zebra walks its table for the summary),
+#              DEADLINE_S (600: per phase).
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+source "$here/scripts/lib/netns.sh"
+RUNS=${RUNS:-3}
+ROUTES=${ROUTES:-1000000}
+BUILD_DIR=${BUILD_DIR:-$here/build}
+POLL_S=${POLL_S:-0.05}
+POLL_ZEBRA_S=${POLL_ZEBRA_S:-0.1}
+DEADLINE_S=${DEADLINE_S:-600}
+
+((EUID == 0)) || { echo "run-fulltable: needs root (namespaces)" >&2; exit 1; }
+((ROUTES >= 1 && ROUTES <= 16 * 65536)) || { echo "run-fulltable: ROUTES 1..1048576" >&2; exit 1; }
+for tool in vtysh bird birdc jq /usr/lib/frr/frr-reload.py /usr/lib/frr/zebra /usr/lib/frr/bgpd; do
+  command -v "$tool" >/dev/null || { echo "run-fulltable: missing $tool (scripts/install-deps.sh)" >&2; exit 1; }
+done
+if [[ -z ${SKIP_BUILD:-} ]]; then
+  cmake -S "$here" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+    cmake --build "$BUILD_DIR" -j2 --target causeway-fwd causeway-routed causewayctl >/dev/null ||
+    { echo "run-fulltable: build failed" >&2; exit 1; }
+fi
+FWD=$BUILD_DIR/forwarder/causeway-fwd
+ROUTED=$BUILD_DIR/routing/routed/causeway-routed
+CTL=$BUILD_DIR/forwarder/ctl/causewayctl
+for b in "$FWD" "$ROUTED" "$CTL"; do [[ -x $b ]] || { echo "run-fulltable: no $b" >&2; exit 1; }; done
+
+id=$$
+FW=cwft-fw-$id H1=cwft-h1-$id NB=cwft-b-$id
+tmp=$(mktemp -d /tmp/cwft.XXXXXX)
+sock=$tmp/fwd.sock
+rsock=$tmp/routed.sock
+fpm_port=$((20000 + id % 20000))
+POLLERS=()  # background pollers and the ping of the phase under way
+stop_pollers() {
+  local p
+  for p in "${POLLERS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  POLLERS=()
+}
+cleanup() {
+  stop_pollers
+  cw_cleanup
+  rm -rf "/etc/frr/$FW" "/var/run/frr/$FW" "$tmp"
+}
+trap cleanup EXIT
+die() { cw_log "run-fulltable: $*"; exit 1; }
+
+cw_ns_add "$FW"
+cw_ns_add "$H1"
+cw_ns_add "$NB"
+cw_veth "$FW" p0 "$H1" eth0
+cw_veth "$FW" p1 "$NB" noc0
+cw_prepare_dpdk_if "$FW" p0
+cw_prepare_dpdk_if "$FW" p1
+cw_prepare_host_if "$H1" eth0
+cw_prepare_host_if "$NB" noc0
+ip -n "$H1" addr add 10.1.0.2/24 dev eth0
+ip -n "$H1" route add default via 10.1.0.1
+ip -n "$NB" addr add 192.0.2.2/30 dev noc0
+ip -n "$NB" addr add 198.18.0.1/32 dev lo
+ip -n "$NB" route add 10.1.0.0/24 via 192.0.2.1
+
+# The IPv4 FIB (DIR-24-8 + RIB) lives outside DPDK memory; 512 MiB holds the mbufs and the two
+# small rte_fib6 copies (docs/forwarder-config.md).
+cat >"$tmp/fwd.yaml" <<YAML
+name: ft-$id
+dpdk: {workers: 1, lcores: "0-1", memory_mb: 512, file_prefix: cwft-$id}
+ports:
+  - name: lan0
+    device: "net_af_packet0,iface=p0"
+    mac: "02:00:00:00:01:01"
+    addresses: [10.1.0.1/24]
+  - name: wan0
+    device: "net_af_packet1,iface=p1"
+    mac: "02:00:00:00:02:01"
+    addresses: [192.0.2.1/30]
+fib: {v4_max_routes: 2097152, v4_tbl8_groups: 32768, v6_max_routes: 4096, v6_tbl8_groups: 512}
+control_socket: $sock
+YAML
+
+# Long BGP timers: bgpd and BIRD are busy for tens of seconds with a full table on a shared
+# 2-CPU machine, and a session reset would spoil the run.
+cat >"$tmp/intent.yaml" <<YAML
+version: 1
+identity:
+  pop: ft1
+  router_id: 10.255.0.1
+  private_key: ONZLyaC3KZ2HjjwL1v8mXb4cEiQdyhYKmKAB7/Yh0k8=
+  overlay_address: 10.255.0.1
+forwarder: {control_socket: $sock}
+fpm: {port: $fpm_port}
+backbones: [{name: inet}]
+ports:
+  - {name: lan0, role: lan, addresses: [10.1.0.1/24]}
+  - {name: wan0, role: wan, backbone: inet, addresses: [192.0.2.1/30]}
+peers:
+  - name: ft2
+    public_key: neAN2cKV57G8y8uIGu9qOv6LUSnex9JUaLcR0GNsSFI=
+    endpoints: {inet: 198.51.100.2}
+    overlay_address: 10.255.0.2
+sla_classes: [{name: rt, max_loss_pct: 1, max_latency_ms: 50, max_jitter_ms: 5}]
+traffic_classes:
+  - {name: voice, sla_class: rt, backbones: [inet]}
+bgp:
+  asn: 65001
+  keepalive_s: 60
+  hold_s: 180
+  neighbors:
+    - {name: noc, address: 192.0.2.2, asn: 64500}
+  announce: [10.1.0.0/16]
+YAML
+
+# ROUTES distinct /24s: 32.0.0.0/24, 32.0.1.0/24, ... (65536 per /8, up to 47.255.255.0/24);
+# none covers 10.1.0.0/16, 192.0.2.0/30 or 198.18.0.0/24.
+awk -v n="$ROUTES" 'BEGIN {
+  for (i = 0; i < n; i++)
+    printf "route %d.%d.%d.0/24 blackhole;\n", 32 + int(i / 65536), int(i / 256) % 256, i % 256
+}' >"$tmp/full-routes.conf"
+cat >"$tmp/bird.conf" <<BIRD
+router id 192.0.2.2;
+protocol device {}
+protocol static stable { ipv4; route 198.18.0.0/24 blackhole; }
+protocol static full {
+  disabled;
+  ipv4;
+  include "$tmp/full-routes.conf";
+}
+protocol bgp pop {
+  local 192.0.2.2 as 64500;
+  neighbor 192.0.2.1 as 65001;
+  hold time 180;
+  keepalive time 60;
+  ipv4 { import all; export where source = RTS_STATIC; };
+}
+BIRD
+
+ctl() { "$CTL" --socket "$sock" --routed-socket "$rsock" "$@"; }
+cw_spawn "$FW" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml"
+FWD_PID=$CW_LAST_PID
+cw_wait_until 60 ctl hello || { cat "$tmp/fwd.log" >&2; die "the forwarder did not start"; }
+
+mkdir -p "/etc/frr/$FW" "/var/run/frr/$FW"
+echo 'service integrated-vtysh-config' >"/etc/frr/$FW/vtysh.conf"
+chown -R frr:frr "/etc/frr/$FW" "/var/run/frr/$FW"
+VTY() { ip netns exec "$FW" vtysh -N "$FW" "$@"; }
+declare -A PID_OF
+for d in zebra staticd bgpd; do
+  extra=()
+  [[ $d == zebra ]] && extra=(-M dplane_fpm_nl)
+  cw_spawn "$FW" "$tmp/$d.log" "/usr/lib/frr/$d" -N "$FW" "${extra[@]}" -P 0 -f /dev/null
+  PID_OF[$d]=$CW_LAST_PID
+done
+frr_up() {
+  local d
+  for d in zebra staticd bgpd; do [[ -S /var/run/frr/$FW/$d.vty ]] || return 1; done
+  VTY -c 'show version' >/dev/null
+}
+cw_wait_until 60 frr_up || die "FRR daemons do not answer"
+
+cw_spawn "$NB" "$tmp/bird.log" bird -f -c "$tmp/bird.conf" -s "$tmp/bird.ctl"
+BIRD_PID=$CW_LAST_PID
+cw_spawn "$FW" "$tmp/routed.log" "$ROUTED" -c "$tmp/intent.yaml" --frr-pathspace "$FW" \
+  --control-socket "$rsock" --metrics "127.0.0.1:$((fpm_port + 1))" --fpm-quiet-ms 1000
+ROUTED_PID=$CW_LAST_PID
+PID_OF[routed]=$ROUTED_PID
+PID_OF[fwd]=$FWD_PID
+
+status_is() { ctl routed status --json 2>/dev/null | jq -e "$1" >/dev/null; }
+cw_wait_until 120 status_is '.fpm.connected and .forwarder.connected and .forwarder.swept' ||
+  { tail -20 "$tmp/routed.log" >&2; die "routed did not connect and sync"; }
+fwd_routes() { ctl stats --json | jq -e '.fib.routes'; }
+zebra_routes() { VTY -c 'show ip route summary json' | jq -e '.routesTotal'; }
+fib_has_stable() {
+  ctl routes --json | jq -e '.routes[] | select(.prefix == "198.18.0.0/24" and .kind == "gateway")' >/dev/null
+}
+cw_wait_until 180 fib_has_stable || { VTY -c 'show ip bgp summary' >&2; die "the stable route never reached the forwarder"; }
+ping_ok() { ip netns exec "$H1" ping -c 3 -i 0.2 -W 2 198.18.0.1 >/dev/null; }
+cw_wait_until 30 ping_ok || die "h1 does not reach 198.18.0.1 through the forwarder"
+# Settled: nothing moves in either table for 3 s.
+settled() {
+  local z f
+  z=$(zebra_routes) && f=$(fwd_routes) || return 1
+  [[ "$z $f" == "${LAST_COUNTS:-}" ]] && ((SECONDS >= SETTLED_AT)) && return 0
+  [[ "$z $f" == "${LAST_COUNTS:-}" ]] || { LAST_COUNTS="$z $f"; SETTLED_AT=$((SECONDS + 3)); }
+  return 1
+}
+settle() { LAST_COUNTS=; SETTLED_AT=$((SECONDS + 3)); cw_wait_until 120 settled; }
+settle || die "the tables do not settle"
+read -r BASE_Z BASE_F <<<"$LAST_COUNTS"
+cw_log "baseline: zebra $BASE_Z routes, forwarder $BASE_F routes; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# poll FILE CMD...: "epoch-seconds count" every POLL_S until killed.
+poll() {
+  local file=$1 n
+  shift
+  while :; do
+    n=$("$@" 2>/dev/null) && echo "$EPOCHREALTIME $n" >>"$file"
+    sleep "$POLL_S"
+  done
+}
+# first_time FILE OP VALUE: timestamp of the first sample whose count OP VALUE (awk comparison).
+first_time() { awk -v v="$3" "\$2 $2 v { print \$1; exit }" "$1"; }
+rss_mib() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
+hwm_mib() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
+cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null; }  # USER_HZ 100
+
+# phase NAME BIRDC-VERB ZEBRA-TARGET FWD-TARGET OP: runs one load or withdrawal; sets PHASE to
+# "zebra_first zebra_last fwd_first fwd_last lag sent received" (seconds since the birdc command).
+phase() {
+  local name=$1 verb=$2 zt=$3 ft=$4 op=$5 zf=$tmp/$name.zebra ff=$tmp/$name.fwd pinglog=$tmp/$name.ping
+  local zp fp pp t0 zfirst zlast ffirst flast moved
+  [[ $op == up ]] && moved='>' || moved='<'
+  : >"$zf"
+  : >"$ff"
+  POLL_S=$POLL_ZEBRA_S poll "$zf" zebra_routes &
+  zp=$!
+  poll "$ff" fwd_routes &
+  fp=$!
+  ip netns exec "$H1" ping -i 0.01 -W 1 198.18.0.1 >"$pinglog" 2>&1 &
+  pp=$!
+  POLLERS=("$zp" "$fp" "$pp")
+  sleep 1  # traffic and polling under way before the change
+  t0=$EPOCHREALTIME
+  birdc -s "$tmp/bird.ctl" "$verb" full >/dev/null || { stop_pollers; return 1; }
+  local deadline=$((SECONDS + DEADLINE_S))
+  reached() { [[ $(tail -n1 "$1" | cut -d' ' -f2) == "$2" ]]; }
+  until reached "$zf" "$zt" && reached "$ff" "$ft"; do
+    ((SECONDS < deadline)) || { cw_log "$name: deadline; zebra $(tail -n1 "$zf"), fwd $(tail -n1 "$ff")"; break; }
+    sleep 0.2
+  done
+  sleep 1  # traffic after the last change
+  kill -INT "$pp"  # ping prints its summary on SIGINT
+  wait "$pp" 2>/dev/null
+  stop_pollers
+  if [[ $op == up ]]; then
+    zfirst=$(first_time "$zf" '>' "$BASE_Z") zlast=$(first_time "$zf" '>=' "$zt")
+    ffirst=$(first_time "$ff" '>' "$BASE_F") flast=$(first_time "$ff" '>=' "$ft")
+  else
+    zfirst=$(first_time "$zf" '<' "$((BASE_Z + ROUTES))") zlast=$(first_time "$zf" '<=' "$zt")
+    ffirst=$(first_time "$ff" '<' "$((BASE_F + ROUTES))") flast=$(first_time "$ff" '<=' "$ft")
+  fi
+  [[ -n $zfirst && -n $zlast && -n $ffirst && -n $flast ]] || return 1
+  local sent recv
+  sent=$(awk '/packets transmitted/ { print $1 }' "$pinglog")
+  recv=$(awk '/packets transmitted/ { print $4 }' "$pinglog")
+  PHASE=$(awk -v t0="$t0" -v a="$zfirst" -v b="$zlast" -v c="$ffirst" -v d="$flast" -v s="$sent" -v r="$recv" \
+    'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f %d %d\n", a - t0, b - t0, c - t0, d - t0, d - b, s, r }')
+}
+
+results=$tmp/results
+: >"$results"
+echo "full-table benchmark: $ROUTES IPv4 /24s from BIRD over eBGP, $RUNS runs, polling every ${POLL_S}s"
+echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), $(nproc) CPUs, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "baseline: zebra $BASE_Z routes, forwarder FIB $BASE_F routes"
+printf '%-4s %-8s %8s %8s %8s %8s %8s %8s %6s %9s %9s %9s %9s %6s\n' run phase z_first z_last f_first f_last \
+  f_span lag loss "routed" "fwd" "zebra" "bgpd" load1
+for ((run = 1; run <= RUNS; run++)); do
+  for ph in load withdraw; do
+    if [[ $ph == load ]]; then
+      phase "r$run-load" enable "$((BASE_Z + ROUTES))" "$((BASE_F + ROUTES))" up || die "run $run load failed"
+    else
+      phase "r$run-withdraw" disable "$BASE_Z" "$BASE_F" down || die "run $run withdrawal failed"
+    fi
+    read -r zfirst zlast ffirst flast lag sent recv <<<"$PHASE"
+    mem=""
+    for d in routed fwd zebra bgpd; do mem+="$(rss_mib "${PID_OF[$d]}")/$(hwm_mib "${PID_OF[$d]}") "; done
+    read -r mr mf mz mb <<<"$mem"
+    load1=$(cut -d' ' -f1 /proc/loadavg)
+    span=$(awk -v a="$ffirst" -v b="$flast" 'BEGIN { printf "%.2f", b - a }')
+    printf '%-4s %-8s %8s %8s %8s %8s %8s %8s %6s %9s %9s %9s %9s %6s\n' "$run" "$ph" "$zfirst" "$zlast" \
+      "$ffirst" "$flast" "$span" "$lag" "$((sent - recv))/$sent" "$mr" "$mf" "$mz" "$mb" "$load1"
+    echo "$ph $zfirst $zlast $ffirst $flast $span $lag $sent $recv" >>"$results"
+    settle || die "the tables do not settle after run $run $ph"
+  done
+done
+echo "times in seconds from the birdc command; f_span = forwarder first..last; lag = forwarder last - zebra last;"
+echo "loss = ping replies lost / sent (100/s to 198.18.0.1 through the forwarder); memory: RSS/peak RSS MiB"
+echo
+summary() {  # PHASE COLUMN LABEL
+  awk -v ph="$1" -v col="$2" -v label="$3" '$1 == ph { v[n++] = $col }
+    END {
+      if (n == 0) exit
+      for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+      med = (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+      printf "%-9s %-38s median %7.2f  min..max %.2f..%.2f\n", ph, label, med, v[0], v[n - 1]
+    }' "$results"
+}
+for ph in load withdraw; do
+  summary "$ph" 3 "zebra first..last (s, from birdc)"
+  summary "$ph" 5 "forwarder last (s, from birdc)"
+  summary "$ph" 6 "forwarder first..last (s)"
+  summary "$ph" 7 "forwarder lag behind zebra (s)"
+done
+awk '{ s += $8; r += $9 } END { printf "ping through the forwarder over all phases: %d sent, %d lost\n", s, s - r }' "$results"
+echo "CPU seconds used: routed $(cpu_s "$ROUTED_PID"), forwarder $(cpu_s "$FWD_PID"), zebra $(cpu_s "${PID_OF[zebra]}"), bgpd $(cpu_s "${PID_OF[bgpd]}"); load at end $(cut -d' ' -f1-3 /proc/loadavg)"
