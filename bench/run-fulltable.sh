@@ -18,8 +18,10 @@
 #
 # Usage: sudo bench/run-fulltable.sh      (builds what it needs into BUILD_DIR)
 # Environment: RUNS (3), ROUTES (1000000), BUILD_DIR (build), SKIP_BUILD=1, POLL_S (0.05:
-#              forwarder), POLL_ZEBRA_S (0.1: zebra walks its table for the summary),
-#              DEADLINE_S (600: per phase).
+#              forwarder), POLL_ZEBRA_S (1: zebra's main thread walks its whole table
+#              for the route summary; polled faster it slows zebra down),
+#              DEADLINE_S (600: per phase), PERF_DIR (perf record routed, causeway-fwd and zebra
+#              during each phase into this directory).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib/netns.sh"
@@ -27,7 +29,7 @@ RUNS=${RUNS:-3}
 ROUTES=${ROUTES:-1000000}
 BUILD_DIR=${BUILD_DIR:-$here/build}
 POLL_S=${POLL_S:-0.05}
-POLL_ZEBRA_S=${POLL_ZEBRA_S:-0.1}
+POLL_ZEBRA_S=${POLL_ZEBRA_S:-1}
 DEADLINE_S=${DEADLINE_S:-600}
 
 ((EUID == 0)) || { echo "run-fulltable: needs root (namespaces)" >&2; exit 1; }
@@ -189,6 +191,9 @@ status_is() { ctl routed status --json 2>/dev/null | jq -e "$1" >/dev/null; }
 cw_wait_until 120 status_is '.fpm.connected and .forwarder.connected and .forwarder.swept' ||
   { tail -20 "$tmp/routed.log" >&2; die "routed did not connect and sync"; }
 fwd_routes() { ctl stats --json | jq -e '.fib.routes'; }
+# Route contexts zebra's FPM module has handled (written towards routed): cheap, no table walk.
+zebra_fpm_contexts() { VTY -c 'show fpm counters json' | jq -e '."data-plane-contexts"'; }
+routed_fpm_routes() { ctl routed status --json | jq -e '.fpm.routes'; }  # received from zebra
 zebra_routes() { VTY -c 'show ip route summary json' | jq -e '.routesTotal'; }
 fib_has_stable() {
   ctl routes --json | jq -e '.routes[] | select(.prefix == "198.18.0.0/24" and .kind == "gateway")' >/dev/null
@@ -207,14 +212,18 @@ settled() {
 settle() { LAST_COUNTS=; SETTLED_AT=$((SECONDS + 3)); cw_wait_until 120 settled; }
 settle || die "the tables do not settle"
 read -r BASE_Z BASE_F <<<"$LAST_COUNTS"
+BASE_R=$(routed_fpm_routes) || die "routed's status does not answer"
 cw_log "baseline: zebra $BASE_Z routes, forwarder $BASE_F routes; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# poll FILE CMD...: "epoch-seconds count" every POLL_S until killed.
+# poll FILE CMD...: "epoch-seconds count" every POLL_S until killed. The time is the middle of
+# the query (a vtysh summary over a full table takes a while); the half-width is the third field.
 poll() {
-  local file=$1 n
+  local file=$1 n t1
   shift
   while :; do
-    n=$("$@" 2>/dev/null) && echo "$EPOCHREALTIME $n" >>"$file"
+    t1=$EPOCHREALTIME
+    n=$("$@" 2>/dev/null) &&
+      awk -v a="$t1" -v b="$EPOCHREALTIME" -v n="$n" 'BEGIN { printf "%.3f %s %.3f\n", (a + b) / 2, n, (b - a) / 2 }' >>"$file"
     sleep "$POLL_S"
   done
 }
@@ -227,18 +236,32 @@ cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null
 # phase NAME BIRDC-VERB ZEBRA-TARGET FWD-TARGET OP: runs one load or withdrawal; sets PHASE to
 # "zebra_first zebra_last fwd_first fwd_last lag sent received" (seconds since the birdc command).
 phase() {
-  local name=$1 verb=$2 zt=$3 ft=$4 op=$5 zf=$tmp/$name.zebra ff=$tmp/$name.fwd pinglog=$tmp/$name.ping
-  local zp fp pp t0 zfirst zlast ffirst flast moved
-  [[ $op == up ]] && moved='>' || moved='<'
+  local name=$1 verb=$2 zt=$3 ft=$4 op=$5
+  local zf=$tmp/$name.zebra ff=$tmp/$name.fwd rf=$tmp/$name.routed cf=$tmp/$name.zfpm
+  local pinglog=$tmp/$name.ping zp fp rp cp pp t0 zfirst zlast ffirst flast rlast cfirst clast
+
   : >"$zf"
   : >"$ff"
+  : >"$rf"
+  : >"$cf"
   POLL_S=$POLL_ZEBRA_S poll "$zf" zebra_routes &
   zp=$!
   poll "$ff" fwd_routes &
   fp=$!
+  poll "$rf" routed_fpm_routes &
+  rp=$!
+  poll "$cf" zebra_fpm_contexts &
+  cp=$!
   ip netns exec "$H1" ping -i 0.01 -W 1 198.18.0.1 >"$pinglog" 2>&1 &
   pp=$!
-  POLLERS=("$zp" "$fp" "$pp")
+  POLLERS=("$zp" "$fp" "$rp" "$cp" "$pp")
+  if [[ -n ${PERF_DIR:-} ]]; then  # profile routed and the forwarder during the phase
+    local d
+    for d in routed fwd zebra; do
+      perf record -q -F 499 -g -p "${PID_OF[$d]}" -o "$PERF_DIR/$name-$d.data" >/dev/null 2>&1 &
+      POLLERS+=("$!")
+    done
+  fi
   sleep 1  # traffic and polling under way before the change
   t0=$EPOCHREALTIME
   birdc -s "$tmp/bird.ctl" "$verb" full >/dev/null || { stop_pollers; return 1; }
@@ -249,22 +272,27 @@ phase() {
     sleep 0.2
   done
   sleep 1  # traffic after the last change
-  kill -INT "$pp"  # ping prints its summary on SIGINT
-  wait "$pp" 2>/dev/null
+  local p
+  for p in "${POLLERS[@]:4}"; do kill -INT "$p"; wait "$p" 2>/dev/null; done  # ping: summary; perf: data
   stop_pollers
   if [[ $op == up ]]; then
     zfirst=$(first_time "$zf" '>' "$BASE_Z") zlast=$(first_time "$zf" '>=' "$zt")
     ffirst=$(first_time "$ff" '>' "$BASE_F") flast=$(first_time "$ff" '>=' "$ft")
+    rlast=$(first_time "$rf" '>=' "$((BASE_R + ROUTES))")
   else
     zfirst=$(first_time "$zf" '<' "$((BASE_Z + ROUTES))") zlast=$(first_time "$zf" '<=' "$zt")
     ffirst=$(first_time "$ff" '<' "$((BASE_F + ROUTES))") flast=$(first_time "$ff" '<=' "$ft")
+    rlast=$(first_time "$rf" '<=' "$BASE_R")
   fi
-  [[ -n $zfirst && -n $zlast && -n $ffirst && -n $flast ]] || return 1
+  # zebra's FPM output: first sample above the phase's first value, first at its final value.
+  cfirst=$(first_time "$cf" '>' "$(head -n1 "$cf" | cut -d' ' -f2)")
+  clast=$(first_time "$cf" '>=' "$(tail -n1 "$cf" | cut -d' ' -f2)")
+  [[ -n $zfirst && -n $zlast && -n $ffirst && -n $flast && -n $rlast && -n $cfirst && -n $clast ]] || return 1
   local sent recv
   sent=$(awk '/packets transmitted/ { print $1 }' "$pinglog")
   recv=$(awk '/packets transmitted/ { print $4 }' "$pinglog")
-  PHASE=$(awk -v t0="$t0" -v a="$zfirst" -v b="$zlast" -v c="$ffirst" -v d="$flast" -v s="$sent" -v r="$recv" \
-    'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f %d %d\n", a - t0, b - t0, c - t0, d - t0, d - b, s, r }')
+  PHASE=$(awk -v t0="$t0" -v a="$zfirst" -v b="$zlast" -v c="$ffirst" -v d="$flast" -v s="$sent" -v r="$recv" -v e="$rlast" -v f="$cfirst" -v g="$clast" \
+    'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f %d %d %.2f %.2f %.2f %.2f\n", a - t0, b - t0, c - t0, d - t0, d - b, s, r, e - t0, f - t0, g - t0, d - g }')
 }
 
 results=$tmp/results
@@ -272,8 +300,8 @@ results=$tmp/results
 echo "full-table benchmark: $ROUTES IPv4 /24s from BIRD over eBGP, $RUNS runs, polling every ${POLL_S}s"
 echo "host: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }'), $(nproc) CPUs, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "baseline: zebra $BASE_Z routes, forwarder FIB $BASE_F routes"
-printf '%-4s %-8s %8s %8s %8s %8s %8s %8s %6s %9s %9s %9s %9s %6s\n' run phase z_first z_last f_first f_last \
-  f_span lag loss "routed" "fwd" "zebra" "bgpd" load1
+printf '%-4s %-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s %9s %5s\n' run phase z_first z_last \
+  zf_first zf_last r_last f_first f_last f_span lag lag_rib loss "routed" "fwd" "zebra" "bgpd" load1
 for ((run = 1; run <= RUNS; run++)); do
   for ph in load withdraw; do
     if [[ $ph == load ]]; then
@@ -281,19 +309,21 @@ for ((run = 1; run <= RUNS; run++)); do
     else
       phase "r$run-withdraw" disable "$BASE_Z" "$BASE_F" down || die "run $run withdrawal failed"
     fi
-    read -r zfirst zlast ffirst flast lag sent recv <<<"$PHASE"
+    read -r zfirst zlast ffirst flast lag sent recv rlast cfirst clast flag <<<"$PHASE"
     mem=""
     for d in routed fwd zebra bgpd; do mem+="$(rss_mib "${PID_OF[$d]}")/$(hwm_mib "${PID_OF[$d]}") "; done
     read -r mr mf mz mb <<<"$mem"
     load1=$(cut -d' ' -f1 /proc/loadavg)
     span=$(awk -v a="$ffirst" -v b="$flast" 'BEGIN { printf "%.2f", b - a }')
-    printf '%-4s %-8s %8s %8s %8s %8s %8s %8s %6s %9s %9s %9s %9s %6s\n' "$run" "$ph" "$zfirst" "$zlast" \
-      "$ffirst" "$flast" "$span" "$lag" "$((sent - recv))/$sent" "$mr" "$mf" "$mz" "$mb" "$load1"
-    echo "$ph $zfirst $zlast $ffirst $flast $span $lag $sent $recv" >>"$results"
+    printf '%-4s %-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s %9s %5s\n' "$run" "$ph" "$zfirst" "$zlast" \
+      "$cfirst" "$clast" "$rlast" "$ffirst" "$flast" "$span" "$flag" "$lag" "$((sent - recv))/$sent" "$mr" "$mf" "$mz" "$mb" "$load1"
+    echo "$ph $zfirst $zlast $ffirst $flast $span $lag $sent $recv $rlast $cfirst $clast $flag" >>"$results"
     settle || die "the tables do not settle after run $run $ph"
   done
 done
-echo "times in seconds from the birdc command; f_span = forwarder first..last; lag = forwarder last - zebra last;"
+echo "times in seconds from the birdc command: z_ = zebra's RIB (route summary), zf_ = zebra's FPM output (contexts"
+echo "handled), r_last = routed has the last change over FPM, f_ = the forwarder FIB; f_span = f_last - f_first;"
+echo "lag = f_last - zf_last (the forwarder behind zebra's FPM output); lag_rib = f_last - z_last;"
 echo "loss = ping replies lost / sent (100/s to 198.18.0.1 through the forwarder); memory: RSS/peak RSS MiB"
 echo
 summary() {  # PHASE COLUMN LABEL
@@ -306,10 +336,13 @@ summary() {  # PHASE COLUMN LABEL
     }' "$results"
 }
 for ph in load withdraw; do
-  summary "$ph" 3 "zebra first..last (s, from birdc)"
+  summary "$ph" 3 "zebra RIB last (s, from birdc)"
+  summary "$ph" 12 "zebra FPM output last (s, from birdc)"
+  summary "$ph" 10 "routed has the last over FPM (s, from birdc)"
   summary "$ph" 5 "forwarder last (s, from birdc)"
   summary "$ph" 6 "forwarder first..last (s)"
-  summary "$ph" 7 "forwarder lag behind zebra (s)"
+  summary "$ph" 13 "forwarder lag behind zebra's FPM output (s)"
+  summary "$ph" 7 "forwarder lag behind zebra's RIB (s)"
 done
 awk '{ s += $8; r += $9 } END { printf "ping through the forwarder over all phases: %d sent, %d lost\n", s, s - r }' "$results"
 echo "CPU seconds used: routed $(cpu_s "$ROUTED_PID"), forwarder $(cpu_s "$FWD_PID"), zebra $(cpu_s "${PID_OF[zebra]}"), bgpd $(cpu_s "${PID_OF[bgpd]}"); load at end $(cut -d' ' -f1-3 /proc/loadavg)"
