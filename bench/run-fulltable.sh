@@ -252,7 +252,8 @@ phase() {
   rp=$!
   poll "$cf" zebra_fpm_contexts &
   cp=$!
-  ip netns exec "$H1" ping -i 0.01 -W 1 198.18.0.1 >"$pinglog" 2>&1 &
+  # -D -O: each reply and each missing reply ("no answer yet") with its time, to place a loss.
+  ip netns exec "$H1" ping -D -O -i 0.01 -W 1 198.18.0.1 >"$pinglog" 2>&1 &
   pp=$!
   POLLERS=("$zp" "$fp" "$rp" "$cp" "$pp")
   if [[ -n ${PERF_DIR:-} ]]; then  # profile routed and the forwarder during the phase
@@ -291,6 +292,9 @@ phase() {
   local sent recv
   sent=$(awk '/packets transmitted/ { print $1 }' "$pinglog")
   recv=$(awk '/packets transmitted/ { print $4 }' "$pinglog")
+  # Where the losses were: first and last "no answer yet" relative to the birdc command.
+  LOSS_AT=$(awk -v t0="$t0" '/no answer yet/ { t = substr($1, 2, length($1) - 2) - t0; if (n++ == 0) a = t; b = t }
+    END { if (n) printf "%d unanswered at %.2f..%.2f s", n, a, b }' "$pinglog")
   PHASE=$(awk -v t0="$t0" -v a="$zfirst" -v b="$zlast" -v c="$ffirst" -v d="$flast" -v s="$sent" -v r="$recv" -v e="$rlast" -v f="$cfirst" -v g="$clast" \
     'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f %d %d %.2f %.2f %.2f %.2f\n", a - t0, b - t0, c - t0, d - t0, d - b, s, r, e - t0, f - t0, g - t0, d - g }')
 }
@@ -317,6 +321,7 @@ for ((run = 1; run <= RUNS; run++)); do
     span=$(awk -v a="$ffirst" -v b="$flast" 'BEGIN { printf "%.2f", b - a }')
     printf '%-4s %-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s %9s %5s\n' "$run" "$ph" "$zfirst" "$zlast" \
       "$cfirst" "$clast" "$rlast" "$ffirst" "$flast" "$span" "$flag" "$lag" "$((sent - recv))/$sent" "$mr" "$mf" "$mz" "$mb" "$load1"
+    [[ -n $LOSS_AT ]] && echo "     ($LOSS_AT)"
     echo "$ph $zfirst $zlast $ffirst $flast $span $lag $sent $recv $rlast $cfirst $clast $flag" >>"$results"
     settle || die "the tables do not settle after run $run $ph"
   done
@@ -345,4 +350,5 @@ for ph in load withdraw; do
   summary "$ph" 7 "forwarder lag behind zebra's RIB (s)"
 done
 awk '{ s += $8; r += $9 } END { printf "ping through the forwarder over all phases: %d sent, %d lost\n", s, s - r }' "$results"
+echo "zebra FPM counters at the end: $(VTY -c 'show fpm counters json' | jq -c .)"
 echo "CPU seconds used: routed $(cpu_s "$ROUTED_PID"), forwarder $(cpu_s "$FWD_PID"), zebra $(cpu_s "${PID_OF[zebra]}"), bgpd $(cpu_s "${PID_OF[bgpd]}"); load at end $(cut -d' ' -f1-3 /proc/loadavg)"
