@@ -193,6 +193,15 @@ cw_wait_until 120 status_is '.fpm.connected and .forwarder.connected and .forwar
 fwd_routes() { ctl stats --json | jq -e '.fib.routes'; }
 # Route contexts zebra's FPM module has handled (written towards routed): cheap, no table walk.
 zebra_fpm_contexts() { VTY -c 'show fpm counters json' | jq -e '."data-plane-contexts"'; }
+# The forwarder's drop counters and its ports' rx/tx drops, to compare before and after a phase.
+fwd_drops() {
+  ctl stats --json | jq -c '.drops + ([.ports[] | {("rx_dropped:" + .name): .rx_dropped,
+    ("tx_dropped:" + .name): .tx_dropped}] | add)'
+}
+drops_delta() {  # BEFORE AFTER: "name +n ..." for each counter that moved
+  jq -rn --argjson a "$1" --argjson b "$2" \
+    '[$b | to_entries[] | select(.value != $a[.key]) | "\(.key) +\(.value - $a[.key])"] | join(", ")'
+}
 routed_fpm_routes() { ctl routed status --json | jq -e '.fpm.routes'; }  # received from zebra
 zebra_routes() { VTY -c 'show ip route summary json' | jq -e '.routesTotal'; }
 fib_has_stable() {
@@ -263,6 +272,8 @@ phase() {
       POLLERS+=("$!")
     done
   fi
+  local drops0
+  drops0=$(fwd_drops) || drops0='{}'
   sleep 1  # traffic and polling under way before the change
   t0=$EPOCHREALTIME
   birdc -s "$tmp/bird.ctl" "$verb" full >/dev/null || { stop_pollers; return 1; }
@@ -293,6 +304,7 @@ phase() {
   sent=$(awk '/packets transmitted/ { print $1 }' "$pinglog")
   recv=$(awk '/packets transmitted/ { print $4 }' "$pinglog")
   # Where the losses were: first and last "no answer yet" relative to the birdc command.
+  DROPS=$(drops_delta "$drops0" "$(fwd_drops)" 2>/dev/null)
   LOSS_AT=$(awk -v t0="$t0" '/no answer yet/ { t = substr($1, 2, length($1) - 2) - t0; if (n++ == 0) a = t; b = t }
     END { if (n) printf "%d unanswered at %.2f..%.2f s", n, a, b }' "$pinglog")
   PHASE=$(awk -v t0="$t0" -v a="$zfirst" -v b="$zlast" -v c="$ffirst" -v d="$flast" -v s="$sent" -v r="$recv" -v e="$rlast" -v f="$cfirst" -v g="$clast" \
@@ -321,7 +333,8 @@ for ((run = 1; run <= RUNS; run++)); do
     span=$(awk -v a="$ffirst" -v b="$flast" 'BEGIN { printf "%.2f", b - a }')
     printf '%-4s %-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s %9s %5s\n' "$run" "$ph" "$zfirst" "$zlast" \
       "$cfirst" "$clast" "$rlast" "$ffirst" "$flast" "$span" "$flag" "$lag" "$((sent - recv))/$sent" "$mr" "$mf" "$mz" "$mb" "$load1"
-    [[ -n $LOSS_AT ]] && echo "     ($LOSS_AT)"
+    [[ -n $LOSS_AT ]] && echo "     ping: $LOSS_AT"
+    [[ -n $DROPS ]] && echo "     forwarder drop counters that moved: $DROPS"
     echo "$ph $zfirst $zlast $ffirst $flast $span $lag $sent $recv $rlast $cfirst $clast $flag" >>"$results"
     settle || die "the tables do not settle after run $run $ph"
   done
