@@ -303,10 +303,17 @@ phase() {
   local sent recv
   sent=$(awk '/packets transmitted/ { print $1 }' "$pinglog")
   recv=$(awk '/packets transmitted/ { print $4 }' "$pinglog")
-  # Where the losses were: first and last "no answer yet" relative to the birdc command.
-  DROPS=$(drops_delta "$drops0" "$(fwd_drops)" 2>/dev/null)
-  LOSS_AT=$(awk -v t0="$t0" '/no answer yet/ { t = substr($1, 2, length($1) - 2) - t0; if (n++ == 0) a = t; b = t }
-    END { if (n) printf "%d unanswered at %.2f..%.2f s", n, a, b }' "$pinglog")
+  # Where the losses were: the sequence numbers that never got a reply, placed in time by
+  # ping's "no answer yet" line (printed when the next request leaves); and the slowest reply.
+  LOSS_AT=$(awk -v t0="$t0" '
+    /no answer yet/ { match($0, /icmp_seq=[0-9]+/); q = substr($0, RSTART + 9, RLENGTH - 9); at[q] = substr($1, 2, length($1) - 2) - t0 }
+    / time=/ { match($0, /icmp_seq=[0-9]+/); got[substr($0, RSTART + 9, RLENGTH - 9)] = 1 }
+    /^rtt/ { split($4, r, "/"); max = r[3] }
+    END {
+      for (q in at) if (!(q in got)) { if (n++ == 0 || at[q] < a) a = at[q]; if (at[q] > b) b = at[q] }
+      if (n) printf "%d lost, at %.2f..%.2f s; ", n, a, b
+      printf "slowest reply %s ms", max
+    }' "$pinglog")
   PHASE=$(awk -v t0="$t0" -v a="$zfirst" -v b="$zlast" -v c="$ffirst" -v d="$flast" -v s="$sent" -v r="$recv" -v e="$rlast" -v f="$cfirst" -v g="$clast" \
     'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f %d %d %.2f %.2f %.2f %.2f\n", a - t0, b - t0, c - t0, d - t0, d - b, s, r, e - t0, f - t0, g - t0, d - g }')
 }
