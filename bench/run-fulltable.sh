@@ -303,6 +303,7 @@ phase() {
   local sent recv
   sent=$(awk '/packets transmitted/ { print $1 }' "$pinglog")
   recv=$(awk '/packets transmitted/ { print $4 }' "$pinglog")
+  DROPS=$(drops_delta "$drops0" "$(fwd_drops)" 2>/dev/null)
   # Where the losses were: the sequence numbers that never got a reply, placed in time by
   # ping's "no answer yet" line (printed when the next request leaves); and the slowest reply.
   LOSS_AT=$(awk -v t0="$t0" '
