@@ -189,6 +189,11 @@ struct Env {
 
     tunnels.n_tunnels = 1;
     tunnels.tunnels[0] = TunnelListener{&pop->data_path(), 51820, 1u << 1};
+    // The PoP's overlay address, as an overlay deployment has it: every decrypted packet is
+    // compared with it (the transit packets here never match).
+    tunnels.tunnels[0].own4[0] = IpAddress::parse("10.255.0.1")->v4_host_order();
+    tunnels.tunnels[0].n_own4 = 1;
+    tunnels.tunnels[0].own4_key = tunnels.tunnels[0].own4[0];
     std::memcpy(tunnels.local[0].v4[0], IpAddress::parse("10.1.0.1")->bytes.data(), 4);
     tunnels.local[0].n4 = 1;
     std::memcpy(tunnels.local[1].v4[0], IpAddress::parse("10.9.0.1")->bytes.data(), 4);

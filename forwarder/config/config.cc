@@ -560,6 +560,41 @@ struct PortOrigin {
   YAML::Node vlans;       // the port's `vlans` list, read once every port is known
 };
 
+// An address of this appliance with its prefix length (`10.1.0.1/24`): not /0, not an unusable
+// address, not the network or (IPv4) broadcast address of its subnet. `what` names it in the
+// errors ("an interface address"), `network_hint` says what to write instead of a network.
+Result<IpPrefix> to_own_prefix(const YAML::Node& item, const std::string& path,
+                               std::string_view example, std::string_view what,
+                               std::string_view network_hint) {
+  auto text = to_string(item, path);
+  if (!text) return text.as_failure();
+  const auto prefix = IpPrefix::parse(text.value());
+  if (!prefix) {
+    return error_at(path, item,
+                    quote(text.value()) + " is not an IP prefix (expected address/length, e.g. " +
+                        std::string(example) + ")");
+  }
+  const IpAddress& a = prefix->addr;
+  if (prefix->len == 0) {
+    return error_at(path, item, prefix->str() + ": a /0 prefix cannot be " + std::string(what));
+  }
+  if (const std::string why = unusable_reason(a); !why.empty()) {
+    return error_at(path, item, a.str() + " is " + why);
+  }
+  // /31 and /127 (RFC 3021, RFC 6164) and host prefixes have no network address.
+  if (prefix->len + 1 < prefix->max_len()) {
+    if (prefix->masked() == *prefix) {
+      return error_at(path, item,
+                      prefix->str() + " is a network, not " + std::string(what) + " (" +
+                          std::string(network_hint) + ")");
+    }
+    if (a.is_v4() && host_bits_all_ones(*prefix)) {
+      return error_at(path, item, prefix->str() + " is the broadcast address of its subnet");
+    }
+  }
+  return *prefix;
+}
+
 Status parse_addresses(const Section& s, PortConfig& port, const std::vector<PortConfig>& ports,
                        const std::vector<PortOrigin>& origins) {
   const YAML::Node* node = s.find("addresses");
@@ -570,34 +605,12 @@ Status parse_addresses(const Section& s, PortConfig& port, const std::vector<Por
   for (std::size_t i = 0; i < items.value().size(); ++i) {
     const YAML::Node& item = items.value()[i];
     const std::string path = item_path(list_path, i);
-    auto text = to_string(item, path);
-    if (!text) return text.as_failure();
-    const auto prefix = IpPrefix::parse(text.value());
-    if (!prefix) {
-      return error_at(path, item,
-                      quote(text.value()) +
-                          " is not an IP prefix (expected address/length, "
-                          "e.g. 10.1.0.1/24)");
-    }
+    auto parsed = to_own_prefix(item, path, "10.1.0.1/24", "an interface address",
+                                "the host part is zero; write the port's own address in the "
+                                "subnet");
+    if (!parsed) return parsed.as_failure();
+    const auto prefix = std::optional<IpPrefix>(parsed.value());
     const IpAddress& a = prefix->addr;
-    if (prefix->len == 0) {
-      return error_at(path, item, prefix->str() + ": a /0 prefix cannot be an interface address");
-    }
-    if (const std::string why = unusable_reason(a); !why.empty()) {
-      return error_at(path, item, a.str() + " is " + why);
-    }
-    // /31 and /127 (RFC 3021, RFC 6164) and host prefixes have no network address.
-    if (prefix->len + 1 < prefix->max_len()) {
-      if (prefix->masked() == *prefix) {
-        return error_at(path, item,
-                        prefix->str() +
-                            " is a network, not an interface address (the host part is zero; "
-                            "write the port's own address in the subnet)");
-      }
-      if (a.is_v4() && host_bits_all_ones(*prefix)) {
-        return error_at(path, item, prefix->str() + " is the broadcast address of its subnet");
-      }
-    }
     for (std::size_t k = 0; k < port.addresses.size(); ++k) {
       if (port.addresses[k].addr == a) {
         return error_at(path, item, a.str() + " is already " + item_path(list_path, k));
@@ -1099,7 +1112,7 @@ Status parse_tunnel_peer(const YAML::Node& node, const std::string& path, Tunnel
   if (node.IsNull()) return error_at(path, node, "expected a map of peer settings, got nothing");
   auto opened = Section::open(node, path,
                               {"name", "public_key", "preshared_key", "endpoint", "allowed_ips",
-                               "persistent_keepalive", "path_group"});
+                               "persistent_keepalive", "path_group", "probe_interval_ms"});
   if (!opened) return opened.as_failure();
   const Section& s = opened.value();
   TunnelPeerConfig peer;
@@ -1165,6 +1178,26 @@ Status parse_tunnel_peer(const YAML::Node& node, const std::string& path, Tunnel
     if (!id) return id.as_failure();
     peer.path_group = static_cast<std::uint16_t>(id.value());
   }
+  const bool can_probe = probe_target(tunnel, peer).has_value();
+  if (const YAML::Node* interval = s.find("probe_interval_ms")) {
+    const std::string at = s.path("probe_interval_ms");
+    auto value = to_uint(*interval, at, 0, kMaxProbeIntervalMs);
+    if (!value) return value.as_failure();
+    if (value.value() != 0 && value.value() < kMinProbeIntervalMs) {
+      return error_at(at, *interval,
+                      std::to_string(value.value()) + " is out of range (0 = off, or " +
+                          std::to_string(kMinProbeIntervalMs) + ".." +
+                          std::to_string(kMaxProbeIntervalMs) + ")");
+    }
+    if (value.value() != 0 && !can_probe) {
+      return error_at(at, *interval,
+                      "probes need the tunnel's `address` and a host allowed IP of the peer "
+                      "(/32 or /128, its overlay address) of the same family");
+    }
+    peer.probe_interval_ms = static_cast<std::uint32_t>(value.value());
+  } else {
+    peer.probe_interval_ms = can_probe ? kDefaultProbeIntervalMs : 0;
+  }
   for (std::size_t j = 0; j < tunnel.peers.size(); ++j) {
     if (tunnel.peers[j].public_key == peer.public_key) {
       return error_at(s.path("public_key"), key_node.value(),
@@ -1179,11 +1212,60 @@ Status parse_tunnel_peer(const YAML::Node& node, const std::string& path, Tunnel
   return ok();
 }
 
+// `address`: the PoP's own overlay addresses on the tunnel. The same address may be on several
+// tunnels (one per backbone) but not on a port; the mirror named like the tunnel may not take
+// a port mirror's name.
+Status parse_tunnel_address(const Section& s, const YAML::Node& name_node,
+                            const std::vector<PortConfig>& ports, TunnelConfig& tunnel) {
+  const YAML::Node* node = s.find("address");
+  if (node == nullptr) return ok();
+  const std::string list_path = s.path("address");
+  auto items = to_list(*node, list_path);
+  if (!items) return items.as_failure();
+  if (items.value().size() > kMaxTunnelAddresses) {
+    return error_at(list_path, *node,
+                    std::to_string(items.value().size()) + " addresses; at most " +
+                        std::to_string(kMaxTunnelAddresses));
+  }
+  for (std::size_t i = 0; i < items.value().size(); ++i) {
+    const YAML::Node& item = items.value()[i];
+    const std::string at = item_path(list_path, i);
+    auto parsed = to_own_prefix(item, at, "10.255.0.1/32", "an address",
+                                "write the PoP's own address, e.g. 10.255.0.1/32");
+    if (!parsed) return parsed.as_failure();
+    const auto prefix = std::optional<IpPrefix>(parsed.value());
+    for (std::size_t k = 0; k < tunnel.address.size(); ++k) {
+      if (tunnel.address[k].addr == prefix->addr) {
+        return error_at(at, item, prefix->addr.str() + " is already " + item_path(list_path, k));
+      }
+    }
+    for (const PortConfig& port : ports) {
+      for (const IpPrefix& a : port.addresses) {
+        if (a.addr == prefix->addr) {
+          return error_at(at, item,
+                          prefix->addr.str() + " is an address of port " + quote(port.name) +
+                              " (an overlay address belongs to the tunnels only)");
+        }
+      }
+    }
+    tunnel.address.push_back(*prefix);
+  }
+  for (const PortConfig& port : ports) {
+    if (!tunnel.address.empty() && port.mirror == tunnel.name) {
+      return error_at(s.path("name"), name_node,
+                      quote(tunnel.name) + " is the mirror of port " + quote(port.name) +
+                          "; a tunnel with an address needs a kernel interface of its own name");
+    }
+  }
+  return ok();
+}
+
 Status parse_tunnel(const YAML::Node& node, const std::string& path,
                     const std::vector<PortConfig>& ports, std::vector<TunnelConfig>& tunnels) {
   if (node.IsNull()) return error_at(path, node, "expected a map of tunnel settings, got nothing");
   auto opened = Section::open(
-      node, path, {"name", "private_key", "private_key_file", "listen_port", "ports", "peers"});
+      node, path,
+      {"name", "private_key", "private_key_file", "listen_port", "ports", "address", "peers"});
   if (!opened) return opened.as_failure();
   const Section& s = opened.value();
   TunnelConfig tunnel;
@@ -1261,6 +1343,8 @@ Status parse_tunnel(const YAML::Node& node, const std::string& path,
     }
     tunnel.ports.push_back(port->name);
   }
+
+  if (auto r = parse_tunnel_address(s, name_node.value(), ports, tunnel); !r) return r;
 
   if (const YAML::Node* peers = s.find("peers")) {
     auto peer_items = to_list(*peers, s.path("peers"));
@@ -1517,6 +1601,26 @@ std::string wg_key_str(const WgKey& key) {
   char out[45];
   EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out), key.data(), static_cast<int>(key.size()));
   return std::string(out, 44);
+}
+
+std::optional<ProbeTarget> probe_target(const TunnelConfig& tunnel, const TunnelPeerConfig& peer) {
+  for (const Family family : {Family::kV4, Family::kV6}) {
+    const IpPrefix* own = nullptr;
+    for (const IpPrefix& a : tunnel.address) {
+      if (a.addr.family == family) {
+        own = &a;
+        break;
+      }
+    }
+    if (own == nullptr) continue;
+    for (const IpPrefix& allowed : peer.allowed_ips) {
+      if (allowed.addr.family != family || allowed.len != allowed.max_len()) continue;
+      bool ours = false;
+      for (const IpPrefix& a : tunnel.address) ours = ours || a.addr == allowed.addr;
+      if (!ours) return ProbeTarget{own->addr, allowed.addr};
+    }
+  }
+  return std::nullopt;
 }
 
 Result<void> load_tunnel_keys(FwdConfig& config) {

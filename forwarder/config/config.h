@@ -94,6 +94,9 @@ struct TunnelPeerConfig {
   std::vector<IpPrefix> allowed_ips;         // masked; unique within the tunnel
   std::uint16_t persistent_keepalive_s = 0;  // 0 = off
   std::optional<std::uint16_t> path_group;   // member (active) of this path group, 0..1023
+  // SLA probes to this peer (DESIGN.md section 4): 0 = off, else 10..60000 ms. Default 100
+  // when the tunnel has an `address` and the peer a probe target (probe_target()), else 0.
+  std::uint32_t probe_interval_ms = 0;
 };
 
 struct TunnelConfig {
@@ -102,8 +105,28 @@ struct TunnelConfig {
   std::string private_key_file;  // absolute path; read by load_config into private_key
   std::uint16_t listen_port = 0;
   std::vector<std::string> ports;  // WAN ports whose addresses it listens on
+  // The PoP's own overlay address(es) on this tunnel (host bits kept, e.g. 10.255.0.1/32):
+  // carried by the tunnel's kernel mirror (named like the tunnel); inner packets decrypted
+  // from this tunnel to one of them are for the PoP itself (probes are answered in the
+  // forwarder, the rest goes to the kernel). At most kMaxTunnelAddresses.
+  std::vector<IpPrefix> address;
   std::vector<TunnelPeerConfig> peers;
 };
+
+inline constexpr std::size_t kMaxTunnelAddresses = 4;
+inline constexpr std::uint32_t kDefaultProbeIntervalMs = 100;
+inline constexpr std::uint32_t kMinProbeIntervalMs = 10;
+inline constexpr std::uint32_t kMaxProbeIntervalMs = 60000;
+
+// Where a peer's probes go: from the tunnel's first address of a family to the peer's first
+// host allowed IP (/32 or /128) of that family that is not one of the tunnel's own addresses
+// (the remote PoP's overlay address). IPv4 first. None without both.
+struct ProbeTarget {
+  IpAddress source;
+  IpAddress destination;
+};
+[[nodiscard]] std::optional<ProbeTarget> probe_target(const TunnelConfig& tunnel,
+                                                      const TunnelPeerConfig& peer);
 
 // The WireGuard UAPI sockets (docs/uapi.md): one per tunnel, <socket_dir>/<tunnel>.sock.
 struct UapiConfig {

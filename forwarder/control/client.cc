@@ -297,6 +297,14 @@ Result<nlohmann::json> ControlClient::set_path_group(const nlohmann::json& reque
   return call(MsgType::kSetPathGroup, request);
 }
 
+Result<nlohmann::json> ControlClient::get_probe_events(std::uint64_t cursor) {
+  return call(MsgType::kGetProbeEvents, nlohmann::json{{"cursor", cursor}});
+}
+
+Result<nlohmann::json> ControlClient::set_probe_interval(std::uint32_t interval_ms) {
+  return call(MsgType::kSetProbeInterval, nlohmann::json{{"interval_ms", interval_ms}});
+}
+
 Result<nlohmann::json> ControlClient::set_traffic_classes(const nlohmann::json& request) {
   return call(MsgType::kSetTrafficClasses, request);
 }

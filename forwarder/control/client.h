@@ -85,6 +85,10 @@ class ControlClient {
   [[nodiscard]] Result<nlohmann::json> get_tunnels();
   [[nodiscard]] Result<nlohmann::json> get_path_groups();
   [[nodiscard]] Result<nlohmann::json> set_path_group(const nlohmann::json& request);
+  // SLA probes: the event ring from `cursor` (message 12); every probing peer's interval
+  // (message 13, 0 = off or 10..60000 ms).
+  [[nodiscard]] Result<nlohmann::json> get_probe_events(std::uint64_t cursor);
+  [[nodiscard]] Result<nlohmann::json> set_probe_interval(std::uint32_t interval_ms);
   [[nodiscard]] Result<nlohmann::json> set_traffic_classes(const nlohmann::json& request);
 
   [[nodiscard]] const std::string& path() const { return path_; }

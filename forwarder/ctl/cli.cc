@@ -44,6 +44,8 @@ struct Words {
   unsigned path_id = 0;
   std::vector<std::string> path_members;  // TUNNEL/PEER
   std::vector<std::string> path_active;
+  std::uint64_t probe_cursor = 0;
+  std::uint32_t probe_interval = 0;
   std::vector<std::string> path_classes;  // C=TUNNEL/PEER,TUNNEL/PEER ("C=" drops class C)
   std::string classes_json;               // the request of message 14
   std::string provision_file{kDefaultProvisionStatusPath};
@@ -64,6 +66,9 @@ struct Commands {
   CLI::App* tunnels = nullptr;
   CLI::App* path_groups = nullptr;
   CLI::App* path_groups_set = nullptr;
+  CLI::App* probes = nullptr;
+  CLI::App* probes_events = nullptr;
+  CLI::App* probes_interval = nullptr;
   CLI::App* traffic_classes = nullptr;
   CLI::App* traffic_classes_set = nullptr;
   CLI::App* sla = nullptr;
@@ -111,6 +116,14 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.path_groups_set->add_option(
       "--class", w.path_classes,
       "C=TUNNEL/PEER[,TUNNEL/PEER...]: traffic class C's own active set (C= drops the class)");
+  c.probes =
+      app.add_subcommand("probes", "SLA probes per tunnel peer: sent, replied, last round trip");
+  c.probes_events = c.probes->add_subcommand(
+      "events", "probes events [--cursor N]: the forwarder's probe event ring from N");
+  c.probes_events->add_option("--cursor", w.probe_cursor, "First event (0 = oldest kept)");
+  c.probes_interval = c.probes->add_subcommand(
+      "interval", "probes interval MS: every probing peer's interval (0 = off, 10..60000)");
+  c.probes_interval->add_option("ms", w.probe_interval, "Milliseconds")->required();
   c.traffic_classes = app.add_subcommand(
       "traffic-classes", "The forwarder's traffic classes (which packets of a path group)");
   c.traffic_classes_set = c.traffic_classes->add_subcommand(
@@ -467,6 +480,18 @@ int execute(Session& s, const Commands& c, const Words& w) {
   } else if (c.path_groups->parsed()) {
     body = client->get_path_groups();
     render = render_path_groups;
+  } else if (c.probes_events->parsed()) {
+    body = client->get_probe_events(w.probe_cursor);
+    render = render_probe_events;
+  } else if (c.probes_interval->parsed()) {
+    body = client->set_probe_interval(w.probe_interval);
+    render = [](const nlohmann::json& b) {
+      return "probe interval set on " + json_cell(b, "peers") + " peers\n";
+    };
+  } else if (c.probes->parsed()) {
+    body = client->get_tunnels();
+    if (body) body = probes_view(body.value());
+    render = render_probes;
   } else if (c.traffic_classes->parsed()) {
     body = client->get_path_groups();
     if (body)

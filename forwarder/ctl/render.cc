@@ -327,6 +327,85 @@ std::string render_path_groups(const json& groups) {
   return table.str();
 }
 
+json probes_view(const json& tunnels) {
+  json out = json::array();
+  for (const auto& t : array_field(tunnels, "tunnels")) {
+    for (const auto& p : array_field(t, "peers")) {
+      if (!p.is_object() || !p.contains("probe") || !p["probe"].is_object()) continue;
+      const json& pr = p["probe"];
+      std::string name = p.value("name", std::string());
+      if (name.empty()) name = p.value("public_key", std::string());
+      const auto sent = pr.value("sent", std::uint64_t{0});
+      const auto replied = pr.value("replied", std::uint64_t{0});
+      out.push_back({{"tunnel", t.value("name", std::string())},
+                     {"peer", name},
+                     {"public_key", p.value("public_key", std::string())},
+                     {"session", p.value("session", false)},
+                     {"source", pr.value("source", std::string())},
+                     {"target", pr.value("target", std::string())},
+                     {"interval_ms", pr.value("interval_ms", 0u)},
+                     {"sent", sent},
+                     {"replied", replied},
+                     {"lost", sent > replied ? sent - replied : 0},
+                     {"no_session", pr.value("no_session", std::uint64_t{0})},
+                     {"last_rtt_ns", pr.value("last_rtt_ns", std::uint64_t{0})},
+                     {"last_reply_age_ms", pr.value("last_reply_age_ms", std::int64_t{-1})}});
+    }
+  }
+  return json{{"probes", out}};
+}
+
+namespace {
+
+std::string ms_cell(std::uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ns) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+std::string render_probes(const json& view) {
+  TextTable table({{"TUNNEL"},
+                   {"PEER"},
+                   {"TARGET"},
+                   {"INTERVAL", Align::kRight},
+                   {"SENT", Align::kRight},
+                   {"REPLIED", Align::kRight},
+                   {"LOST", Align::kRight},
+                   {"LAST RTT MS", Align::kRight},
+                   {"LAST REPLY", Align::kRight}});
+  for (const auto& p : array_field(view, "probes")) {
+    const auto interval = p.value("interval_ms", 0u);
+    const auto age = p.value("last_reply_age_ms", std::int64_t{-1});
+    table.add_row({json_cell(p, "tunnel"), json_cell(p, "peer"), json_cell(p, "target"),
+                   interval ? std::to_string(interval) + " ms" : "off", json_cell(p, "sent"),
+                   json_cell(p, "replied"), json_cell(p, "lost"),
+                   p.value("replied", std::uint64_t{0})
+                       ? ms_cell(p.value("last_rtt_ns", std::uint64_t{0}))
+                       : "-",
+                   age < 0 ? "never" : std::to_string(age) + " ms ago"});
+  }
+  return table.str();
+}
+
+std::string render_probe_events(const json& events) {
+  TextTable table({{"KIND"},
+                   {"TUNNEL"},
+                   {"PEER"},
+                   {"SEQ", Align::kRight},
+                   {"NS", Align::kRight},
+                   {"RTT MS", Align::kRight}});
+  for (const auto& e : array_field(events, "events")) {
+    const bool reply = e.value("kind", std::string()) == "reply";
+    table.add_row({json_cell(e, "kind"), json_cell(e, "tunnel"), json_cell(e, "peer"),
+                   json_cell(e, "seq"), json_cell(e, "ns"),
+                   reply ? ms_cell(e.value("rtt_ns", std::uint64_t{0})) : ""});
+  }
+  return table.str() + "cursor " + json_cell(events, "cursor") + ", missed " +
+         json_cell(events, "missed") + "\n";
+}
+
 std::string render_traffic_classes(const json& classes) {
   TextTable table({{"CLASS", Align::kRight}, {"NAME"}, {"MATCH"}});
   for (const auto& c : array_field(classes, "classes")) {

@@ -44,6 +44,13 @@ class TextTable {
 [[nodiscard]] std::string render_hello(const nlohmann::json& hello);
 [[nodiscard]] std::string render_tunnels(const nlohmann::json& tunnels);
 [[nodiscard]] std::string render_path_groups(const nlohmann::json& groups);
+// `causewayctl probes`: the probing peers of a GetTunnels reply as {"probes": [{"tunnel",
+// "peer", "public_key", "target", "interval_ms", "sent", "replied", "lost", "no_session",
+// "last_rtt_ns", "last_reply_age_ms", "session"}]} (what --json prints), and its table.
+[[nodiscard]] nlohmann::json probes_view(const nlohmann::json& tunnels);
+[[nodiscard]] std::string render_probes(const nlohmann::json& view);
+// `causewayctl probes events`: a GetProbeEvents reply.
+[[nodiscard]] std::string render_probe_events(const nlohmann::json& events);
 // {"classes": [...]} as message 14 carries them: one row per class, first match first.
 [[nodiscard]] std::string render_traffic_classes(const nlohmann::json& classes);
 

@@ -32,11 +32,12 @@ struct PortCounters {
 struct alignas(64) WorkerCounters {
   PortCounters port[kMaxPorts];
   Counter drop[kDropReasonCount];
-  Counter punted;       // packets handed to the control thread
-  Counter busy_polls;   // poll rounds that received packets
-  Counter idle_polls;   // poll rounds that received nothing
-  Counter busy_cycles;  // TSC cycles spent in poll rounds that received packets
-  Counter sleeps;       // adaptive back-off sleeps
+  Counter punted;            // packets handed to the control thread
+  Counter busy_polls;        // poll rounds that received packets
+  Counter idle_polls;        // poll rounds that received nothing
+  Counter busy_cycles;       // TSC cycles spent in poll rounds that received packets
+  Counter sleeps;            // adaptive back-off sleeps
+  Counter probes_reflected;  // SLA probe requests answered in the data path
 
   void count_drop(DropReason r, std::uint64_t n = 1) noexcept {
     drop[static_cast<std::size_t>(r)].add(n);

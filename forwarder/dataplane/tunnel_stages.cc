@@ -5,11 +5,13 @@
 #include "tunnel_stages.h"
 
 #include <rte_ip.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 
 #include <chrono>
 #include <cstring>
 
+#include "causeway/fwd/probe.h"
 #include "packet_meta.h"
 #include "stage_helpers.h"
 #include "wire.h"
@@ -78,7 +80,8 @@ inline void decrement_ttl(std::uint8_t* ip, bool v4) noexcept {
   store_be16(ip + kIp4OffChecksum, static_cast<std::uint16_t>(~sum));
 }
 
-// Flow hash of the inner packet: addresses, protocol and (for TCP/UDP) ports.
+}  // namespace
+
 std::uint32_t flow_hash(const std::uint8_t* ip, bool v4, std::uint32_t len) noexcept {
   std::uint32_t h = 2166136261u;
   auto mix = [&h](const std::uint8_t* p, unsigned n) {
@@ -98,6 +101,64 @@ std::uint32_t flow_hash(const std::uint8_t* ip, bool v4, std::uint32_t len) noex
   mix(&proto, 1);
   if ((proto == 6 || proto == kIpProtoUdp) && l4 + 4 <= len) mix(ip + l4, 4);
   return h ^ (h >> 16);
+}
+
+namespace {
+
+// Whether a decrypted inner packet (IP header at `ip`) is addressed to one of tunnel `tl`'s own
+// overlay addresses. The common case (one IPv4 address, a packet in transit) is one compare.
+inline bool to_own_address(const TunnelListener& tl, const std::uint8_t* ip, bool v4) noexcept {
+  if (v4) {
+    const std::uint32_t dst = load_be32(ip + kIp4OffDst);
+    if (std::uint64_t{dst} == tl.own4_key) [[unlikely]]
+      return true;
+    if (tl.n_own4 > 1) [[unlikely]] {
+      for (unsigned i = 1; i < tl.n_own4; ++i) {
+        if (tl.own4[i] == dst) return true;
+      }
+    }
+    return false;
+  }
+  for (unsigned i = 0; i < tl.n_own6; ++i) {
+    if (std::memcmp(tl.own6[i], ip + kIp6OffDst, 16) == 0) return true;
+  }
+  return false;
+}
+
+// A decrypted packet to the PoP itself (to_own_address), `len` bytes of IP packet at `ip` in
+// frame m: a probe request is reflected (queued for tunnel_output to the peer it came from), a
+// probe reply punted to the probe book with its receive time, anything else punted to the
+// tunnel's mirror.
+void deliver_local(WorkerContext& ctx, const TunnelShared& ts, rte_mbuf* m, std::uint8_t* ip,
+                   std::uint32_t len, unsigned tunnel, tun::PeerId peer, tun::Nanos rx) noexcept {
+  if (!probe::is_probe_port(ip, len)) {
+    punt(ctx, m, PuntReason::kTunnelLocal);
+    meta(m).tunnel = static_cast<std::uint8_t>(tunnel);
+    return;
+  }
+  probe::Parsed parsed;
+  if (probe::parse_packet(std::span<const std::uint8_t>(ip, len), parsed) !=
+          probe::ParseError::kNone ||
+      peer.value() > kTunnelOutPeerMask) {
+    drop(ctx, m, DropReason::probe_malformed);
+    return;
+  }
+  const auto rx_ns = static_cast<std::uint64_t>(rx.count());
+  if (parsed.payload.type == probe::Type::kReply) {
+    if (ts.probe_rx_ns_offset >= 0) {
+      *RTE_MBUF_DYNFIELD(m, ts.probe_rx_ns_offset, std::uint64_t*) = rx_ns;
+    }
+    punt(ctx, m, PuntReason::kProbeReply);
+    PacketMeta& pm = meta(m);
+    pm.tunnel = static_cast<std::uint8_t>(tunnel);
+    pm.next_hop = peer.value();
+    return;
+  }
+  probe::make_reply(std::span<std::uint8_t>(ip, len), parsed, rx_ns,
+                    static_cast<std::uint64_t>(monotonic_now().count()));
+  ctx.counters->probes_reflected.add();
+  ctx.tunnel_out_nh[ctx.n_tunnel_out] = kTunnelOutDirect | (tunnel << 24) | peer.value();
+  ctx.tunnel_out[ctx.n_tunnel_out++] = m;
 }
 
 // For a packet input marked (tunnel_candidate): the tunnel whose listener it reaches on one of
@@ -167,8 +228,8 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   }
   if (ours == 0) return static_cast<std::uint16_t>(pkts.size());
   // Pass 2: decrypt each tunnel's data messages as one burst.
+  const tun::Nanos now = n_data ? monotonic_now() : tun::Nanos{0};
   if (n_data) {
-    const tun::Nanos now = monotonic_now();
     for (unsigned t = 0; t < ts.n_tunnels; ++t) {
       tun::PacketBuf group[kBurstSize];
       unsigned idx[kBurstSize];
@@ -206,6 +267,7 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
       continue;
     }
     if (d < n_data && data[d] == m) {
+      const unsigned tunnel = data_tunnel[d];
       const tun::PacketBuf& pb = tw.bufs[d++];
       if (pb.result != tun::DropReason::kNone) {
         drop(ctx, m, fwd_reason(pb.result));
@@ -223,6 +285,10 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
       rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->data_len - kEthHeaderLen - pb.len));
       const bool v4 = (pb.data[0] >> 4) == 4;
       store_be16(frame + 12, v4 ? kEtherTypeIpv4 : kEtherTypeIpv6);
+      if (to_own_address(ts.tunnels[tunnel], pb.data, v4)) [[unlikely]] {
+        deliver_local(ctx, ts, m, pb.data, pb.len, tunnel, pb.peer, now);
+        continue;
+      }
       b.set(keep, frame, m->data_len, v4);
       if (!v4) ++n_v6;
       pkts[keep++] = m;
@@ -336,7 +402,21 @@ void tunnel_output(WorkerContext& ctx) noexcept {
   unsigned n = 0;
   for (std::uint16_t i = 0; i < n_in; ++i) {
     rte_mbuf* m = ctx.tunnel_out[i];
-    const NextHop& nh = sh.next_hops[ctx.tunnel_out_nh[i]];
+    const std::uint32_t out = ctx.tunnel_out_nh[i];
+    if (out & kTunnelOutDirect) [[unlikely]] {
+      // A reflected probe: to the peer it came from; its TTL was set when it was rewritten.
+      const PathMember pmem{static_cast<std::uint8_t>((out >> 24) & 0x7f),
+                            tun::PeerId(out & kTunnelOutPeerMask)};
+      if (pmem.tunnel >= ts->n_tunnels ||
+          !ts->tunnels[pmem.tunnel].data->can_send(now, pmem.peer)) {
+        drop(ctx, m, DropReason::tunnel_no_path);
+        continue;
+      }
+      todo[n] = m;
+      member[n++] = pmem;
+      continue;
+    }
+    const NextHop& nh = sh.next_hops[out];
     const PathGroup* g =
         groups != nullptr && nh.port < kMaxPathGroups ? &groups->groups[nh.port] : nullptr;
     if (g == nullptr || g->n_members == 0) {

@@ -12,7 +12,14 @@
 // to the tunnel's control-side tun::Device (PuntReason::kTunnelHandshake in their PacketMeta). Type
 // 4 is decrypted in place here through the tunnel's tun::DataPath (AEAD, replay window, allowed
 // IPs); the outer headers are stripped and the inner packet continues through the stages (FIB
-// lookup -> LAN) as if it had been received. Other packets pass untouched.
+// lookup -> LAN) as if it had been received. Other packets pass untouched. Only decrypted packets
+// are compared with the tunnel's own overlay addresses (one compare for a tunnel with one IPv4
+// address); one addressed to the PoP itself leaves the burst: an SLA probe request
+// (include/causeway/fwd/probe.h) is turned into its reply in place and encrypted back to the
+// peer it came from in the same burst (tunnel_output), a probe reply goes to the control
+// thread's probe book (PuntReason::kProbeReply, with the receive time), anything else to the
+// kernel through the tunnel's mirror (PuntReason::kTunnelLocal); a malformed probe is dropped
+// (probe_malformed).
 //
 // Egress, tunnel_output (after next_hop put the packets of RouteKind::kPathGroup routes in
 // ctx.tunnel_out): the packet's traffic class is found (traffic_class.h; class 0 when the table
@@ -72,10 +79,19 @@ struct PathGroupTable {
   PathGroup groups[kMaxPathGroups];
 };
 
+inline constexpr unsigned kMaxOwnAddrs = 4;  // a tunnel's overlay addresses per family
+// own4_key of a tunnel without an IPv4 address: no 32-bit destination equals it.
+inline constexpr std::uint64_t kNoOwn4 = std::uint64_t{1} << 32;
+
 struct TunnelListener {
   tun::DataPath* data = nullptr;
   std::uint16_t listen_port = 0;
   std::uint32_t port_mask = 0;  // bit i: listens on interface i's addresses
+  // The PoP's own overlay addresses on this tunnel (TunnelConfig::address).
+  std::uint64_t own4_key = kNoOwn4;  // the first IPv4 one (host order), or kNoOwn4
+  std::uint8_t n_own4 = 0, n_own6 = 0;
+  std::uint32_t own4[kMaxOwnAddrs] = {};  // host order
+  std::uint8_t own6[kMaxOwnAddrs][16] = {};
 };
 
 struct PortAddrs {
@@ -96,7 +112,15 @@ struct TunnelShared {
   TunnelListener tunnels[kMaxTunnels];
   PortAddrs local[kMaxPorts];  // by interface index: own addresses (first = outer source)
   std::atomic<const PathGroupTable*> path_groups{nullptr};
+  // mbuf dynamic field (rte_mbuf_dynfield_register) where a worker stores the receive time
+  // (steady clock ns) of a probe reply it punts; -1: none registered (replies carry no time).
+  int probe_rx_ns_offset = -1;
 };
+
+// ctx.tunnel_out_nh entry of a packet that goes to one tunnel peer directly (a reflected
+// probe) instead of through a path group: flag | tunnel << 24 | peer id (< 2^24).
+inline constexpr std::uint32_t kTunnelOutDirect = 0x80000000u;
+inline constexpr std::uint32_t kTunnelOutPeerMask = 0x00ffffffu;
 
 // A token bucket per source address for the handshake and cookie messages a worker hands to the
 // control thread, so that one source cannot fill the handshake ring and lock other peers out.
@@ -177,7 +201,8 @@ inline bool tunnel_candidate(const TunnelShared& ts, std::uint16_t in_port, cons
 // Stage: classify and decrypt the packets input marked; inner packets replace their datagrams
 // in place (their ctx.burst values and n_v6 follow the inner packet).
 std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
-// Encrypts and sends ctx.tunnel_out (filled by next_hop); clears it.
+// Encrypts and sends ctx.tunnel_out (filled by next_hop, and by tunnel_input for reflected
+// probes); clears it.
 void tunnel_output(WorkerContext& ctx) noexcept;
 
 // Writes outer Ethernet type, IPv4/IPv6 and UDP headers in front of a WireGuard message of
@@ -189,5 +214,10 @@ std::uint8_t* write_outer_headers(std::uint8_t* payload, std::uint32_t len, cons
 inline constexpr std::uint32_t outer_header_len(bool v4) noexcept {
   return 14 + (v4 ? 20 : 40) + 8;
 }
+
+// Flow hash of an inner IP packet of `len` bytes: addresses, protocol and (for TCP/UDP) ports.
+// The path-group member of a flow is active[flow_hash % n_active], in the workers and for the
+// packets the control thread sends from a tunnel mirror.
+std::uint32_t flow_hash(const std::uint8_t* ip, bool v4, std::uint32_t len) noexcept;
 
 }  // namespace causeway::fwd

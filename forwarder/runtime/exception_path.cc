@@ -180,6 +180,8 @@ void ExceptionPath::handle_punt(rte_mbuf* m) {
     }
     case PuntReason::kTunnelHandshake:
     case PuntReason::kTunnelNoSession:
+    case PuntReason::kTunnelLocal:
+    case PuntReason::kProbeReply:
       if (tunnel_handler_) {
         tunnel_handler_(m);
         return;

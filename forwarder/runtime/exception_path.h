@@ -68,7 +68,8 @@ class ExceptionPath {
   // Routes a locally built IP packet (L2 header space included, PacketMeta family/l3_offset/
   // flags set) and sends it or queues it for neighbour resolution. Takes ownership.
   void send_routed(rte_mbuf* m);
-  // Receives the tunnel punts (PuntReason::kTunnelHandshake / kTunnelNoSession).
+  // Receives the tunnel punts (PuntReason::kTunnelHandshake, kTunnelNoSession, kTunnelLocal,
+  // kProbeReply).
   void set_tunnel_handler(std::function<void(rte_mbuf*)> handler) {
     tunnel_handler_ = std::move(handler);
   }

@@ -35,6 +35,7 @@
 
 #include "control/server.h"
 #include "dataplane/packet_meta.h"
+#include "dataplane/wire.h"
 #include "dataplane/worker.h"
 #include "exception_path.h"
 #include "port.h"
@@ -170,7 +171,9 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   std::vector<std::unique_ptr<uapi::UapiServer>> uapi_servers;
   std::unique_ptr<asio::posix::stream_descriptor> punt_fd;
   std::vector<std::unique_ptr<asio::posix::stream_descriptor>> mirror_fds;
+  std::vector<std::unique_ptr<asio::posix::stream_descriptor>> tunnel_mirror_fds;
   std::unique_ptr<asio::steady_timer> timer;
+  std::unique_ptr<asio::steady_timer> probe_timer;  // the next SLA probe due
   std::uint64_t started_ms = 0;
 
   ~Impl() override;
@@ -187,8 +190,10 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   bool inject(rte_mbuf* m);
   void drain_punts();
   void wait_punts();
-  void read_mirror(std::uint16_t port);
+  void read_mirror(asio::posix::stream_descriptor& sd, int fd, std::uint16_t offset,
+                   std::function<void(rte_mbuf*)> deliver);
   void arm_timer();
+  void arm_probe_timer();
 
   // ControlHandler
   ctl::Reply handle(ctl::MsgType type, std::span<const std::uint8_t> payload) override;
@@ -199,6 +204,8 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   json neighbors_json() const;
   ctl::Reply set_neighbor(const json& req);
   ctl::Reply set_path_group(const json& req);
+  ctl::Reply get_probe_events(const json& req) const;
+  ctl::Reply set_probe_interval(const json& req);
   ctl::Reply set_traffic_classes(const json& req);
   std::optional<std::uint16_t> port_by_name(const std::string& name) const {
     for (const auto& p : ports)
@@ -417,6 +424,11 @@ Result<void> Forwarder::Impl::init_routes() {
       }
     }
   }
+  // The PoP's overlay addresses (tunnels[].address) are the kernel's too: packets from a LAN
+  // reach them through the port's mirror (from a tunnel, tunnel_input takes them first).
+  for (const auto& t : cfg.tunnels) {
+    for (const auto& a : t.address) local(a.addr, static_cast<std::uint8_t>(a.max_len()));
+  }
   // Multicast, limited broadcast and link-local destinations belong to the kernel.
   local(*IpAddress::parse("224.0.0.0"), 4);
   local(*IpAddress::parse("255.255.255.255"), 32);
@@ -591,30 +603,32 @@ void Forwarder::Impl::wait_punts() {
   });
 }
 
-void Forwarder::Impl::read_mirror(std::uint16_t port) {
-  mirror_fds[port]->async_wait(asio::posix::stream_descriptor::wait_read,
-                               [this, port](const auto& ec) {
-                                 if (ec) return;
-                                 const int fd = ports[port].mirror->fd();
-                                 for (unsigned i = 0; i < kMirrorReadBatch; ++i) {
-                                   rte_mbuf* m = rte_pktmbuf_alloc(pool);
-                                   if (!m) {
-                                     counters[n_workers].count_drop(DropReason::no_buffer);
-                                     char discard[16];
-                                     if (read(fd, discard, sizeof(discard)) < 0) break;
-                                     continue;
-                                   }
-                                   const std::uint16_t room = rte_pktmbuf_tailroom(m);
-                                   ssize_t n = read(fd, rte_pktmbuf_mtod(m, void*), room);
-                                   if (n <= 0) {
-                                     rte_pktmbuf_free(m);
-                                     break;
-                                   }
-                                   rte_pktmbuf_append(m, static_cast<std::uint16_t>(n));
-                                   exception->handle_mirror_frame(port, m);
-                                 }
-                                 read_mirror(port);
-                               });
+// Reads what the kernel wrote into a mirror (at most kMirrorReadBatch packets per wake-up),
+// each into an mbuf `offset` bytes from its data start, hands it to `deliver`, waits again.
+void Forwarder::Impl::read_mirror(asio::posix::stream_descriptor& sd, int fd, std::uint16_t offset,
+                                  std::function<void(rte_mbuf*)> deliver) {
+  sd.async_wait(asio::posix::stream_descriptor::wait_read,
+                [this, &sd, fd, offset, deliver = std::move(deliver)](const auto& ec) mutable {
+                  if (ec) return;
+                  for (unsigned i = 0; i < kMirrorReadBatch; ++i) {
+                    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+                    if (!m) {
+                      counters[n_workers].count_drop(DropReason::no_buffer);
+                      char discard[16];
+                      if (read(fd, discard, sizeof(discard)) < 0) break;
+                      continue;
+                    }
+                    const std::uint16_t room = rte_pktmbuf_tailroom(m);
+                    ssize_t n = read(fd, rte_pktmbuf_mtod_offset(m, char*, offset), room - offset);
+                    if (n <= 0) {
+                      rte_pktmbuf_free(m);
+                      break;
+                    }
+                    rte_pktmbuf_append(m, static_cast<std::uint16_t>(n + offset));
+                    deliver(m);
+                  }
+                  read_mirror(sd, fd, offset, std::move(deliver));
+                });
 }
 
 void Forwarder::Impl::arm_timer() {
@@ -629,15 +643,43 @@ void Forwarder::Impl::arm_timer() {
   });
 }
 
+void Forwarder::Impl::arm_probe_timer() {
+  if (!tunnels) return;
+  const std::uint64_t next = tunnels->next_probe_ns();
+  if (next == ProbeBook::kNever) {
+    probe_timer->cancel();
+    return;
+  }
+  probe_timer->expires_at(
+      asio::steady_timer::time_point(std::chrono::nanoseconds(static_cast<std::int64_t>(next))));
+  probe_timer->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    tunnels->on_probe_timer();
+    arm_probe_timer();
+  });
+}
+
 void Forwarder::Impl::start_control() {
   punt_fd = std::make_unique<asio::posix::stream_descriptor>(io, dup(punt_eventfd));
   wait_punts();
   for (const auto& p : ports) {
     mirror_fds.push_back(std::make_unique<asio::posix::stream_descriptor>(io, dup(p.mirror->fd())));
+    const std::uint16_t port = p.index;
+    read_mirror(*mirror_fds.back(), p.mirror->fd(), 0,
+                [this, port](rte_mbuf* m) { exception->handle_mirror_frame(port, m); });
   }
-  for (const auto& p : ports) read_mirror(p.index);
+  if (tunnels) {
+    for (const auto& [tunnel, fd] : tunnels->mirror_fds()) {
+      tunnel_mirror_fds.push_back(std::make_unique<asio::posix::stream_descriptor>(io, dup(fd)));
+      // Bare IP packets: room for an Ethernet header in front, as the stages expect.
+      read_mirror(*tunnel_mirror_fds.back(), fd, wire::kEthHeaderLen,
+                  [this, t = tunnel](rte_mbuf* m) { tunnels->handle_mirror_packet(t, m); });
+    }
+  }
   timer = std::make_unique<asio::steady_timer>(io);
   arm_timer();
+  probe_timer = std::make_unique<asio::steady_timer>(io);
+  arm_probe_timer();
 }
 
 // `wg show` / `wg set` for every tunnel (DESIGN.md section 3), on the control thread's
@@ -689,8 +731,10 @@ void Forwarder::Impl::shutdown() {
   }
   stop_uapi();
   mirror_fds.clear();
+  tunnel_mirror_fds.clear();
   punt_fd.reset();
   timer.reset();
+  probe_timer.reset();
   void* obj;
   if (punt_ring) {
     while (rte_ring_dequeue(punt_ring, &obj) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
@@ -755,6 +799,10 @@ ctl::Reply Forwarder::Impl::handle(ctl::MsgType type, std::span<const std::uint8
                {"traffic_classes", tunnels ? tunnels->traffic_classes_json() : json::array()}});
     case MsgType::kSetPathGroup:
       return set_path_group(req.value());
+    case MsgType::kGetProbeEvents:
+      return get_probe_events(req.value());
+    case MsgType::kSetProbeInterval:
+      return set_probe_interval(req.value());
     case MsgType::kSetTrafficClasses:
       return set_traffic_classes(req.value());
     case MsgType::kFlushRoutes: {
@@ -849,7 +897,8 @@ json Forwarder::Impl::stats_json() const {
                             {"idle_polls", c.idle_polls.get()},
                             {"busy_cycles", c.busy_cycles.get()},
                             {"sleeps", c.sleeps.get()},
-                            {"punted", c.punted.get()}});
+                            {"punted", c.punted.get()},
+                            {"probes_reflected", c.probes_reflected.get()}});
   }
   return json{{"ports", jports},
               {"drops", drops},
@@ -972,6 +1021,7 @@ int Forwarder::run() {
     if (!port.mirror) continue;
     if (auto r = port.mirror->persist(); !r) spdlog::warn("{}", r.error().message);
   }
+  if (s.tunnels) s.tunnels->persist_mirrors();
   s.start_control();
   asio::signal_set signals(s.io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -1003,6 +1053,40 @@ ctl::Reply Forwarder::Impl::set_traffic_classes(const json& req) {
   auto r = tunnels->set_traffic_classes(std::move(parsed).value());
   if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
   return ctl::Reply::ok(json{{"classes", n}});
+}
+
+}  // namespace causeway::fwd
+
+namespace causeway::fwd {
+
+ctl::Reply Forwarder::Impl::get_probe_events(const json& req) const {
+  std::uint64_t cursor = 0;
+  if (req.contains("cursor")) {
+    if (!req["cursor"].is_number_unsigned()) {
+      return ctl::Reply::error(EINVAL, "cursor: expected a non-negative integer");
+    }
+    cursor = req["cursor"].get<std::uint64_t>();
+  }
+  if (!tunnels)
+    return ctl::Reply::ok(json{{"cursor", 0}, {"missed", 0}, {"events", json::array()}});
+  return ctl::Reply::ok(tunnels->probe_events_json(cursor));
+}
+
+ctl::Reply Forwarder::Impl::set_probe_interval(const json& req) {
+  if (!req.contains("interval_ms") || !req["interval_ms"].is_number_unsigned()) {
+    return ctl::Reply::error(EINVAL, "interval_ms: expected 0 (off) or 10..60000");
+  }
+  const auto ms = req["interval_ms"].get<std::uint64_t>();
+  if (ms != 0 && (ms < kMinProbeIntervalMs || ms > kMaxProbeIntervalMs)) {
+    return ctl::Reply::error(EINVAL, fmt::format("interval_ms: {} is out of range (0 = off, or "
+                                                 "{}..{})",
+                                                 ms, kMinProbeIntervalMs, kMaxProbeIntervalMs));
+  }
+  if (!tunnels) return ctl::Reply::ok(json{{"peers", 0}});
+  const std::size_t n = tunnels->set_probe_interval(static_cast<std::uint32_t>(ms));
+  if (probe_timer) arm_probe_timer();
+  spdlog::info("probe interval {} ms on {} peers", ms, n);
+  return ctl::Reply::ok(json{{"peers", n}});
 }
 
 }  // namespace causeway::fwd

@@ -114,13 +114,25 @@ Result<void> remove_stale_addresses(int ifindex, const std::string& name,
 
 Result<std::unique_ptr<Mirror>> Mirror::create(const std::string& name, const MacAddress& mac,
                                                unsigned mtu, const std::vector<IpPrefix>& addrs) {
+  return open_device(name, &mac, mtu, addrs);
+}
+
+Result<std::unique_ptr<Mirror>> Mirror::create_l3(const std::string& name, unsigned mtu,
+                                                  const std::vector<IpPrefix>& addrs) {
+  return open_device(name, nullptr, mtu, addrs);
+}
+
+// A TAP with `mac`, or (mac == nullptr) a TUN.
+Result<std::unique_ptr<Mirror>> Mirror::open_device(const std::string& name, const MacAddress* mac,
+                                                    unsigned mtu,
+                                                    const std::vector<IpPrefix>& addrs) {
   std::unique_ptr<Mirror> m(new Mirror());
   m->name_ = name;
   m->fd_ = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (m->fd_ < 0) return fail("cannot open /dev/net/tun: " + errno_text(errno), errno);
 
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = static_cast<short>((mac ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (ioctl(m->fd_, TUNSETIFF, &ifr) < 0) {
     return fail(fmt::format("cannot create mirror TAP {}: {}", name, errno_text(errno)), errno);
@@ -130,14 +142,21 @@ Result<std::unique_ptr<Mirror>> Mirror::create(const std::string& name, const Ma
   if (sock < 0) return fail("socket: " + errno_text(errno), errno);
   auto close_sock = [&] { close(sock); };
 
-  ifr = {};
-  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-  std::memcpy(ifr.ifr_hwaddr.sa_data, mac.bytes.data(), 6);
-  if (ioctl(sock, SIOCSIFHWADDR, &ifr) < 0) {
-    int e = errno;
-    close_sock();
-    return fail(fmt::format("mirror {}: cannot set MAC {}: {}", name, mac.str(), errno_text(e)), e);
+  if (mac) {
+    ifr = {};
+    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    std::memcpy(ifr.ifr_hwaddr.sa_data, mac->bytes.data(), 6);
+    if (ioctl(sock, SIOCSIFHWADDR, &ifr) < 0) {
+      int e = errno;
+      close_sock();
+      return fail(fmt::format("mirror {}: cannot set MAC {}: {}", name, mac->str(), errno_text(e)),
+                  e);
+    }
+  } else {
+    // The same overlay subnet may be on several tunnel mirrors (one per backbone): a packet
+    // may come in on one while the kernel's route back names another.
+    write_sysctl("/proc/sys/net/ipv4/conf/" + name + "/rp_filter", "0");
   }
   ifr = {};
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);

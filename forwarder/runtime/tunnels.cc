@@ -3,8 +3,11 @@
 // thread; packets it builds leave through the exception path's route + neighbour + inject.
 #include "tunnels.h"
 
+#include <rte_errno.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -13,6 +16,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "causeway/fwd/probe.h"
 #include "dataplane/packet_meta.h"
 #include "dataplane/wire.h"
 #include "exception_path.h"
@@ -42,6 +46,32 @@ std::uint64_t total_drops(const tun::Counters& c) {
   std::uint64_t sum = 0;
   for (std::size_t i = 1; i < c.drops.size(); ++i) sum += c.drops[i];  // [0] is kNone
   return sum;
+}
+
+std::uint64_t steady_ns() {
+  return static_cast<std::uint64_t>(monotonic_now().count());
+}
+
+// WireGuard's overhead over the worst outer header (IPv6 40 + UDP 8 + data header 16 + tag 16),
+// and the inner size kept a multiple of the 16-byte padding, so every inner packet the kernel
+// sends fits the smallest WAN port whatever the endpoint's family.
+unsigned tunnel_mirror_mtu(const TunnelConfig& tc, const std::vector<PortRuntime>& ports) {
+  unsigned mtu = 9000;
+  for (const std::string& name : tc.ports) {
+    for (const PortRuntime& p : ports) {
+      if (p.name == name) mtu = std::min<unsigned>(mtu, p.mtu);
+    }
+  }
+  return (mtu - 80) / 16 * 16;
+}
+
+// Where a worker stores a probe reply's receive time (TunnelShared::probe_rx_ns_offset).
+int register_probe_timestamp() {
+  rte_mbuf_dynfield desc{};
+  std::snprintf(desc.name, sizeof(desc.name), "%s", "causeway_probe_rx_ns");
+  desc.size = sizeof(std::uint64_t);
+  desc.align = alignof(std::uint64_t);
+  return rte_mbuf_dynfield_register(&desc);
 }
 
 std::string endpoint_str(const tun::Endpoint& e) {
@@ -75,6 +105,8 @@ struct TunnelRuntime::Tunnel final : tun::ActionSink {
   // Configured peer names -> public keys. By key, not PeerId: a peer removed and added again
   // through the UAPI gets a new PeerId but keeps its name (and its path group memberships).
   std::map<std::string, tun::Key32> by_name;
+  std::vector<IpPrefix> address;   // own overlay addresses
+  std::unique_ptr<Mirror> mirror;  // L3 kernel mirror (with an address only)
 
   void send_datagram(const tun::Endpoint& to, std::span<const std::uint8_t> d) override {
     rt->send_datagram(index, to, d);
@@ -118,6 +150,14 @@ Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
   std::unique_ptr<TunnelRuntime> rt(
       new TunnelRuntime(ports, routes, exception, pool, qsbr, counters));
   TunnelShared& ts = *rt->shared_;
+  ts.probe_rx_ns_offset = register_probe_timestamp();
+  if (ts.probe_rx_ns_offset < 0) {
+    spdlog::warn(
+        "no mbuf field for probe receive times: {} (replies are timed on the control "
+        "thread)",
+        rte_strerror(rte_errno));
+  }
+  const std::uint64_t start_ns = steady_ns();
   rt->handshake_ring_ = rte_ring_create("cw_handshake", kHandshakeRingSize,
                                         static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
   if (rt->handshake_ring_ == nullptr) return fail("cannot create the handshake ring", ENOMEM);
@@ -163,6 +203,15 @@ Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
       }
       const std::string name = pc.name.empty() ? wg_key_str(pc.public_key) : pc.name;
       t->by_name.emplace(name, pc.public_key);
+      if (pc.probe_interval_ms != 0) {
+        if (const auto target = probe_target(tc, pc)) {
+          rt->probes_.add_peer(
+              ProbePeerInfo{t->index, id.value().value(), tc.name, name, wg_key_str(pc.public_key),
+                            target->source, target->destination, pc.probe_interval_ms},
+              start_ns);
+          rt->probe_keys_.push_back(pc.public_key);
+        }
+      }
       if (pc.path_group) {
         Group& g = rt->groups_[*pc.path_group];
         g.members.push_back(PathMemberRef{tc.name, name});
@@ -172,6 +221,24 @@ Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
     TunnelListener& l = ts.tunnels[ts.n_tunnels++];
     l.data = &t->dev->data_path();
     l.listen_port = tc.listen_port;
+    for (const IpPrefix& a : tc.address) {
+      if (a.addr.is_v4() && l.n_own4 < kMaxOwnAddrs) {
+        l.own4[l.n_own4++] = a.addr.v4_host_order();
+      } else if (!a.addr.is_v4() && l.n_own6 < kMaxOwnAddrs) {
+        std::memcpy(l.own6[l.n_own6++], a.addr.bytes.data(), 16);
+      }
+    }
+    if (l.n_own4) l.own4_key = l.own4[0];
+    t->address = tc.address;
+    if (!tc.address.empty()) {
+      auto mirror = Mirror::create_l3(tc.name, tunnel_mirror_mtu(tc, ports), tc.address);
+      if (!mirror) return fail(at + ".address: " + mirror.error().message, mirror.error().code);
+      t->mirror = std::move(mirror.value());
+      std::string addrs;
+      for (const IpPrefix& a : tc.address) addrs += (addrs.empty() ? "" : ", ") + a.str();
+      spdlog::info("tunnel {}: kernel mirror {} (ifindex {}, mtu {}) with {}", tc.name, tc.name,
+                   t->mirror->ifindex(), tunnel_mirror_mtu(tc, ports), addrs);
+    }
     for (const std::string& port : tc.ports) {
       for (const PortRuntime& p : ports) {
         if (p.name == port) l.port_mask |= 1u << p.index;
@@ -196,7 +263,7 @@ std::unique_ptr<uapi::Backend> TunnelRuntime::make_uapi_backend(const std::strin
   for (auto& t : tunnels_) {
     if (t->name == name) {
       return std::make_unique<DeviceBackend>(*t->dev, t->listen_port,
-                                             [this] { publish_path_groups(); });
+                                             [this] { refresh_path_groups(); });
     }
   }
   return nullptr;
@@ -234,6 +301,9 @@ void TunnelRuntime::publish_path_groups() {
 }
 
 void TunnelRuntime::refresh_path_groups() {
+  for (std::size_t slot = 0; slot < probes_.size(); ++slot) {
+    (void)probe_peer(*tunnels_[probes_.info(slot).tunnel], slot);
+  }
   publish_path_groups();
 }
 
@@ -358,16 +428,19 @@ void TunnelRuntime::handle_punt(rte_mbuf* m) {
   std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, pm.l3_offset);
   const std::uint32_t avail = m->data_len - pm.l3_offset;
   if (pm.punt == PuntReason::kTunnelNoSession) {
-    const tun::Counters& c = t.dev->counters();
-    const std::uint64_t overflow = c[tun::DropReason::kStagedOverflow];
-    const std::uint64_t before = total_drops(c);
-    t.dev->send_to_peer(now, tun::PeerId(pm.next_hop), std::span<const std::uint8_t>(ip, avail), t);
-    if (c[tun::DropReason::kStagedOverflow] != overflow) {
-      counters_.count_drop(DropReason::tunnel_queue_full);  // the oldest waiting packet went
-    } else if (total_drops(c) != before) {
-      counters_.count_drop(DropReason::tunnel_encrypt_failed);
+    send_inner(t, tun::PeerId(pm.next_hop), std::span<const std::uint8_t>(ip, avail), now);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (pm.punt == PuntReason::kTunnelLocal) {
+    if (!t.mirror || write(t.mirror->fd(), ip, avail) != static_cast<ssize_t>(avail)) {
+      counters_.count_drop(DropReason::mirror_write_failed);
     }
     rte_pktmbuf_free(m);
+    return;
+  }
+  if (pm.punt == PuntReason::kProbeReply) {
+    handle_probe_reply(m);
     return;
   }
   // kTunnelHandshake: tunnel_input checked the UDP header and the message type.
@@ -391,6 +464,130 @@ void TunnelRuntime::handle_punt(rte_mbuf* m) {
     counters_.count_drop(DropReason::tunnel_handshake_dropped);
   }
   rte_pktmbuf_free(m);
+}
+
+void TunnelRuntime::send_inner(Tunnel& t, tun::PeerId peer, std::span<const std::uint8_t> packet,
+                               tun::Nanos now) {
+  const tun::Counters& c = t.dev->counters();
+  const std::uint64_t overflow = c[tun::DropReason::kStagedOverflow];
+  const std::uint64_t before = total_drops(c);
+  t.dev->send_to_peer(now, peer, packet, t);
+  if (c[tun::DropReason::kStagedOverflow] != overflow) {
+    counters_.count_drop(DropReason::tunnel_queue_full);  // the oldest waiting packet went
+  } else if (total_drops(c) != before) {
+    counters_.count_drop(DropReason::tunnel_encrypt_failed);
+  }
+}
+
+void TunnelRuntime::handle_probe_reply(rte_mbuf* m) {
+  const PacketMeta& pm = meta(m);
+  const std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, pm.l3_offset);
+  probe::Parsed parsed;
+  if (probe::parse_packet(std::span(ip, m->data_len - pm.l3_offset), parsed) !=
+      probe::ParseError::kNone) {
+    counters_.count_drop(DropReason::probe_malformed);  // the worker checked it: not reached
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const int off = shared_->probe_rx_ns_offset;
+  const std::uint64_t rx_ns = off >= 0 ? *RTE_MBUF_DYNFIELD(m, off, std::uint64_t*) : steady_ns();
+  if (probes_.on_reply(pm.tunnel, pm.next_hop, parsed.payload, rx_ns) ==
+      ProbeBook::ReplyResult::kUnknown) {
+    counters_.count_drop(DropReason::probe_unknown);
+  }
+  rte_pktmbuf_free(m);
+}
+
+std::vector<std::pair<unsigned, int>> TunnelRuntime::mirror_fds() const {
+  std::vector<std::pair<unsigned, int>> out;
+  for (const auto& t : tunnels_) {
+    if (t->mirror) out.emplace_back(t->index, t->mirror->fd());
+  }
+  return out;
+}
+
+void TunnelRuntime::persist_mirrors() {
+  for (const auto& t : tunnels_) {
+    if (!t->mirror) continue;
+    if (auto r = t->mirror->persist(); !r) spdlog::warn("{}", r.error().message);
+  }
+}
+
+void TunnelRuntime::handle_mirror_packet(unsigned tunnel, rte_mbuf* m) {
+  const tun::Nanos now = monotonic_now();
+  Tunnel& t = *tunnels_[tunnel];
+  const std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, kEthHeaderLen);
+  const std::uint32_t len = m->data_len - kEthHeaderLen;
+  const unsigned version = len ? ip[0] >> 4 : 0;
+  if ((version != 4 || len < kIp4MinHeaderLen) && (version != 6 || len < kIp6HeaderLen)) {
+    counters_.count_drop(version == 6 ? DropReason::ip6_truncated : DropReason::ip4_truncated);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const bool v4 = version == 4;
+  IpAddress dst;
+  dst.family = v4 ? Family::kV4 : Family::kV6;
+  std::memcpy(dst.bytes.data(), ip + (v4 ? kIp4OffDst : kIp6OffDst), v4 ? 4 : 16);
+  // The FIB decides first: a path-group route takes the member the workers would choose for
+  // this flow (its traffic class's active set, then the flow hash); otherwise the tunnel's own
+  // peer by allowed IPs.
+  std::optional<PathMember> member;
+  const NextHopId id = routes_.lookup(dst);
+  if (id != kNoRouteNextHop) {
+    const NextHop& nh = routes_.next_hop(id);
+    const PathGroupTable* groups = shared_->path_groups.load(std::memory_order_relaxed);
+    if (nh.kind == NextHopKind::kPathGroup && groups != nullptr && nh.port < kMaxPathGroups) {
+      const PathGroup& g = groups->groups[nh.port];
+      const std::uint8_t cls =
+          groups->classes.n_rules == 0 ? 0 : classify(groups->classes, ip, v4, len);
+      if (g.n_active[cls]) {
+        member = g.members[g.active[cls][flow_hash(ip, v4, len) % g.n_active[cls]]];
+      }
+    }
+  }
+  if (!member) {
+    const tun::PeerId peer = t.dev->route(dst);
+    if (peer.valid()) member = PathMember{static_cast<std::uint8_t>(t.index), peer};
+  }
+  if (!member || member->tunnel >= tunnels_.size()) {
+    counters_.count_drop(DropReason::tunnel_mirror_no_peer);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  send_inner(*tunnels_[member->tunnel], member->peer, std::span(ip, len), now);
+  rte_pktmbuf_free(m);
+}
+
+void TunnelRuntime::on_probe_timer() {
+  const tun::Nanos now = monotonic_now();
+  probes_.run_due(static_cast<std::uint64_t>(now.count()),
+                  [&](std::size_t slot, std::span<const std::uint8_t> pkt) {
+                    Tunnel& t = *tunnels_[probes_.info(slot).tunnel];
+                    // By key: the UAPI may have removed the peer or added it again.
+                    const tun::PeerId peer = probe_peer(t, slot);
+                    if (!peer.valid()) return false;
+                    if (!t.dev->data_path().can_send(now, peer)) {
+                      // A path without a session loses its probes; the handshake is asked
+                      // for (spaced by REKEY_TIMEOUT in the Device).
+                      t.dev->initiate_handshake(now, peer, t);
+                      return false;
+                    }
+                    send_inner(t, peer, pkt, now);
+                    return true;
+                  });
+}
+
+tun::PeerId TunnelRuntime::probe_peer(const Tunnel& t, std::size_t slot) {
+  const std::optional<tun::PeerId> id = t.dev->find_peer(probe_keys_[slot]);
+  const std::uint32_t value = id ? id->value() : ProbeBook::kNoPeer;
+  if (probes_.info(slot).peer != value) {
+    probes_.set_peer(slot, id ? std::optional<std::uint32_t>(value) : std::nullopt);
+  }
+  return id.value_or(tun::PeerId::invalid());
+}
+
+std::size_t TunnelRuntime::set_probe_interval(std::uint32_t interval_ms) {
+  return probes_.set_interval(interval_ms, steady_ns());
 }
 
 bool TunnelRuntime::poll_handshakes(unsigned budget) {
@@ -432,6 +629,7 @@ void TunnelRuntime::on_timer() {
 
 json TunnelRuntime::tunnels_json() const {
   json out = json::array();
+  const std::uint64_t now_ns = steady_ns();
   for (const auto& t : tunnels_) {
     json peers = json::array();
     for (tun::PeerId id : t->dev->peers()) {
@@ -452,6 +650,9 @@ json TunnelRuntime::tunnels_json() const {
       json allowed = json::array();
       for (const auto& a : s.allowed_ips) allowed.push_back(a.str());
       p["allowed_ips"] = allowed;
+      if (const long slot = probes_.slot_of(t->index, id.value()); slot >= 0) {
+        p["probe"] = probes_.peer_json(static_cast<std::size_t>(slot), now_ns);
+      }
       peers.push_back(p);
     }
     json counters = json::object();
@@ -462,9 +663,14 @@ json TunnelRuntime::tunnels_json() const {
     for (std::size_t i = 0; i < tun::kEventCount; ++i) {
       if (c.events[i]) counters[std::string(tun::kEventInfo[i].name)] = c.events[i];
     }
+    json address = json::array();
+    for (const IpPrefix& a : t->address) address.push_back(a.str());
     out.push_back({{"name", t->name},
                    {"listen_port", t->listen_port},
                    {"public_key", wg_key_str(t->dev->public_key())},
+                   {"address", address},
+                   {"mirror", t->mirror ? t->mirror->name() : ""},
+                   {"mirror_ifindex", t->mirror ? t->mirror->ifindex() : 0},
                    {"peers", peers},
                    {"control_counters", counters}});
   }

@@ -283,6 +283,18 @@ struct BadRow {
   std::string error_prefix;  // the message must start with exactly this
 };
 
+// Every row is refused (EINVAL) with a message that starts with its error_prefix.
+void check_refused(const std::vector<BadRow>& rows) {
+  for (const BadRow& row : rows) {
+    auto parsed = parse_config(row.yaml);
+    INFO(row.yaml);
+    REQUIRE_FALSE(parsed);
+    INFO(parsed.error().message);
+    CHECK(parsed.error().message.rfind(row.error_prefix, 0) == 0);
+    CHECK(parsed.error().code == EINVAL);
+  }
+}
+
 std::vector<BadRow> bad_rows() {
   const std::string lan = "ports:\n  - {name: lan0, device: net_null0, ";
   return {
@@ -776,14 +788,81 @@ TEST_CASE("tunnels: bad settings name the field", "[config][tunnels]") {
       {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: x}\n",
        "routes[0].path_group: expected an integer (0..1023)"},
   };
-  for (const BadRow& row : rows) {
-    auto parsed = parse_config(row.yaml);
-    INFO(row.yaml);
-    REQUIRE_FALSE(parsed);
-    INFO(parsed.error().message);
-    CHECK(parsed.error().message.rfind(row.error_prefix, 0) == 0);
-    CHECK(parsed.error().code == EINVAL);
-  }
+  check_refused(rows);
+}
+
+TEST_CASE("tunnels: overlay address and probe intervals", "[config][tunnels][probes]") {
+  const std::string head = kTunnelPorts + "tunnels:\n  - {name: wg-aws, private_key: \"" +
+                           std::string(kKeyA) + "\", listen_port: 51820, ports: [wan0]";
+  // Default: 100 ms for a peer with a host allowed IP of the address's family, else off.
+  auto parsed = parse_config(head + ", address: [10.255.0.1/32, \"fd00:ff::1/128\"], peers: [" +
+                             "{public_key: \"" + std::string(kKeyB) +
+                             "\", allowed_ips: [10.2.0.0/16, 10.255.0.2/32]}, {public_key: \"" +
+                             std::string(kKeyC) + "\", allowed_ips: [10.3.0.0/16]}]}\n");
+  INFO((parsed ? std::string() : parsed.error().message));
+  REQUIRE(parsed);
+  const TunnelConfig& t = parsed.value().tunnels.at(0);
+  CHECK(t.address == std::vector<IpPrefix>{prefix("10.255.0.1/32"), prefix("fd00:ff::1/128")});
+  CHECK(t.peers.at(0).probe_interval_ms == 100);
+  CHECK(t.peers.at(1).probe_interval_ms == 0);
+  auto target = probe_target(t, t.peers[0]);
+  REQUIRE(target);
+  CHECK(target->source == address("10.255.0.1"));
+  CHECK(target->destination == address("10.255.0.2"));
+  CHECK_FALSE(probe_target(t, t.peers[1]));
+  // IPv6 only: the target is the /128.
+  parsed = parse_config(head + ", address: [\"fd00:ff::1/64\"], peers: [{public_key: \"" +
+                        std::string(kKeyB) +
+                        "\", allowed_ips: [\"fd00:ff::2/128\"], probe_interval_ms: 10}]}\n");
+  INFO((parsed ? std::string() : parsed.error().message));
+  REQUIRE(parsed);
+  CHECK(parsed.value().tunnels[0].peers[0].probe_interval_ms == 10);
+  target = probe_target(parsed.value().tunnels[0], parsed.value().tunnels[0].peers[0]);
+  REQUIRE(target);
+  CHECK(target->destination == address("fd00:ff::2"));
+  // Explicitly off.
+  parsed = parse_config(head + ", address: [10.255.0.1/32], peers: [{public_key: \"" +
+                        std::string(kKeyB) +
+                        "\", allowed_ips: [10.255.0.2/32], probe_interval_ms: 0}]}\n");
+  REQUIRE(parsed);
+  CHECK(parsed.value().tunnels[0].peers[0].probe_interval_ms == 0);
+
+  const std::string peer_b =
+      "peers: [{public_key: \"" + std::string(kKeyB) + "\", allowed_ips: [10.255.0.2/32]";
+  const std::vector<BadRow> rows = {
+      {head + ", address: 10.255.0.1/32}\n", "tunnels[0].address: expected a list"},
+      {head + ", address: [10.255.0.1]}\n",
+       "tunnels[0].address[0]: \"10.255.0.1\" is not an IP prefix"},
+      {head + ", address: [0.0.0.0/0]}\n", "tunnels[0].address[0]: 0.0.0.0/0: a /0 prefix"},
+      {head + ", address: [127.0.0.1/32]}\n",
+       "tunnels[0].address[0]: 127.0.0.1 is a loopback address"},
+      {head + ", address: [10.255.0.0/24]}\n",
+       "tunnels[0].address[0]: 10.255.0.0/24 is a network, not an address"},
+      {head + ", address: [10.255.0.1/32, 10.255.0.1/24]}\n",
+       "tunnels[0].address[1]: 10.255.0.1 is already tunnels[0].address[0]"},
+      {head + ", address: [10.9.0.1/32]}\n",
+       "tunnels[0].address[0]: 10.9.0.1 is an address of port \"wan0\""},
+      {head + ", address: [1, 2, 3, 4, 5]}\n", "tunnels[0].address: 5 addresses; at most 4"},
+      {kTunnelPorts + "tunnels:\n  - {name: cw-lan0, private_key: \"" + std::string(kKeyA) +
+           "\", listen_port: 51820, ports: [wan0], address: [10.255.0.1/32]}\n",
+       "tunnels[0].name: \"cw-lan0\" is the mirror of port \"lan0\""},
+      {head + ", address: [10.255.0.1/32], " + peer_b + ", probe_interval_ms: 5}]}\n",
+       "tunnels[0].peers[0].probe_interval_ms: 5 is out of range (0 = off, or 10..60000)"},
+      {head + ", address: [10.255.0.1/32], " + peer_b + ", probe_interval_ms: 60001}]}\n",
+       "tunnels[0].peers[0].probe_interval_ms: 60001 is out of range (0..60000)"},
+      {head + ", address: [10.255.0.1/32], " + peer_b + ", probe_interval_ms: x}]}\n",
+       "tunnels[0].peers[0].probe_interval_ms: expected an integer"},
+      {head + ", " + peer_b + ", probe_interval_ms: 100}]}\n",
+       "tunnels[0].peers[0].probe_interval_ms: probes need the tunnel's `address`"},
+      {head + ", address: [\"fd00:ff::1/128\"], " + peer_b + ", probe_interval_ms: 100}]}\n",
+       "tunnels[0].peers[0].probe_interval_ms: probes need the tunnel's `address`"},
+      {head + ", address: [10.255.0.1/32], peers: [{public_key: \"" + std::string(kKeyB) +
+           "\", allowed_ips: [10.255.0.0/24], probe_interval_ms: 100}]}\n",
+       "tunnels[0].peers[0].probe_interval_ms: probes need the tunnel's `address`"},
+      {head + ", address: [10.255.0.1/32], " + peer_b + ", probe_interval: 100}]}\n",
+       "tunnels[0].peers[0].probe_interval: unknown key (did you mean \"probe_interval_ms\"?)"},
+  };
+  check_refused(rows);
 }
 
 TEST_CASE("tunnels: keys in base64, canonical only; key files read by load_config",

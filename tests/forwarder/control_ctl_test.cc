@@ -150,6 +150,47 @@ TEST_CASE("causewayctl against a fake forwarder", "[ctl]") {
     std::lock_guard lock(f.handler.mu);
     CHECK(f.handler.last_request == nlohmann::json{{"family", 4}, {"limit", 3}});
   }
+  SECTION("probes: table and --json from the tunnels") {
+    auto r = ctl({"--socket", sock, "probes"});
+    CHECK(r.code == kExitOk);
+    CHECK(r.out ==
+          "TUNNEL  PEER   TARGET      INTERVAL  SENT  REPLIED  LOST  LAST RTT MS  LAST REPLY\n"
+          "wg-aws  pop-b  10.255.0.2    100 ms    50       48     2       20.500   40 ms ago\n"
+          "wg-gcp  pop-b  10.255.0.2       off     3        0     3            -       never\n");
+    r = ctl({"--socket", sock, "probes", "--json"});
+    REQUIRE(r.code == kExitOk);
+    const auto view = nlohmann::json::parse(r.out);
+    REQUIRE(view["probes"].size() == 2);  // the peer without a probe object is not listed
+    CHECK(view["probes"][0]["tunnel"] == "wg-aws");
+    CHECK(view["probes"][0]["public_key"] == "k1");
+    CHECK(view["probes"][0]["lost"] == 2);
+    CHECK(view["probes"][0]["last_rtt_ns"] == 20500000);
+    CHECK(view["probes"][1]["no_session"] == 3);
+    CHECK(view == probes_view(test::fake_tunnels()));
+  }
+  SECTION("probes events --cursor, probes interval") {
+    auto r = ctl({"--socket", sock, "probes", "events", "--cursor", "5"});
+    CHECK(r.code == kExitOk);
+    CHECK(r.out ==
+          "KIND   TUNNEL  PEER   SEQ        NS  RTT MS\n"
+          "sent   wg-aws  pop-b    4      1000\n"
+          "reply  wg-aws  pop-b    4  21001000  21.000\n"
+          "cursor 7, missed 2\n");
+    {
+      std::lock_guard lock(f.handler.mu);
+      CHECK(f.handler.last_request == nlohmann::json{{"cursor", 5}});
+    }
+    r = ctl({"--socket", sock, "probes", "interval", "20"});
+    CHECK(r.code == kExitOk);
+    CHECK(r.out == "probe interval set on 2 peers\n");
+    {
+      std::lock_guard lock(f.handler.mu);
+      CHECK(f.handler.last_request == nlohmann::json{{"interval_ms", 20}});
+    }
+    r = ctl({"--socket", sock, "probes", "interval", "5"});
+    CHECK(r.code == kExitFailed);
+    CHECK_THAT(r.err, Catch::Contains("out of range"));
+  }
   SECTION("route add resolves the port name") {
     auto r =
         ctl({"--socket", sock, "route", "add", "10.0.0.0/8", "via", "10.9.0.2", "port", "wan0"});

@@ -54,6 +54,26 @@ inline nlohmann::json fake_ports() {
   })");
 }
 
+// Two tunnels to one remote PoP; the probe object as the forwarder reports it.
+inline nlohmann::json fake_tunnels() {
+  return nlohmann::json::parse(R"({"tunnels": [
+    {"name": "wg-aws", "listen_port": 51820, "public_key": "t1", "address": ["10.255.0.1/32"],
+     "mirror": "wg-aws", "mirror_ifindex": 9, "peers": [
+       {"name": "pop-b", "public_key": "k1", "endpoint": "10.9.0.2:51820", "session": true,
+        "latest_handshake": 1, "rx_bytes": 1, "tx_bytes": 2, "allowed_ips": ["10.255.0.2/32"],
+        "probe": {"interval_ms": 100, "source": "10.255.0.1", "target": "10.255.0.2",
+                  "sent": 50, "no_session": 0, "replied": 48, "last_rtt_ns": 20500000,
+                  "last_reply_age_ms": 40}},
+       {"name": "", "public_key": "k9", "endpoint": "", "session": false, "allowed_ips": []}]},
+    {"name": "wg-gcp", "listen_port": 51821, "public_key": "t2", "address": ["10.255.0.1/32"],
+     "mirror": "wg-gcp", "mirror_ifindex": 10, "peers": [
+       {"name": "pop-b", "public_key": "k2", "endpoint": "10.8.0.2:51820", "session": false,
+        "probe": {"interval_ms": 0, "source": "10.255.0.1", "target": "10.255.0.2",
+                  "sent": 3, "no_session": 3, "replied": 0, "last_rtt_ns": 0,
+                  "last_reply_age_ms": -1}}]}
+  ]})");
+}
+
 // Records what it was asked; answers like a small forwarder. Runs on the io thread; the test
 // thread reads the records under mu.
 class FakeHandler : public ControlHandler {
@@ -100,6 +120,21 @@ class FakeHandler : public ControlHandler {
         return Reply::ok(fake_ports());
       case MsgType::kFlushRoutes:
         throw std::runtime_error("flush exploded");
+      case MsgType::kGetTunnels:
+        return Reply::ok(fake_tunnels());
+      case MsgType::kGetProbeEvents:
+        last_request = parse_request_json(payload).value();
+        return Reply::ok(nlohmann::json::parse(R"({"cursor": 7, "missed": 2, "events": [
+          {"tunnel": "wg-aws", "peer": "pop-b", "public_key": "k1", "kind": "sent", "seq": 4,
+           "ns": 1000},
+          {"tunnel": "wg-aws", "peer": "pop-b", "public_key": "k1", "kind": "reply", "seq": 4,
+           "ns": 21001000, "rtt_ns": 21000000}]})"));
+      case MsgType::kSetProbeInterval:
+        last_request = parse_request_json(payload).value();
+        if (last_request.value("interval_ms", 0u) == 5) {
+          return Reply::error(EINVAL, "interval_ms: 5 is out of range (0 = off, or 10..60000)");
+        }
+        return Reply::ok({{"peers", 2}});
       case MsgType::kSetPathGroup:
       case MsgType::kSetTrafficClasses:
         last_request = parse_request_json(payload).value();

@@ -32,3 +32,9 @@ add_test(NAME fwd_netns_tunnel_vlan
           $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
 set_tests_properties(fwd_netns_tunnel_vlan PROPERTIES LABELS "netns;interop" TIMEOUT 300
   RUN_SERIAL TRUE)
+# The overlay between two PoPs: tunnel mirrors (kernel ping + TCP between overlay addresses),
+# SLA probes with netem delay/loss on one WAN link (root, namespaces, tcpdump, tc).
+add_test(NAME fwd_netns_overlay
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_overlay_test.sh
+          $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
+set_tests_properties(fwd_netns_overlay PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)

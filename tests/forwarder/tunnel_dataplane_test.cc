@@ -8,6 +8,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "causeway/fwd/probe.h"
 #include "causeway/tun/device.h"
 #include "dataplane/packet_meta.h"
 #include "dataplane/tunnel_stages.h"
@@ -658,6 +660,18 @@ Bytes marked(std::uint8_t dscp, std::uint16_t sport, const char* dst = "10.4.0.9
   return p;
 }
 
+// An SLA probe (probe.h) from the far PoP's overlay address to ours.
+Bytes probe_packet(probe::Type type, std::uint32_t seq) {
+  probe::Payload p;
+  p.type = type;
+  p.seq = seq;
+  p.sender_tx_ns = 1000 + seq;
+  Bytes out(probe::packet_size(true));
+  REQUIRE(probe::build_packet(*IpAddress::parse("10.2.255.2"), *IpAddress::parse("10.1.255.1"), p,
+                              out) == out.size());
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("Traffic classes pick the member: per-class active sets, drop, ECMP by flow",
@@ -734,5 +748,88 @@ TEST_CASE("Traffic classes pick the member: per-class active sets, drop, ECMP by
   env.tunnels.path_groups.store(env.groups.get());
   rc[0].remove = true;
   REQUIRE(env.routes->apply(RouteSource::kConfig, rc));
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE(
+    "Decrypted packets to the tunnel's own address: probes reflected, replies and the rest "
+    "punted, malformed probes dropped",
+    "[tunnel][probe]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  TunnelListener& tl = env.tunnels.tunnels[0];
+  tl.own4[0] = IpAddress::parse("10.1.255.1")->v4_host_order();
+  tl.n_own4 = 1;
+  tl.own4_key = tl.own4[0];
+  rte_mbuf_dynfield desc{};
+  std::snprintf(desc.name, sizeof desc.name, "%s", "causeway_probe_rx_ns");
+  desc.size = 8;
+  desc.align = 8;
+  env.tunnels.probe_rx_ns_offset = rte_mbuf_dynfield_register(&desc);
+  REQUIRE(env.tunnels.probe_rx_ns_offset >= 0);
+  const std::uint64_t malformed = env.drops(DropReason::probe_malformed);
+  const std::uint64_t reflected = env.counters->probes_reflected.get();
+
+  Bytes bad_probe = probe_packet(probe::Type::kRequest, 9);
+  bad_probe[28] = 'X';  // magic; the UDP checksum now fails too: malformed either way
+  const Bytes transit = ip4_udp(100, "10.2.0.9", "10.1.0.5", 5201);
+  const auto t0 = static_cast<std::uint64_t>(now().count());
+  BurstResult res =
+      run(1, {
+                 wan_datagram(env.seal_from_far(probe_packet(probe::Type::kRequest, 7))),
+                 wan_datagram(env.seal_from_far(transit)),
+                 wan_datagram(env.seal_from_far(probe_packet(probe::Type::kReply, 8))),
+                 wan_datagram(env.seal_from_far(ip4_udp(60, "10.2.255.2", "10.1.255.1", 179))),
+                 wan_datagram(env.seal_from_far(bad_probe)),
+             });
+  const auto t1 = static_cast<std::uint64_t>(now().count());
+
+  // Transit: routed to the LAN as before.
+  REQUIRE(res.tx[0].size() == 1);
+  CHECK(dst4(res.tx[0][0].data() + 14) == "10.1.0.5");
+  // The request went back to the far PoP, encrypted, as the reply.
+  REQUIRE(res.tx[1].size() == 1);
+  Bytes out = res.tx[1][0];
+  CHECK(dst4(out.data() + 14) == "10.9.0.2");
+  CHECK(wire::load_be16(out.data() + 14 + 22) == kFarPort);
+  tun::PacketBuf pb;
+  pb.data = out.data() + 42;
+  pb.len = static_cast<std::uint32_t>(out.size() - 42);
+  tun::Counters c;
+  REQUIRE(env.far->data_path().decrypt_burst(now(), std::span(&pb, 1), c) == 1);
+  probe::Parsed reply;
+  REQUIRE(probe::parse_packet(std::span<const std::uint8_t>(pb.data, pb.len), reply) ==
+          probe::ParseError::kNone);
+  CHECK(reply.payload.type == probe::Type::kReply);
+  CHECK(reply.payload.seq == 7);
+  CHECK(reply.payload.sender_tx_ns == 1007);
+  CHECK(reply.payload.reflector_rx_ns >= t0);
+  CHECK(reply.payload.reflector_rx_ns <= reply.payload.reflector_tx_ns);
+  CHECK(reply.payload.reflector_tx_ns <= t1);
+  CHECK(src4(pb.data) == "10.1.255.1");
+  CHECK(dst4(pb.data) == "10.2.255.2");
+  CHECK(env.counters->probes_reflected.get() == reflected + 1);
+  // The reply to one of our probes and the BGP packet were punted, in burst order.
+  REQUIRE(res.punted.size() == 2);
+  const PacketMeta& r = meta(res.punted[0]);
+  CHECK(r.punt == PuntReason::kProbeReply);
+  CHECK(r.tunnel == 0);
+  CHECK(r.next_hop == env.pop_peer.value());
+  const std::uint64_t rx =
+      *RTE_MBUF_DYNFIELD(res.punted[0], env.tunnels.probe_rx_ns_offset, std::uint64_t*);
+  CHECK(rx >= t0);
+  CHECK(rx <= t1);
+  const PacketMeta& k = meta(res.punted[1]);
+  CHECK(k.punt == PuntReason::kTunnelLocal);
+  CHECK(k.tunnel == 0);
+  CHECK(k.l3_offset == 14);
+  CHECK(k.family == 4);
+  CHECK(wire::load_be16(rte_pktmbuf_mtod_offset(res.punted[1], const std::uint8_t*, 14 + 22)) ==
+        179);
+  CHECK(env.drops(DropReason::probe_malformed) == malformed + 1);
+  free_all(res.punted);
+
+  tl.n_own4 = 0;
+  tl.own4_key = kNoOwn4;
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }

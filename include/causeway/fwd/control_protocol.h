@@ -49,10 +49,13 @@ enum class MsgType : std::uint16_t {
   // Optional "classes": [{"class": C, "active": [members...]}]: the active set of traffic class
   // C (an empty list drops the class); a class without an entry uses "active".
   kSetPathGroup = 11,
-  // {"cursor": N} -> {"cursor": M, "missed": K, "events": [{tunnel, peer, public_key, kind
-  // "sent"|"reply", seq, ns, rtt_ns}]}: probe events kept since cursor (ns: CLOCK_MONOTONIC).
+  // SLA probe events (sent / reply), read with a cursor (docs/control-socket.md):
+  // {"cursor": N} (0 = the oldest kept) -> {"cursor": M, "missed": K, "events": [{"tunnel",
+  // "peer", "public_key", "kind": "sent"|"reply", "seq", "ns", "rtt_ns" (reply)}]};
+  // ns is CLOCK_MONOTONIC of the forwarder host.
   kGetProbeEvents = 12,
-  kSetProbeInterval = 13,  // {"interval_ms": N (0 or 10..60000)} -> {"peers": n}
+  // {"interval_ms": N} (0 = off, or 10..60000) -> {"peers": n}: every probing peer.
+  kSetProbeInterval = 13,
   // {"classes": [{"id": 1..15, "name", "dscp", "protocol", "ports", "prefixes", ...}]} ->
   // {"classes": n}: replaces the traffic class table whole (include/causeway/fwd/steering_codec.h).
   kSetTrafficClasses = 14,
