@@ -12,3 +12,4 @@ target_include_directories(tun_bench PRIVATE ${PROJECT_SOURCE_DIR}/tunnels)
 # decrypt-and-forward) beside the raw cipher rate, in one binary (EAL --no-huge, no devices).
 add_executable(fwd_tunnel_bench ${CMAKE_CURRENT_LIST_DIR}/tunnels/forward_bench.cc)
 target_link_libraries(fwd_tunnel_bench PRIVATE causeway_fwd_runtime benchmark::benchmark_main)
+target_include_directories(fwd_tunnel_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests/forwarder)

@@ -16,3 +16,18 @@ function(causeway_test name)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
 endfunction()
+
+# causeway_script_test(NAME SCRIPT path [ARGS ...] LABELS ... [TIMEOUT s] [SERIAL])
+# A shell-script test (namespaces, real daemons). SERIAL for tests that measure rates or
+# latencies or start many processes, so that CTest runs them alone.
+function(causeway_script_test name)
+  cmake_parse_arguments(T "SERIAL" "SCRIPT;TIMEOUT" "ARGS;LABELS" ${ARGN})
+  add_test(NAME ${name} COMMAND ${T_SCRIPT} ${T_ARGS})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
+  if(T_SERIAL)
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  endif()
+endfunction()

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -34,6 +35,7 @@
 #include "dataplane/tunnel_stages.h"
 #include "dataplane/wire.h"
 #include "dataplane/worker.h"
+#include "dpdk_test_env.h"
 #include "runtime/route_table.h"
 #include "runtime/traffic_classes.h"
 
@@ -103,31 +105,14 @@ struct Env {
   }
 
   Env() {
-    std::string prefix = "cwb-" + std::to_string(getpid());
-    std::vector<std::string> args{"forward_bench",
-                                  "-l",
-                                  "0",
-                                  "--no-huge",
-                                  "-m",
-                                  "512",
-                                  "--no-pci",
-                                  "--file-prefix",
-                                  prefix,
-                                  "--log-level=lib.*:error"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) std::abort();
-    pool = rte_pktmbuf_pool_create("fb_pool", 4096, 0, kPacketMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                   static_cast<int>(rte_socket_id()));
-    qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
-    if (!pool || !qsbr || rte_rcu_qsbr_init(qsbr, 1) != 0) std::abort();
-    FibConfig fc;
-    fc.v4_max_routes = 1024;
-    fc.v4_tbl8_groups = 8;
-    fc.v6_max_routes = 1024;
-    fc.v6_tbl8_groups = 64;
-    fc.max_next_hops = 64;
-    routes = std::move(RouteTable::create(fc, 2, static_cast<int>(rte_socket_id()), qsbr).value());
+    auto started = test::start_dpdk_test_env("forward_bench", 4096, 2);
+    if (!started) {
+      std::fprintf(stderr, "forward_bench: %s\n", started.error().message.c_str());
+      std::abort();
+    }
+    pool = started.value().pool;
+    qsbr = started.value().qsbr;
+    routes = std::move(started.value().routes);
     punt_ring = rte_ring_create("fb_punt", 1024, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
 
     // Port 0 = LAN 10.1.0.1/24, port 1 = WAN 10.9.0.1/24. Routes: the remote site into path

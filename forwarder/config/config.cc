@@ -32,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include "causeway/common/yaml_text.h"
+
 namespace causeway::fwd {
 namespace {
 
@@ -66,46 +68,6 @@ constexpr std::string_view kYamlStrTag = "tag:yaml.org,2002:str";
 
 Status ok() {
   return boost::outcome_v2::success();
-}
-
-// "value" with quotes and escapes, cut after 64 characters: for messages only.
-std::string quote(std::string_view text) {
-  std::string out = "\"";
-  std::size_t shown = 0;
-  for (char c : text) {
-    if (++shown > 64) {
-      out += "...";
-      break;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02x", static_cast<unsigned char>(c));
-      out += hex;
-    } else {
-      out += c;
-    }
-  }
-  return out + '"';
-}
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "nothing (null)";
-    case YAML::NodeType::Scalar:
-      if (node.Tag() == "!") return "the quoted string " + quote(node.Scalar());
-      return quote(node.Scalar());
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "an undefined value";
 }
 
 std::string line_of(const YAML::Node& node) {

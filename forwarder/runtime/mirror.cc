@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -32,15 +33,10 @@ void write_sysctl(const std::string& path, const char* value) {
   if (f) f << value;
 }
 
-Result<void> add_addresses(int ifindex, const std::string& name,
+using NlSocket = std::unique_ptr<nl_sock, decltype(&nl_socket_free)>;
+
+Result<void> add_addresses(nl_sock* sk, int ifindex, const std::string& name,
                            const std::vector<IpPrefix>& addrs) {
-  // libnl (rtnetlink) rather than shelling out to ip(8): errors come back as codes.
-  nl_sock* sk = nl_socket_alloc();
-  if (!sk) return fail("cannot allocate a netlink socket", ENOMEM);
-  if (int rc = nl_connect(sk, NETLINK_ROUTE); rc < 0) {
-    nl_socket_free(sk);
-    return fail(fmt::format("netlink connect: {}", nl_geterror(rc)), EIO);
-  }
   for (const IpPrefix& p : addrs) {
     rtnl_addr* a = rtnl_addr_alloc();
     nl_addr* local = nl_addr_build(p.addr.is_v4() ? AF_INET : AF_INET6,
@@ -53,12 +49,10 @@ Result<void> add_addresses(int ifindex, const std::string& name,
     nl_addr_put(local);
     rtnl_addr_put(a);
     if (rc < 0) {
-      nl_socket_free(sk);
       return fail(
           fmt::format("mirror {}: cannot add address {}: {}", name, p.str(), nl_geterror(rc)), EIO);
     }
   }
-  nl_socket_free(sk);
   return boost::outcome_v2::success();
 }
 
@@ -70,17 +64,10 @@ bool ipv6_link_local(nl_addr* a) {
 
 // A mirror that outlived an earlier forwarder keeps that forwarder's addresses: remove the
 // ones the configuration no longer has (IPv6 link-local addresses belong to the kernel).
-Result<void> remove_stale_addresses(int ifindex, const std::string& name,
+Result<void> remove_stale_addresses(nl_sock* sk, int ifindex, const std::string& name,
                                     const std::vector<IpPrefix>& keep) {
-  nl_sock* sk = nl_socket_alloc();
-  if (sk == nullptr) return fail("netlink: out of memory", ENOMEM);
-  if (int rc = nl_connect(sk, NETLINK_ROUTE); rc < 0) {
-    nl_socket_free(sk);
-    return fail(fmt::format("netlink connect: {}", nl_geterror(rc)), EIO);
-  }
   nl_cache* cache = nullptr;
   if (int rc = rtnl_addr_alloc_cache(sk, &cache); rc < 0) {
-    nl_socket_free(sk);
     return fail(fmt::format("mirror {}: cannot list addresses: {}", name, nl_geterror(rc)), EIO);
   }
   std::vector<rtnl_addr*> stale;
@@ -106,8 +93,20 @@ Result<void> remove_stale_addresses(int ifindex, const std::string& name,
     }
   }
   nl_cache_free(cache);
-  nl_socket_free(sk);
   return result;
+}
+
+// Makes the interface's addresses exactly `addrs` (besides IPv6 link-local) over one rtnetlink
+// socket. libnl rather than shelling out to ip(8): errors come back as codes.
+Result<void> sync_addresses(int ifindex, const std::string& name,
+                            const std::vector<IpPrefix>& addrs) {
+  NlSocket sk(nl_socket_alloc(), &nl_socket_free);
+  if (!sk) return fail("cannot allocate a netlink socket", ENOMEM);
+  if (int rc = nl_connect(sk.get(), NETLINK_ROUTE); rc < 0) {
+    return fail(fmt::format("netlink connect: {}", nl_geterror(rc)), EIO);
+  }
+  if (auto r = remove_stale_addresses(sk.get(), ifindex, name, addrs); !r) return r.error();
+  return add_addresses(sk.get(), ifindex, name, addrs);
 }
 
 }  // namespace
@@ -189,8 +188,7 @@ Result<std::unique_ptr<Mirror>> Mirror::open_device(const std::string& name, con
   }
   m->ifindex_ = ifr.ifr_ifindex;
   close_sock();
-  if (auto r = remove_stale_addresses(m->ifindex_, name, addrs); !r) return r.error();
-  if (auto r = add_addresses(m->ifindex_, name, addrs); !r) return r.error();
+  if (auto r = sync_addresses(m->ifindex_, name, addrs); !r) return r.error();
   return m;
 }
 

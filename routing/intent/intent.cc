@@ -27,6 +27,8 @@
 #include <sstream>
 #include <utility>
 
+#include "causeway/common/yaml_text.h"
+
 namespace causeway::rt::intent {
 namespace {
 
@@ -46,46 +48,6 @@ struct Invalid {
 
 [[noreturn]] void invalid(const std::string& path, const YAML::Node& node, std::string what) {
   throw Invalid{path, std::move(what), node.Mark()};
-}
-
-std::string quote(std::string_view text) {
-  std::string out = "\"";
-  std::size_t shown = 0;
-  for (char c : text) {
-    if (++shown > 64) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out + '"';
-}
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "nothing (null)";
-    case YAML::NodeType::Scalar:
-      return quote(node.Scalar());
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "an undefined value";
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view separator) {

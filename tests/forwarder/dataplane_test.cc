@@ -23,6 +23,7 @@
 #include "dataplane/packet_meta.h"
 #include "dataplane/stages.h"
 #include "dataplane/worker.h"
+#include "dpdk_test_env.h"
 #include "packet_builder.h"
 #include "runtime/exception_path.h"
 #include "runtime/route_table.h"
@@ -63,34 +64,11 @@ struct Env {
   }
 
   Env() {
-    std::string prefix = "cwut-" + std::to_string(getpid());
-    std::vector<std::string> args{"dataplane_test",
-                                  "-l",
-                                  "0",
-                                  "--no-huge",
-                                  "-m",
-                                  "512",
-                                  "--no-pci",
-                                  "--file-prefix",
-                                  prefix,
-                                  "--log-level=lib.*:error"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    REQUIRE(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0);
-    pool = rte_pktmbuf_pool_create("ut_pool", 1024, 0, kPacketMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                   static_cast<int>(rte_socket_id()));
-    REQUIRE(pool != nullptr);
-    qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
-    REQUIRE(rte_rcu_qsbr_init(qsbr, 1) == 0);
-    FibConfig fc;
-    fc.v4_max_routes = 1024;
-    fc.v4_tbl8_groups = 8;
-    fc.v6_max_routes = 1024;
-    fc.v6_tbl8_groups = 64;
-    fc.max_next_hops = 64;
-    auto rt = RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr);
-    REQUIRE(rt);
-    routes = std::move(rt.value());
+    auto started = start_dpdk_test_env("dataplane_test", 1024, 3);
+    if (!started) FAIL(started.error().message);
+    pool = started.value().pool;
+    qsbr = started.value().qsbr;
+    routes = std::move(started.value().routes);
     punt_ring = rte_ring_create("ut_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
 
     const char* macs[2] = {kPort0Mac, kPort1Mac};

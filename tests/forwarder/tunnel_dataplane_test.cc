@@ -31,6 +31,7 @@
 #include "dataplane/tunnel_stages.h"
 #include "dataplane/wire.h"
 #include "dataplane/worker.h"
+#include "dpdk_test_env.h"
 #include "runtime/route_table.h"
 #include "runtime/traffic_classes.h"
 
@@ -163,34 +164,11 @@ struct Env {
   }
 
   Env() {
-    std::string prefix = "cwtd-" + std::to_string(getpid());
-    std::vector<std::string> args{"tunnel_dataplane_test",
-                                  "-l",
-                                  "0",
-                                  "--no-huge",
-                                  "-m",
-                                  "512",
-                                  "--no-pci",
-                                  "--file-prefix",
-                                  prefix,
-                                  "--log-level=lib.*:error"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    REQUIRE(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0);
-    pool = rte_pktmbuf_pool_create("td_pool", 512, 0, kPacketMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                   static_cast<int>(rte_socket_id()));
-    qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
-    REQUIRE(pool != nullptr);
-    REQUIRE(rte_rcu_qsbr_init(qsbr, 1) == 0);
-    FibConfig fc;
-    fc.v4_max_routes = 1024;
-    fc.v4_tbl8_groups = 8;
-    fc.v6_max_routes = 1024;
-    fc.v6_tbl8_groups = 64;
-    fc.max_next_hops = 64;
-    auto created = RouteTable::create(fc, 3, static_cast<int>(rte_socket_id()), qsbr);
-    if (!created) FAIL(created.error().message);
-    routes = std::move(created).value();
+    auto started = test::start_dpdk_test_env("tunnel_dataplane_test", 512, 3);
+    if (!started) FAIL(started.error().message);
+    pool = started.value().pool;
+    qsbr = started.value().qsbr;
+    routes = std::move(started.value().routes);
     punt_ring = rte_ring_create("td_punt", 64, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
     REQUIRE(punt_ring != nullptr);
     handshake_ring =
