@@ -13,12 +13,13 @@
 #  - +150 ms one way on aws: voice moves to inet, bulk stays on aws (decisions, forwarder,
 #    and frames counted by each backbone's emulator; bulk may leave for the ~100 ms of a
 #    spurious blackout, see below, and nothing else);
-#  - the delay removed: voice returns to aws, not before the intent's hold-down (3 s);
+#  - the delay removed: voice returns to aws, not before the intent's hold-down (3 s): routed's
+#    engine made aws compliant again exactly the hold-down after it began recovering;
 #  - blackout (100 % loss) on aws while ha sends a voice and a bulk stream at 1 kHz each: both
 #    fail over to inet within 400 ms, measured in the data plane from the emulator's
 #    CLOCK_MONOTONIC time of the blackout to the arrival at hb of the first datagram sent after
 #    it (udp_stream.py), cross-checked with the time of routed's decision;
-#  - aws restored: both return to aws after the hold-down, not before;
+#  - aws restored: both return to aws after the hold-down, not before (likewise per SLA class);
 #  - cleanup leaves no namespace or process behind.
 # Usage: netns_sla_two_pops_test.sh CAUSEWAY_ROUTED CAUSEWAY_FWD CAUSEWAYCTL
 set -uo pipefail
@@ -131,14 +132,18 @@ cw_check "data plane: the voice stream now crosses inet" carried_by "$r" inet
 r=$(stream_on 9001 0)
 cw_check "data plane: the bulk stream still crosses aws" carried_by "$r" aws
 
-# return_after BACKBONE-EVENT-NS CLASSES...: poll until every class is on aws again; prints the
-# seconds since the event.
+# returned_after EVENT_NS CLASSES...: poll until every class is on aws again; prints the ms since
+# the event. Each poll also notes, in $tmp/recovering, when aws last entered `recovering` for each
+# SLA class (engine clock, ms), for held_down.
 returned_after() {
-  local event=$1 now
+  local event=$1 now c all
   shift
-  local c deadline=$((SECONDS + 60))
+  local deadline=$((SECONDS + 60))
+  : >"$tmp/recovering"
   while ((SECONDS < deadline)); do
-    local all=1
+    sla_ctl a sla --json 2>/dev/null | jq -r '.paths[] | select(.backbone == "aws") | .sla_classes
+      | to_entries[] | select(.value.state == "recovering") | "\(.key) \(.value.since_ms)"' >>"$tmp/recovering"
+    all=1
     for c in "$@"; do on a "$c" aws || { all=0; break; }; done
     if ((all)); then
       now=$(python3 -c 'import time; print(time.monotonic_ns())')
@@ -149,11 +154,25 @@ returned_after() {
   done
   return 1
 }
+# held_down SLA_CLASS: aws became compliant for the class at least the hold-down after it last
+# entered `recovering` (both times from routed's SLA engine), i.e. the class did not come back
+# early, and the hold-down is what it waited for.
+held_down() {
+  local cls=$1 rec comp
+  rec=$(awk -v c="$cls" '$1 == c {v = $2} END {print v}' "$tmp/recovering")
+  comp=$(sla_ctl a sla --json | jq -r --arg c "$cls" \
+    '.paths[] | select(.backbone == "aws") | .sla_classes[$c] | select(.state == "compliant") | .since_ms')
+  cw_log "aws/$cls: recovering since ${rec:-?} ms, compliant since ${comp:-?} ms (engine clock)"
+  [[ -n $rec && -n $comp ]] &&
+    python3 -c "import sys; sys.exit(0 if $comp - $rec >= $SLA_HOLD_MS else 1)"
+}
 t_restore=$(sla_impair aws "$SLA_DELAY_AWS" 0 restore1)
 ms=$(returned_after "$t_restore" voice)
 cw_log "voice back on aws ${ms:-never} ms after the delay was removed (hold-down $SLA_HOLD_MS ms)"
 cw_check "A: voice returns to aws after the delay is removed" test -n "$ms"
 cw_check "... not before the hold-down" test "${ms:-0}" -ge "$SLA_HOLD_MS"
+cw_check "... and aws was compliant again for realtime only the hold-down after it began recovering" \
+  held_down realtime
 
 # ---- blackout on aws under two 1 kHz streams ------------------------------------------------------
 rm -f "$tmp/voice.rx" "$tmp/bulk.rx"
@@ -195,6 +214,8 @@ ms=$(returned_after "$t_restore" voice bulk)
 cw_log "voice and bulk back on aws ${ms:-never} ms after the blackout ended (hold-down $SLA_HOLD_MS ms)"
 cw_check "A: voice and bulk return to aws after the blackout" test -n "$ms"
 cw_check "... not before the hold-down" test "${ms:-0}" -ge "$SLA_HOLD_MS"
+cw_check "... compliant again for realtime the hold-down after recovering began" held_down realtime
+cw_check "... and for besteffort" held_down besteffort
 r=$(stream_on 9000 46)
 cw_check "data plane: the voice stream crosses aws again" carried_by "$r" aws
 
