@@ -142,6 +142,8 @@ for interval in $INTERVALS; do
   for kase in $CASES; do
     for ((n = 1; n <= RUNS; n++)); do one_run "$kase" "$interval" "$n" || die "run failed"; done
   done
+  # routed's steering counters (path-group updates sent, refused, connection errors; probe feed)
+  cw_log "routed steering counters at $interval ms: $(sla_ctl a paths --json | jq -c .counters)"
   sla_cleanup
 done
 
