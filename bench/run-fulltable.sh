@@ -25,6 +25,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib/netns.sh"
+source "$here/scripts/lib/pop.sh"
 RUNS=${RUNS:-3}
 ROUTES=${ROUTES:-1000000}
 BUILD_DIR=${BUILD_DIR:-$here/build}
@@ -62,7 +63,8 @@ stop_pollers() {
 cleanup() {
   stop_pollers
   cw_cleanup
-  rm -rf "/etc/frr/$FW" "/var/run/frr/$FW" "$tmp"
+  cw_pop_cleanup_frr "$FW"
+  rm -rf "$tmp"
 }
 trap cleanup EXIT
 die() { cw_log "run-fulltable: $*"; exit 1; }
@@ -157,33 +159,20 @@ protocol bgp pop {
 BIRD
 
 ctl() { "$CTL" --socket "$sock" --routed-socket "$rsock" "$@"; }
-cw_spawn "$FW" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml"
-FWD_PID=$CW_LAST_PID
-cw_wait_until 60 ctl hello || { cat "$tmp/fwd.log" >&2; die "the forwarder did not start"; }
+cw_pop_start_fwd "$FW" "$FWD" "$tmp/fwd.yaml" "$sock" "$tmp/fwd.log" 60 ||
+  die "the forwarder did not start"
+FWD_PID=$CW_POP_FWD_PID
 
-mkdir -p "/etc/frr/$FW" "/var/run/frr/$FW"
-echo 'service integrated-vtysh-config' >"/etc/frr/$FW/vtysh.conf"
-chown -R frr:frr "/etc/frr/$FW" "/var/run/frr/$FW"
-VTY() { ip netns exec "$FW" vtysh -N "$FW" "$@"; }
+VTY() { cw_pop_vtysh "$FW" "$@"; }
 declare -A PID_OF
-for d in zebra staticd bgpd; do
-  extra=()
-  [[ $d == zebra ]] && extra=(-M dplane_fpm_nl)
-  cw_spawn "$FW" "$tmp/$d.log" "/usr/lib/frr/$d" -N "$FW" "${extra[@]}" -P 0 -f /dev/null
-  PID_OF[$d]=$CW_LAST_PID
-done
-frr_up() {
-  local d
-  for d in zebra staticd bgpd; do [[ -S /var/run/frr/$FW/$d.vty ]] || return 1; done
-  VTY -c 'show version' >/dev/null
-}
-cw_wait_until 60 frr_up || die "FRR daemons do not answer"
+CW_POP_FRR_LOG="" cw_pop_start_frr "$FW" "$tmp" 60 || die "FRR daemons do not answer"
+for d in zebra staticd bgpd; do PID_OF[$d]=${CW_POP_FRR_PIDS[$d]}; done
 
 cw_spawn "$NB" "$tmp/bird.log" bird -f -c "$tmp/bird.conf" -s "$tmp/bird.ctl"
 BIRD_PID=$CW_LAST_PID
-cw_spawn "$FW" "$tmp/routed.log" "$ROUTED" -c "$tmp/intent.yaml" --frr-pathspace "$FW" \
-  --control-socket "$rsock" --metrics "127.0.0.1:$((fpm_port + 1))" --fpm-quiet-ms 1000
-ROUTED_PID=$CW_LAST_PID
+cw_pop_start_routed "$FW" "$ROUTED" "$tmp/intent.yaml" "$rsock" "$tmp/routed.log" \
+  --metrics "127.0.0.1:$((fpm_port + 1))" --fpm-quiet-ms 1000
+ROUTED_PID=$CW_POP_ROUTED_PID
 PID_OF[routed]=$ROUTED_PID
 PID_OF[fwd]=$FWD_PID
 

@@ -21,6 +21,7 @@ FWD=$2
 CTL=$3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../../scripts/lib/netns.sh"
+source "$here/../../../scripts/lib/pop.sh"
 
 id=$$
 FW=cwrd-fw-$id H1=cwrd-h1-$id NB=cwrd-b-$id
@@ -31,7 +32,8 @@ fpm_port=$((20000 + id % 20000))
 metrics_port=$((fpm_port + 1))
 cleanup() {
   cw_cleanup
-  rm -rf "/etc/frr/$FW" "/var/run/frr/$FW" "$tmp"
+  cw_pop_cleanup_frr "$FW"
+  rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -102,10 +104,7 @@ bgp:
 YAML
 
 # FRR: zebra with the FPM module, staticd, bgpd; routed writes and applies frr.conf.
-mkdir -p "/etc/frr/$FW" "/var/run/frr/$FW"
-echo 'service integrated-vtysh-config' >"/etc/frr/$FW/vtysh.conf"
-chown -R frr:frr "/etc/frr/$FW" "/var/run/frr/$FW"
-VTY() { ip netns exec "$FW" vtysh -N "$FW" "$@"; }
+VTY() { cw_pop_vtysh "$FW" "$@"; }
 frr_conf() {  # LINE...: one vtysh call in configure mode
   local args=(-c 'conf t') l
   for l in "$@"; do args+=(-c "$l"); done
@@ -114,23 +113,12 @@ frr_conf() {  # LINE...: one vtysh call in configure mode
 ctl() { "$CTL" --socket "$sock" --routed-socket "$rsock" "$@"; }
 
 start_fwd() {
-  cw_spawn "$FW" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml"
-  FWD_PID=$CW_LAST_PID
-  cw_wait_until 30 ctl hello || { cat "$tmp/fwd.log" >&2; return 1; }
+  cw_pop_start_fwd "$FW" "$FWD" "$tmp/fwd.yaml" "$sock" "$tmp/fwd.log" || return 1
+  FWD_PID=$CW_POP_FWD_PID
 }
 cw_check "forwarder starts" start_fwd || { cw_summary; exit 1; }
 
-for d in zebra staticd bgpd; do
-  extra=()
-  [[ $d == zebra ]] && extra=(-M dplane_fpm_nl)
-  cw_spawn "$FW" "$tmp/$d.log" "/usr/lib/frr/$d" -N "$FW" "${extra[@]}" -P 0 -f /dev/null --log stdout
-done
-frr_up() {
-  local d
-  for d in zebra staticd bgpd; do [[ -S /var/run/frr/$FW/$d.vty ]] || return 1; done
-  VTY -c 'show version' >/dev/null
-}
-cw_check "FRR daemons answer" cw_wait_until 30 frr_up || { cw_summary; exit 1; }
+cw_check "FRR daemons answer" cw_pop_start_frr "$FW" "$tmp" 30 || { cw_summary; exit 1; }
 
 cat >"$tmp/bird.conf" <<BIRD
 log stderr all;
@@ -161,10 +149,9 @@ cw_check "--check: a bad intent exits non-zero naming the field, nothing applied
 cw_check "--check: the good intent is valid" "$ROUTED" -c "$tmp/intent.yaml" --check >/dev/null 2>&1
 
 start_routed() {
-  cw_spawn "$FW" "$tmp/routed-$1.log" "$ROUTED" -c "$tmp/intent.yaml" --frr-pathspace "$FW" \
-    --control-socket "$rsock" --metrics "127.0.0.1:$metrics_port" --fpm-quiet-ms 1000 \
-    --log-level debug
-  ROUTED_PID=$CW_LAST_PID
+  cw_pop_start_routed "$FW" "$ROUTED" "$tmp/intent.yaml" "$rsock" "$tmp/routed-$1.log" \
+    --metrics "127.0.0.1:$metrics_port" --fpm-quiet-ms 1000 --log-level debug
+  ROUTED_PID=$CW_POP_ROUTED_PID
 }
 status() { ctl routed status --json; }
 status_is() {  # JQ-EXPRESSION: true in routed's status
