@@ -54,6 +54,10 @@ steer_brownout() {
 steer_degraded() {
   local d t0
   d=$(steer_delay_of inet) || return 1
+  # Voice is compliant before: each remote PoP over its preferred compliant path (inet to B).
+  lab_ctl "$STEER_A" --json sla | jq -e '[.classes[] | select(.traffic_class == "voice") | .reason] |
+    length > 0 and all(. == "preferred")' >/dev/null ||
+    { echo "lab: voice not compliant everywhere before inet is degraded" >&2; return 1; }
   lab_shape inet "$STEER_A" "$STEER_B" --delay $((d + STEER_ADD_MS)) || return 1
   t0=$SECONDS
   cw_wait_until 60 steer_noc_sees voice:degraded bulk:compliant ||
@@ -224,6 +228,8 @@ scenario_steer_pair() {  # the pair's SLA rows and where each class goes, both w
 
 scenario_steering() {
   local d
+  lab_say "waiting until every path is compliant again (iperf3 filled the backbones for 3 s)"
+  steer_settled && echo "  both traffic classes on aws everywhere"
   d=$(steer_delay_of aws)
   lab_say "brownout: aws $STEER_A <-> $STEER_B from $((2 * d)) to $((2 * (d + STEER_ADD_MS))) ms RTT (lab.sh degrade aws $STEER_A $STEER_B --delay $((d + STEER_ADD_MS)))"
   if steer_brownout; then

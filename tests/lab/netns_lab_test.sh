@@ -201,6 +201,7 @@ cw_check "branch reaches the NOC's $LAB_NOC_HOST" cw_wait_until 30 noc_ping bran
 cw_check "dc1 reaches the NOC's $LAB_NOC_HOST (learnt over iBGP, through $LAB_NOC_POP)" cw_wait_until 30 noc_ping dc1
 
 # ---- SLA steering (scripts/lab/scenario.sh) -----------------------------------------------------
+cw_check "every path compliant again after the traffic, both classes on aws" steer_settled
 pair_state() { for pop in "$STEER_A" "$STEER_B"; do lab_ctl "$pop" sla >&2; lab_ctl "$pop" path-groups >&2; done; }
 cw_check "brownout +150 ms RTT on aws $STEER_A-$STEER_B: voice moves to inet both ways, bulk stays on aws" \
   steer_brownout || pair_state
