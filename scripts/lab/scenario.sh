@@ -31,6 +31,14 @@ steer_noc_sees() {
   done
 }
 
+steer_voice_compliant() {  # STEER_A sends voice to every remote PoP over a compliant path
+  lab_ctl "$STEER_A" --json sla | jq -e '[.classes[] | select(.traffic_class == "voice") | .reason] |
+    length > 0 and all(. == "preferred")' >/dev/null
+}
+# The steps wait (30 s at most) for the state they start from: on a loaded 2-CPU machine a PoP
+# is sometimes not scheduled for a few hundred ms, every path of it misses its replies at once
+# and the SLA engine moves its classes for a few seconds (docs/lab.md).
+
 # Every PoP measured its paths and sends both classes over aws.
 steer_settled() {
   cw_wait_until 90 lab_sla_settled "${LAB_BACKBONES[0]}" ||
@@ -41,7 +49,7 @@ steer_settled() {
 steer_brownout() {
   local d
   d=$(steer_delay_of aws) || return 1
-  steer_both_ways voice aws || { echo "lab: voice not on aws before the brownout" >&2; return 1; }
+  cw_wait_until 30 steer_both_ways voice aws || { echo "lab: voice not on aws before the brownout" >&2; return 1; }
   lab_shape aws "$STEER_A" "$STEER_B" --delay $((d + STEER_ADD_MS)) || return 1
   STEER_BROWNOUT_AT=$LAB_SHAPED_AT
   cw_wait_until 20 steer_both_ways voice inet ||
@@ -55,8 +63,7 @@ steer_degraded() {
   local d t0
   d=$(steer_delay_of inet) || return 1
   # Voice is compliant before: each remote PoP over its preferred compliant path (inet to B).
-  lab_ctl "$STEER_A" --json sla | jq -e '[.classes[] | select(.traffic_class == "voice") | .reason] |
-    length > 0 and all(. == "preferred")' >/dev/null ||
+  cw_wait_until 30 steer_voice_compliant ||
     { echo "lab: voice not compliant everywhere before inet is degraded" >&2; return 1; }
   lab_shape inet "$STEER_A" "$STEER_B" --delay $((d + STEER_ADD_MS)) || return 1
   t0=$SECONDS
@@ -93,7 +100,7 @@ steer_blackout() {
   local line
   lab_stream_start "$STEER_FROM" "$STEER_TO" "$STEER_STREAM_MS" || return 1
   cw_wait_until 10 bash -c "(( \$(wc -l <'$LAB_RUN/stream-$STEER_FROM-$STEER_TO.log') >= 100 ))" || return 1
-  steer_both_ways voice aws && steer_both_ways bulk aws ||
+  cw_wait_until 30 steer_both_ways voice aws && cw_wait_until 30 steer_both_ways bulk aws ||
     { echo "lab: not both classes on aws before the blackout" >&2; return 1; }
   lab_shape aws "$STEER_A" "$STEER_B" --loss 100 || return 1
   STEER_BLACKOUT_AT=$LAB_SHAPED_AT
