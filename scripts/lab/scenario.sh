@@ -158,7 +158,7 @@ scenario_up() {
     cw_wait_until 60 lab_bgp_routes "$pop" || { echo "lab: $pop did not learn the other sites over iBGP" >&2; return 1; }
   done
   echo "  every PoP has the other sites' prefixes in its forwarder, each into the remote PoP's path group"
-  lab_say "waiting until every path is measured and judged (hold-down ${LAB_HOLD_DOWN_MS} ms)"
+  lab_say "waiting until every path is measured and compliant (hold-down ${LAB_HOLD_DOWN_MS} ms: short for the demo, the product's default is 10 s)"
   steer_settled
   echo "  both traffic classes on ${LAB_BACKBONES[0]} everywhere"
 }
