@@ -5,7 +5,7 @@
 #
 #   scripts/lab.sh [up]        install what is missing, build, start the lab, run the narrated
 #                              scenario; the lab keeps running
-#   scripts/lab.sh status      tunnels, path groups, routed, BGP with the NOC, backbone shaping
+#   scripts/lab.sh status      tunnels, SLA, path groups, routed, BGP with the NOC, backbone shaping
 #   scripts/lab.sh traffic     every site pings every other; a short iperf3
 #   scripts/lab.sh degrade BACKBONE POP POP [--delay MS] [--jitter MS] [--loss PCT] [--blackout]
 #   scripts/lab.sh restore BACKBONE POP POP | all
@@ -71,8 +71,10 @@ cmd_up() {
              birdc -s $LAB_RUN/noc/bird.ctl show route all
              ip netns exec ${LAB_NS[branch]} ping ${LAB_SITE_ADDR[dc2]}
   by hand:   scripts/lab.sh status | traffic
-             scripts/lab.sh degrade aws eu-west-1 us-east-1 --delay 60 --loss 2
-             scripts/lab.sh degrade inet us-east-1 ap-south-1 --blackout
+             scripts/lab.sh degrade aws us-east-1 ap-south-1 --delay 100    (voice moves to inet)
+             scripts/lab.sh degrade inet eu-west-1 ap-south-1 --loss 2
+             scripts/lab.sh degrade aws eu-west-1 ap-south-1 --blackout
+             $LAB_CTL --routed-socket $LAB_RUN/us-east-1/routed.sock sla
              scripts/lab.sh restore all
   tear down: scripts/lab.sh down
 TXT

@@ -65,6 +65,21 @@ def keepalive(pop, remote):
     unknown_index), and both retry 5 s later; in the lab that repeated for up to 40 s."""
     return KEEPALIVE_S if POPS.index(pop) < POPS.index(remote) else 0
 
+# SLA classes. Both traffic classes prefer aws: a brownout that takes an aws path above
+# realtime's 100 ms but not above business's 300 ms moves voice to inet and leaves bulk.
+# The slowest path (us-east-1 - ap-south-1 over inet, 60 ms emulated RTT) meets both. Jitter is
+# measured on the round trip, forwarders and relay included: 2-10 ms on a busy 2-CPU machine.
+SLA_CLASSES = {
+    "realtime": {"name": "realtime", "max_loss_pct": 1, "max_latency_ms": 100, "max_jitter_ms": 30},
+    "business": {"name": "business", "max_loss_pct": 5, "max_latency_ms": 300, "max_jitter_ms": 50},
+}
+PROBE_INTERVAL_MS = 100  # the product's default
+# A path that failed must stay compliant this long before it carries traffic again; short
+# for the demo (the product's default is 10 s).
+HOLD_DOWN_MS = 3000
+# What eu-west-1 announces to the NOC for the other sites: the aggregate of every site.
+AGGREGATE = "10.0.0.0/14"
+
 # Per traffic class and SLA state, the communities the NOC sees on the announced prefixes.
 SLA_COMMUNITIES = [
     {"traffic_class": "voice", "compliant": f"{ASN}:100", "degraded": f"{ASN}:101",
@@ -90,6 +105,18 @@ def link_addrs(pair_index, backbone):
 
 def site_prefix(pop):
     return f"10.{pop['n']}.0.0/16"
+
+
+def overlay_addr(pop):
+    """The PoP's overlay address: intent identity.overlay_address, tunnel `address`, iBGP."""
+    return f"10.255.0.{pop['n']}"
+
+
+OVERLAY_NET = "10.255.0.0/24"  # the kernel routes it into a tunnel mirror (lab_overlay_routes)
+
+
+def overlay_host(pop):
+    return f"{overlay_addr(pop)}/32"
 
 
 def links():
@@ -160,6 +187,16 @@ def pop_ports(pop, all_links):
     return ports
 
 
+def allowed_ips(remote):
+    """What a remote PoP may send into its tunnels (WireGuard's source check): its overlay
+    address first (the probe target), its site, and the NOC's prefix when it is the PoP that
+    peers with the carrier (it forwards the NOC's traffic to the other sites)."""
+    out = [overlay_host(remote), site_prefix(remote)]
+    if NOC["pop"] == remote["name"]:
+        out.append(NOC["prefix"])
+    return out
+
+
 def fwd_config(pop, ports, keys, run_dir, prefix, idle_sleep_us):
     remotes = [p for p in POPS if p is not pop]
     tunnels = []
@@ -168,13 +205,15 @@ def fwd_config(pop, ports, keys, run_dir, prefix, idle_sleep_us):
         peers = []
         for gid, rp in enumerate(remotes, start=1):
             port = next(p for p in wan if p["peer"] == rp["name"])
+            # The remote PoP's overlay /32 is the peer's probe target (SLA probes every
+            # 100 ms by default, docs/tunnels.md) and the iBGP session's far end.
             peers.append({"name": rp["name"], "public_key": keys[rp["name"]][1],
                           "endpoint": f"{port['peer_addr']}:{LISTEN_PORT}",
-                          "allowed_ips": Flow([site_prefix(rp)]),
+                          "allowed_ips": Flow(allowed_ips(rp)),
                           "persistent_keepalive": keepalive(pop, rp), "path_group": gid})
         tunnels.append({"name": f"wg-{bb['name']}", "private_key_file": keys[pop["name"]][0],
                         "listen_port": LISTEN_PORT, "ports": Flow([p["name"] for p in wan]),
-                        "peers": peers})
+                        "address": Flow([overlay_host(pop)]), "peers": peers})
     return {
         "name": pop["name"],
         # One worker (tunnels need it). Main and worker lcore threads may run on either CPU
@@ -187,7 +226,10 @@ def fwd_config(pop, ports, keys, run_dir, prefix, idle_sleep_us):
                    "device": f"net_af_packet{i},iface={p['name']}",
                    "addresses": Flow([p["addr"]]), "rx_desc": 256, "tx_desc": 256}
                   for i, p in enumerate(ports)],
-        "routes": [{"prefix": site_prefix(rp), "path_group": gid}
+        # Only the remote PoPs' overlay addresses are static: what the kernel (FRR's iBGP)
+        # sends to them follows the path group, i.e. the SLA decisions. The sites' prefixes
+        # come from iBGP (zebra -> FPM -> causeway-routed -> path group).
+        "routes": [{"prefix": overlay_host(rp), "path_group": gid}
                    for gid, rp in enumerate(remotes, start=1)],
         "tunnels": tunnels,
         "fib": {"v4_max_routes": 65536, "v4_tbl8_groups": 512, "v6_max_routes": 4096,
@@ -206,26 +248,27 @@ def intent(pop, ports, keys, run_dir):
     for rp in remotes:
         endpoints = {p["backbone"]: p["peer_addr"] for p in ports if p.get("peer") == rp["name"]}
         peers.append({"name": rp["name"], "public_key": keys[rp["name"]][1],
-                      "endpoints": endpoints, "overlay_address": f"10.255.0.{rp['n']}",
+                      "endpoints": endpoints, "overlay_address": overlay_addr(rp),
                       "site_prefixes": Flow([site_prefix(rp)]), "keepalive_s": keepalive(pop, rp)})
-    bgp = {"asn": ASN,
-           # iBGP between the PoPs runs inside the overlay, which needs the tunnels' overlay
-           # addresses in the forwarder (not in this build); until then the PoPs reach each
-           # other's sites through the static path-group routes of fwd.yaml.
-           "ibgp": False, "keepalive_s": 3, "hold_s": 9, "neighbors": [],
+    # iBGP between the PoPs, inside the overlay (full mesh from the overlay addresses,
+    # next-hop-self): each PoP originates its own site and learns the others' with the remote
+    # PoP's overlay address as next hop, which causeway-routed maps to that PoP's path group.
+    bgp = {"asn": ASN, "ibgp": True, "keepalive_s": 3, "hold_s": 9, "neighbors": [],
            "announce": Flow([site_prefix(pop)])}
     if NOC["pop"] == pop["name"]:
         bgp["neighbors"] = [{"name": "noc", "address": NOC["addr"], "asn": NOC["asn"],
                              "description": "carrier NOC"}]
-        # The carrier reaches every site through this PoP.
-        bgp["announce"] = Flow([site_prefix(p) for p in POPS])
+        # Carriers receive only what the PoP originates (docs/intent.md): its own site and
+        # the aggregate of all sites, through which the carrier reaches the other PoPs' sites
+        # (learnt over iBGP; originating their /16s here would shadow the iBGP routes).
+        bgp["announce"] = Flow([site_prefix(pop), AGGREGATE])
         bgp["sla_communities"] = [{k: v if k == "traffic_class" else Quoted(v)
                                     for k, v in c.items()} for c in SLA_COMMUNITIES]
     return {
         "version": 1,
-        "identity": {"pop": pop["name"], "router_id": f"10.255.0.{pop['n']}",
+        "identity": {"pop": pop["name"], "router_id": overlay_addr(pop),
                      "private_key": f"file:{keys[pop['name']][0]}",
-                     "overlay_address": f"10.255.0.{pop['n']}", "listen_port": LISTEN_PORT},
+                     "overlay_address": overlay_addr(pop), "listen_port": LISTEN_PORT},
         "forwarder": {"control_socket": os.path.join(run_dir, pop["name"], "fwd.sock")},
         "backbones": BACKBONES,
         "ports": [{k: v for k, v in (("name", p["name"]), ("role", p["role"]),
@@ -233,17 +276,14 @@ def intent(pop, ports, keys, run_dir):
                                      ("addresses", Flow([p["addr"]]))) if v is not None}
                   for p in ports],
         "peers": peers,
-        "sla_classes": [
-            {"name": "realtime", "max_loss_pct": 1, "max_latency_ms": 50, "max_jitter_ms": 5},
-            {"name": "business", "max_loss_pct": 3, "max_latency_ms": 250, "max_jitter_ms": 50},
-        ],
+        "sla_classes": [SLA_CLASSES[c] for c in ("realtime", "business")],
         "traffic_classes": [
             {"name": "voice", "match": {"dscp": Flow(["ef"]), "protocol": "udp"},
              "sla_class": "realtime", "backbones": Flow(["aws", "inet"])},
-            {"name": "bulk", "sla_class": "business", "backbones": Flow(["inet", "aws"])},
+            {"name": "bulk", "sla_class": "business", "backbones": Flow(["aws", "inet"])},
         ],
-        "probes": {"interval_ms": 100, "window": 50, "blackout_probes": 3,
-                   "hold_down_ms": 5000},
+        "probes": {"interval_ms": PROBE_INTERVAL_MS, "window": 50, "blackout_probes": 3,
+                   "hold_down_ms": HOLD_DOWN_MS},
         "bgp": bgp,
     }
 
@@ -305,8 +345,16 @@ def topology_sh(prefix, all_links, pop_port_lists):
             f"LAB_NOC_ADDR='{NOC['addr']}/{NOC['prefixlen']}' LAB_NOC_GW='{NOC['pop_addr']}' "
             f"LAB_NOC_PREFIX='{NOC['prefix']}' LAB_NOC_HOST='{NOC['host']}' "
             f"LAB_NOC_PROTOCOL='{NOC['pop'].replace('-', '_')}'\n")
-    out += sh_array("LAB_ANNOUNCED", [site_prefix(p) for p in POPS])
+    noc_pop = next(p for p in POPS if p["name"] == NOC["pop"])
+    out += sh_array("LAB_ANNOUNCED", [site_prefix(noc_pop), AGGREGATE])
     out += sh_array("LAB_COMMUNITIES", [c["compliant"] for c in SLA_COMMUNITIES])
+    # "class:state" -> community, e.g. ['voice:degraded']='65001:101'
+    out += sh_assoc("LAB_SLA_COMMUNITY", {f"{c['traffic_class']}:{st}": c[st]
+                                          for c in SLA_COMMUNITIES
+                                          for st in ("compliant", "degraded", "down")})
+    out += sh_assoc("LAB_OVERLAY", {p["name"]: overlay_addr(p) for p in POPS})
+    out += f"LAB_OVERLAY_NET='{OVERLAY_NET}'\n"
+    out += f"LAB_HOLD_DOWN_MS={HOLD_DOWN_MS}\nLAB_PROBE_INTERVAL_MS={PROBE_INTERVAL_MS}\n"
     return out
 
 

@@ -65,7 +65,8 @@ lab_find_link() {  # BACKBONE POP POP -> sets LINK_* or fails
 }
 
 # The backbone emulator (wanem.py): lab_shape BACKBONE POP POP [--delay MS] [--jitter MS]
-# [--loss PCT] changes one link (both directions) and returns once the relay applies it.
+# [--loss PCT] changes one link (both directions) and returns once the relay applies it;
+# LAB_SHAPED_AT is then the relay's CLOCK_MONOTONIC (ns) at the change.
 lab_wanem() { python3 "$LAB_LIB_DIR/wanem.py" "$@"; }
 lab_shape() {
   lab_find_link "$1" "$2" "$3" || return 1
@@ -76,6 +77,7 @@ lab_shape() {
   kill -HUP "$pid" || return 1
   cw_wait_until 10 jq -e --argjson g "$gen" '.generation >= $g' "$LAB_RUN/wan/links.json.applied" ||
     { echo "lab: the backbone emulator did not apply the change" >&2; return 1; }
+  LAB_SHAPED_AT=$(jq -r .monotonic_ns "$LAB_RUN/wan/links.json.applied")
 }
 lab_link_shaping() {  # BACKBONE POP POP: "delay D ms, jitter J ms, loss L%" as configured
   lab_find_link "$1" "$2" "$3" || return 1
@@ -166,6 +168,7 @@ lab_start_forwarders() {
       tail -20 "$LAB_RUN/logs/fwd-$pop.log" >&2
       return 1
     fi
+    lab_overlay_routes "$pop"
   done
 }
 
@@ -209,13 +212,6 @@ lab_tunnels_up() {
     jq -e '[.tunnels[].peers[].latest_handshake > 0] | length > 0 and all' >/dev/null
 }
 
-# Path group of each remote PoP: both backbones' peers are members, PRIMARY carries it.
-lab_set_active() {  # POP BACKBONE REMOTE_POP
-  local pop=$1 active=$2 remote=$3 gid members=() bb
-  gid=$(lab_group_of "$pop" "$remote") || return 1
-  for bb in "${LAB_BACKBONES[@]}"; do members+=(--member "wg-$bb/$remote"); done
-  lab_ctl "$pop" path-groups set "$gid" "${members[@]}" --active "wg-$active/$remote" >/dev/null
-}
 lab_group_of() {  # POP REMOTE_POP -> the path group id (remote's position among POP's peers + 1)
   local pop=$1 remote=$2 p gid=0
   for p in "${LAB_POPS[@]}"; do
@@ -225,14 +221,65 @@ lab_group_of() {  # POP REMOTE_POP -> the path group id (remote's position among
   done
   return 1
 }
-lab_primary_everywhere() {  # BACKBONE: every PoP sends to every other over BACKBONE
-  local pop remote
+
+# The overlay in the kernel: each tunnel mirror carries the PoP's overlay /32; the kernel routes
+# the other PoPs' overlay addresses into the first backbone's mirror. The forwarder looks each
+# packet up in its FIB, where the remote PoP's /32 is a path-group route (fwd.yaml), so what
+# FRR sends to a peer (iBGP) takes the backbone the SLA decisions give the group, not this one.
+lab_overlay_routes() {  # POP
+  ip -n "${LAB_NS[$1]}" route replace "$LAB_OVERLAY_NET" dev "wg-${LAB_BACKBONES[0]}"
+}
+
+# Every other site's prefix is in POP's forwarder FIB as a path-group route from routed (BGP
+# learnt over iBGP from the remote PoP, source control), into the group of the PoP behind it.
+lab_bgp_routes() {  # POP
+  local pop=$1 site want=() routes
+  for site in "${LAB_SITES[@]}"; do
+    [[ ${LAB_SITE_POP[$site]} == "$pop" ]] && continue
+    want+=("${LAB_SITE_PREFIX[$site]}=$(lab_group_of "$pop" "${LAB_SITE_POP[$site]}")")
+  done
+  routes=$(lab_ctl "$pop" routes --json 2>/dev/null) || return 1
+  local w
+  for w in "${want[@]}"; do
+    jq -e --arg p "${w%=*}" --argjson g "${w#*=}" '.routes[] |
+      select(.prefix == $p and .kind == "path_group" and .source == "control" and .path_group == $g)' \
+      <<<"$routes" >/dev/null || return 1
+  done
+}
+
+# lab_class_path POP REMOTE_POP CLASS: the backbones POP's forwarder sends CLASS over to
+# REMOTE_POP (the class's active set in the remote PoP's path group), comma-separated; "drop"
+# when the set is empty.
+lab_class_path() {
+  local gid
+  gid=$(lab_group_of "$1" "$2") || return 1
+  lab_ctl "$1" --json path-groups 2>/dev/null | jq -r --argjson g "$gid" --arg c "$3" '
+    [.path_groups[] | select(.id == $g) | .classes[] | select(.name == $c) | .active[].tunnel |
+     sub("^wg-"; "")] | if length == 0 then "drop" else join(",") end'
+}
+lab_class_is() {  # POP REMOTE_POP CLASS BACKBONES: lab_class_path prints BACKBONES
+  [[ $(lab_class_path "$1" "$2" "$3") == "$4" ]]
+}
+# Every PoP's SLA engine has judged every path compliant with every SLA class and sends every
+# class to every other PoP over BACKBONE.
+lab_sla_settled() {  # BACKBONE
+  local pop remote c
   for pop in "${LAB_POPS[@]}"; do
+    lab_ctl "$pop" --json sla 2>/dev/null | jq -e '.paths | length > 0 and
+      all(.health == "up" and ([.sla_classes[].state] | all(. == "compliant")))' >/dev/null || return 1
     for remote in "${LAB_POPS[@]}"; do
-      [[ $pop == "$remote" ]] || lab_set_active "$pop" "$1" "$remote" || return 1
+      [[ $pop == "$remote" ]] && continue
+      for c in voice bulk; do lab_class_is "$pop" "$remote" "$c" "$1" || return 1; done
     done
   done
 }
+# When the last decision for (POP, REMOTE_POP, CLASS) was made, CLOCK_MONOTONIC ns (the SLA
+# engine's clock is the forwarder's probe clock, the host's monotonic clock).
+lab_decided_at() {  # POP REMOTE_POP CLASS
+  lab_ctl "$1" --json sla | jq -r --arg r "$2" --arg c "$3" \
+    '.classes[] | select(.remote_pop == $r and .traffic_class == $c) | .since_ms * 1000000 | floor'
+}
+lab_now_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
 
 lab_up_all() {  # build the topology and start everything; returns when tunnels are up
   lab_topology
@@ -242,7 +289,6 @@ lab_up_all() {  # build the topology and start everything; returns when tunnels 
   for pop in "${LAB_POPS[@]}"; do
     cw_wait_until 45 lab_tunnels_up "$pop" || { echo "lab: tunnels of $pop not up" >&2; return 1; }
   done
-  lab_primary_everywhere "${LAB_BACKBONES[0]}"
 }
 
 # ---- traffic ---------------------------------------------------------------------------------
@@ -265,6 +311,25 @@ lab_iperf() {  # SITE_FROM SITE_TO SECONDS: TCP throughput line of the receiver
     --connect-timeout 3000 -f m 2>&1)
   cw_stop "$spid" 3 || true
   grep -E 'receiver' <<<"$out" || { echo "$out" >&2; return 1; }
+}
+
+# The numbered UDP stream (scripts/lab/stream.py), DSCP EF: the voice class.
+lab_stream_start() {  # SITE_FROM SITE_TO INTERVAL_MS: receiver log $LAB_RUN/stream-FROM-TO.log
+  local log=$LAB_RUN/stream-$1-$2.log
+  : >"$log"
+  lab_spawn "${LAB_NS[$2]}" "stream-recv-$1-$2" python3 "$LAB_LIB_DIR/stream.py" recv --out "$log"
+  cw_wait_until 10 grep -q receiving "$LAB_RUN/logs/stream-recv-$1-$2.log" || return 1
+  lab_spawn "${LAB_NS[$1]}" "stream-send-$1-$2" python3 "$LAB_LIB_DIR/stream.py" send \
+    --dst "${LAB_SITE_ADDR[$2]}" --interval-ms "$3"
+  cw_wait_until 10 test -s "$log"
+}
+lab_stream_stop() {  # SITE_FROM SITE_TO
+  cw_stop "$(lab_pid "stream-send-$1-$2")" 3 || true
+  cw_stop "$(lab_pid "stream-recv-$1-$2")" 3 || true
+}
+# lab_stream_failover SITE_FROM SITE_TO AT_NS INTERVAL_MS: JSON (stream.py failover)
+lab_stream_failover() {
+  python3 "$LAB_LIB_DIR/stream.py" failover --log "$LAB_RUN/stream-$1-$2.log" --at "$3" --interval-ms "$4"
 }
 
 # ---- resources -------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ Idle, the process sleeps in epoll; with frames queued it wakes when the first on
 
 LINKS.json: {"generation": N, "links": [{"name": "aws:eu-west-1:us-east-1", "a": "w0a",
 "b": "w0b", "delay_ms": 9, "jitter_ms": 0, "loss_pct": 0}, ...]}. After each (re)load the relay
-writes LINKS.json.applied = {"generation": N} so callers can wait until a change is in force.
+writes LINKS.json.applied = {"generation": N, "monotonic_ns": T} so callers can wait until a
+change is in force and know when it took effect (T: CLOCK_MONOTONIC).
 """
 import argparse
 import collections
@@ -110,7 +111,10 @@ def run(path):
                 d.delay = link["delay_ms"] / 1000.0
                 d.jitter = link.get("jitter_ms", 0) / 1000.0
                 d.loss = float(link.get("loss_pct", 0))
-        write_json(f"{path}.applied", {"generation": doc.get("generation", 0)})
+        # When the change took effect, on the host's CLOCK_MONOTONIC (the clock of the
+        # forwarders' probe events and of the lab's UDP stream): failover is timed from it.
+        write_json(f"{path}.applied", {"generation": doc.get("generation", 0),
+                                       "monotonic_ns": time.monotonic_ns()})
 
     # Signals arrive through a socketpair so the epoll wait wakes for them.
     wake_r, wake_w = socket.socketpair()
