@@ -38,3 +38,9 @@ add_test(NAME fwd_netns_overlay
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_overlay_test.sh
           $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
 set_tests_properties(fwd_netns_overlay PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)
+# Two PoPs with two workers each: tunnel peers owned by one worker, packets handed off between
+# workers (root, namespaces, iperf3).
+add_test(NAME fwd_netns_tunnel_workers
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/netns_tunnel_workers_test.sh
+          $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>)
+set_tests_properties(fwd_netns_tunnel_workers PROPERTIES LABELS "netns" TIMEOUT 300 RUN_SERIAL TRUE)
