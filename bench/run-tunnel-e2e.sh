@@ -11,7 +11,8 @@
 # Both setups exist for the whole run and the repetitions alternate between them (reference
 # first in each round); the processes of the setup not being measured are stopped (SIGSTOP)
 # meanwhile, so that neither's idle polling takes CPU from the other's measurement.
-# E2E_WORKERS=N gives the causeway-fwd PoPs N workers (default 1).
+# E2E_WORKERS=N gives the causeway-fwd PoPs N workers (default 1); with one, PoP b's worker runs
+# on the other CPU than PoP a's (E2E_SPREAD=0: both on CPU 1, as before).
 # Root; needs wireguard-go, wg, iperf3, python3 and a build of causeway-fwd/causewayctl.
 # Usage: bench/run-tunnel-e2e.sh [BUILD_DIR] [REPS] [SECONDS]   (defaults: build-bench, 3, 5)
 set -uo pipefail
@@ -78,12 +79,17 @@ setup_wireguard_go() {
 
 setup_causeway() {
   topology fwd
-  local dpdk="workers: 1, lcores: \"0-1\""
-  ((workers == 1)) || dpdk="workers: $workers"
+  local dpdk
   for side in a b; do
     local ns other lan remote own far
     if [[ $side == a ]]; then ns=$A other=b lan=10.1.0.1/24 remote=10.2.0.0/24 own=1 far=2
     else ns=$B other=a lan=10.2.0.1/24 remote=10.1.0.0/24 own=2 far=1; fi
+    # One worker: PoP a's on CPU 1, PoP b's on CPU 0 (its main lcore on CPU 1), so that the two
+    # PoPs, which would be two machines, do not share one CPU for their workers while the other
+    # runs only their idle control threads.
+    dpdk="workers: 1, lcores: \"0-1\""
+    [[ $side == b && ${E2E_SPREAD:-1} == 1 ]] && dpdk="workers: 1, lcores: \"0@1,1@0\""
+    ((workers == 1)) || dpdk="workers: $workers"
     cw_prepare_dpdk_if "$ns" p0
     cw_prepare_dpdk_if "$ns" w0
     cat >"$tmp/$side.yaml" <<YAML
@@ -163,7 +169,9 @@ for f in sys.argv[1:]:
     s = json.load(open(f))
     d = {k: v for k, v in s["drops"].items() if v}
     w = [(x["rx_packets"], x.get("handoff_sent", 0)) for x in s["workers"]]
-    print(f"{f.rsplit('/', 1)[-1]}: workers (rx, handed off) {w}; drops {d}")
+    p = {x["name"]: (x["rx_packets"], x["tx_packets"], x["rx_dropped"]) for x in s["ports"]}
+    print(f"{f.rsplit('/', 1)[-1]}: workers (rx, handed off) {w}; ports (rx, tx, rx_dropped) {p}; "
+          f"drops {d}")
 PY
 cw_cleanup
 echo "end to end, causeway-fwd with $workers worker(s), $reps alternating runs of $secs s each, median (min..max); host load at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
