@@ -11,8 +11,8 @@
 # Both setups exist for the whole run and the repetitions alternate between them (reference
 # first in each round); the processes of the setup not being measured are stopped (SIGSTOP)
 # meanwhile, so that neither's idle polling takes CPU from the other's measurement.
-# E2E_WORKERS=N gives the causeway-fwd PoPs N workers (default 1); with one, PoP b's worker runs
-# on the other CPU than PoP a's (E2E_SPREAD=0: both on CPU 1, as before).
+# E2E_WORKERS=N gives the causeway-fwd PoPs N workers (default 1); with one, both PoPs' workers
+# run on CPU 1 (E2E_SPREAD=1: PoP b's on CPU 0).
 # Root; needs wireguard-go, wg, iperf3, python3 and a build of causeway-fwd/causewayctl.
 # Usage: bench/run-tunnel-e2e.sh [BUILD_DIR] [REPS] [SECONDS]   (defaults: build-bench, 3, 5)
 set -uo pipefail
@@ -84,11 +84,11 @@ setup_causeway() {
     local ns other lan remote own far
     if [[ $side == a ]]; then ns=$A other=b lan=10.1.0.1/24 remote=10.2.0.0/24 own=1 far=2
     else ns=$B other=a lan=10.2.0.1/24 remote=10.1.0.0/24 own=2 far=1; fi
-    # One worker: PoP a's on CPU 1, PoP b's on CPU 0 (its main lcore on CPU 1), so that the two
-    # PoPs, which would be two machines, do not share one CPU for their workers while the other
-    # runs only their idle control threads.
+    # One worker: both PoPs' on CPU 1 and their control threads on CPU 0; E2E_SPREAD=1 moves PoP
+    # b's worker to CPU 0 (two machines would not share a CPU; here iperf3 and the kernel then
+    # compete with a spinning worker on both CPUs: docs/benchmarks.md).
     dpdk="workers: 1, lcores: \"0-1\""
-    [[ $side == b && ${E2E_SPREAD:-1} == 1 ]] && dpdk="workers: 1, lcores: \"0@1,1@0\""
+    [[ $side == b && ${E2E_SPREAD:-0} == 1 ]] && dpdk="workers: 1, lcores: \"0@1,1@0\""
     ((workers == 1)) || dpdk="workers: $workers"
     cw_prepare_dpdk_if "$ns" p0
     cw_prepare_dpdk_if "$ns" w0

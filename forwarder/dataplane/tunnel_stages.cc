@@ -252,6 +252,8 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   const bool check_owner = ts.n_workers > 1 && !ctx.handed_off;
   std::uint32_t handoff = 0;
   std::uint16_t owner_of[kBurstSize];
+  std::uint64_t last_key = ~std::uint64_t{0};  // tunnel << 32 | receiver index; ~0: none
+  tun::PeerId last_peer = tun::PeerId::invalid();
   for (std::uint32_t bits = candidates; bits != 0; bits &= bits - 1) {
     const unsigned i = static_cast<unsigned>(__builtin_ctz(bits));
     rte_mbuf* m = pkts[i];
@@ -272,13 +274,21 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
     if (check_owner) {
       // Receiver index (little endian, bytes 4..7): its peer's owner decrypts. Unknown here:
       // dropped at once, so that only an owner ever touches a peer's replay window.
-      const tun::PeerId peer = len >= tun::TransportHeader::kSize
-                                   ? ts.tunnels[tunnel].data->peer_of_index(
-                                         static_cast<std::uint32_t>(payload[4]) |
-                                         static_cast<std::uint32_t>(payload[5]) << 8 |
-                                         static_cast<std::uint32_t>(payload[6]) << 16 |
-                                         static_cast<std::uint32_t>(payload[7]) << 24)
-                                   : tun::PeerId::invalid();
+      // The last index's answer is kept: a burst is usually one session's packets.
+      const std::uint64_t key =
+          len >= tun::TransportHeader::kSize
+              ? std::uint64_t{tunnel} << 32 | (static_cast<std::uint32_t>(payload[4]) |
+                                               static_cast<std::uint32_t>(payload[5]) << 8 |
+                                               static_cast<std::uint32_t>(payload[6]) << 16 |
+                                               static_cast<std::uint32_t>(payload[7]) << 24)
+              : ~std::uint64_t{0};
+      if (key != last_key) {
+        last_key = key;
+        last_peer = key == ~std::uint64_t{0}
+                        ? tun::PeerId::invalid()
+                        : ts.tunnels[tunnel].data->peer_of_index(static_cast<std::uint32_t>(key));
+      }
+      const tun::PeerId peer = last_peer;
       if (!peer.valid()) {
         tunnel_of[i] = kUnknownIndex;
         continue;
