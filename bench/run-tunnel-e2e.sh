@@ -8,6 +8,11 @@
 # Measures iperf3 TCP ha -> hb (Gbit/s) and UDP with 64-byte payloads at an unlimited offered
 # rate (delivered packets/s, offered packets/s beside it), REPS times each, and prints the
 # median and the spread (min..max). Targets: TCP >= 3x wireguard-go, UDP-64 >= 2x.
+# Both setups exist for the whole run and the repetitions alternate between them (reference
+# first in each round); the processes of the setup not being measured are stopped (SIGSTOP)
+# meanwhile, so that neither's idle polling takes CPU from the other's measurement.
+# E2E_WORKERS=N gives the causeway-fwd PoPs N workers (default 1); with one, both PoPs' workers
+# run on CPU 1 (E2E_SPREAD=1: PoP b's on CPU 0).
 # Root; needs wireguard-go, wg, iperf3, python3 and a build of causeway-fwd/causewayctl.
 # Usage: bench/run-tunnel-e2e.sh [BUILD_DIR] [REPS] [SECONDS]   (defaults: build-bench, 3, 5)
 set -uo pipefail
@@ -15,6 +20,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-bench}
 reps=${2:-3}
 secs=${3:-5}
+workers=${E2E_WORKERS:-1}
 source "$here/scripts/lib/netns.sh"
 for tool in wireguard-go wg iperf3 python3; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
@@ -38,6 +44,7 @@ done
 topology() { # topology MODE: namespaces ha, a, b, hb of one mode
   local m=$1
   HA=cwe-ha-$m-$id A=cwe-a-$m-$id B=cwe-b-$m-$id HB=cwe-hb-$m-$id
+  eval "HA_$m=\$HA HB_$m=\$HB"
   for ns in "$HA" "$A" "$B" "$HB"; do cw_ns_add "$ns"; done
   cw_veth "$A" p0 "$HA" eth0
   cw_veth "$B" p0 "$HB" eth0
@@ -60,6 +67,7 @@ setup_wireguard_go() {
     ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
     cw_spawn "$ns" "$tmp/wg-$side.log" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
       wireguard-go -f "wge$side$((id % 10000))"
+    WG_PIDS+=("$CW_LAST_PID")
     cw_wait_until 10 test -S "/var/run/wireguard/wge$side$((id % 10000)).sock" || return 1
     ip netns exec "$ns" wg set "wge$side$((id % 10000))" private-key "$tmp/$side.key" \
       listen-port 51820 peer "$(cat "$tmp/$other.pub")" allowed-ips "$remote" \
@@ -71,15 +79,22 @@ setup_wireguard_go() {
 
 setup_causeway() {
   topology fwd
+  local dpdk
   for side in a b; do
     local ns other lan remote own far
     if [[ $side == a ]]; then ns=$A other=b lan=10.1.0.1/24 remote=10.2.0.0/24 own=1 far=2
     else ns=$B other=a lan=10.2.0.1/24 remote=10.1.0.0/24 own=2 far=1; fi
+    # One worker: both PoPs' on CPU 1 and their control threads on CPU 0; E2E_SPREAD=1 moves PoP
+    # b's worker to CPU 0 (two machines would not share a CPU; here iperf3 and the kernel then
+    # compete with a spinning worker on both CPUs: docs/benchmarks.md).
+    dpdk="workers: 1, lcores: \"0-1\""
+    [[ $side == b && ${E2E_SPREAD:-0} == 1 ]] && dpdk="workers: 1, lcores: \"0@1,1@0\""
+    ((workers == 1)) || dpdk="workers: $workers"
     cw_prepare_dpdk_if "$ns" p0
     cw_prepare_dpdk_if "$ns" w0
     cat >"$tmp/$side.yaml" <<YAML
 name: e2e-$side-$id
-dpdk: {workers: 1, lcores: "0-1", memory_mb: 512, file_prefix: cwe-$side-$id}
+dpdk: {$dpdk, memory_mb: 512, file_prefix: cwe-$side-$id}
 ports:
   - {name: lan0, device: "net_af_packet0,iface=p0", addresses: [$lan]}
   - {name: wan0, device: "net_af_packet1,iface=w0", addresses: [10.9.0.$own/24]}
@@ -99,14 +114,16 @@ uapi: {socket_dir: $tmp/uapi-$side}
 idle_sleep_max_us: 100
 YAML
     cw_spawn "$ns" "$tmp/fwd-$side.log" "$FWD" -c "$tmp/$side.yaml"
+    FWD_PIDS+=("$CW_LAST_PID")
     cw_wait_until 30 "$CTL" --socket "$tmp/$side.sock" hello || { cat "$tmp/fwd-$side.log" >&2; return 1; }
   done
 }
 
-measure() { # measure MODE: appends "MODE tcp GBPS" and "MODE udp DELIVERED OFFERED" lines
-  local mode=$1
+measure() { # measure MODE NS_SUFFIX: one round, "MODE tcp GBPS" and "MODE udp DELIVERED OFFERED"
+  local mode=$1 HA HB
+  eval "HA=\$HA_$2 HB=\$HB_$2"
   ip netns exec "$HA" ping -c 3 -i 0.2 -W 3 -w 15 10.2.0.2 >/dev/null || { echo "$mode: no ping" >&2; return 1; }
-  for ((r = 0; r < reps; r++)); do
+  {
     cw_spawn "$HB" "$tmp/s.json" iperf3 -s -1 -J -p 5201
     local spid=$CW_LAST_PID
     cw_wait_until 10 ip netns exec "$HB" bash -c "ss -Hltn 'sport = :5201' | grep -q ."
@@ -125,15 +142,39 @@ s = json.load(open(sys.argv[1]))["end"]["sum"]
 c = json.load(open(sys.argv[2]))["end"]["sum"]
 print(sys.argv[3], "udp", (s["packets"] - s["lost_packets"]) / s["seconds"], c["packets"] / c["seconds"])
 PY
-  done
+  }
 }
+pause() { kill -STOP "$@" 2>/dev/null || true; }
+resume() { kill -CONT "$@" 2>/dev/null || true; }
 
 : >"$tmp/results"
-setup_wireguard_go && measure wireguard-go || echo "wireguard-go run failed" >&2
+WG_PIDS=() FWD_PIDS=()
+setup_wireguard_go || { echo "wireguard-go setup failed" >&2; exit 1; }
+setup_causeway || { echo "causeway setup failed" >&2; exit 1; }
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((r = 0; r < reps; r++)); do
+  pause "${FWD_PIDS[@]}"
+  measure wireguard-go wg || echo "wireguard-go round $r failed" >&2
+  resume "${FWD_PIDS[@]}"
+  pause "${WG_PIDS[@]}"
+  measure causeway fwd || echo "causeway round $r failed" >&2
+  resume "${WG_PIDS[@]}"
+done
+for side in a b; do
+  "$CTL" --socket "$tmp/$side.sock" --json stats >"$tmp/stats-$side.json" 2>/dev/null || true
+done
+python3 - "$tmp"/stats-a.json "$tmp"/stats-b.json <<'PY' >&2 || true
+import json, sys
+for f in sys.argv[1:]:
+    s = json.load(open(f))
+    d = {k: v for k, v in s["drops"].items() if v}
+    w = [(x["rx_packets"], x.get("handoff_sent", 0)) for x in s["workers"]]
+    p = {x["name"]: (x["rx_packets"], x["tx_packets"], x["rx_dropped"]) for x in s["ports"]}
+    print(f"{f.rsplit('/', 1)[-1]}: workers (rx, handed off) {w}; ports (rx, tx, rx_dropped) {p}; "
+          f"drops {d}")
+PY
 cw_cleanup
-setup_causeway && measure causeway || echo "causeway run failed" >&2
-cw_cleanup
-echo "end to end, $reps runs of $secs s each, median (min..max); host load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "end to end, causeway-fwd with $workers worker(s), $reps alternating runs of $secs s each, median (min..max); host load at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$tmp/results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]

@@ -320,6 +320,10 @@ std::size_t open_burst(const Snapshot& snap, Nanos now, std::span<PacketBuf> pkt
   std::size_t ok = 0;
   PeerData* run_pd = nullptr;  // rx bytes are added once per run of one peer's packets
   std::uint64_t run_bytes = 0;
+  // The last receiver index looked up: a burst is usually one session's packets, so the hash
+  // lookup (a division and dependent loads) is paid once per run, not per packet.
+  std::uint32_t last_receiver = 0;
+  Keypair* last_kp = nullptr;
   for (auto& pb : pkts) {
     pb.peer = PeerId::invalid();
     auto drop = [&](DropReason r) {
@@ -337,12 +341,16 @@ std::size_t open_burst(const Snapshot& snap, Nanos now, std::span<PacketBuf> pkt
     }
     const std::uint32_t receiver = load_le32(pb.data + 4);
     const std::uint64_t counter = load_le64(pb.data + 8);
-    auto it = snap.indices.find(receiver);
-    if (it == snap.indices.end()) {
-      drop(DropReason::kUnknownIndex);
-      continue;
+    if (last_kp == nullptr || receiver != last_receiver) {
+      auto it = snap.indices.find(receiver);
+      if (it == snap.indices.end()) {
+        drop(DropReason::kUnknownIndex);
+        continue;
+      }
+      last_receiver = receiver;
+      last_kp = it->second;
     }
-    Keypair* kp = it->second;
+    Keypair* kp = last_kp;
     const PeerView& view = snap.peers[kp->peer.value()];
     PeerData& pd = *view.data;
     if (now - kp->created >= kRejectAfterTime) {

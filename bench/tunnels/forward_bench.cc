@@ -133,6 +133,7 @@ struct Env {
     for (unsigned i = 0; i < 2; ++i) {
       std::memcpy(shared.ports[i].mac, i == 0 ? kLanMac : kWanMac, 6);
       shared.ports[i].mtu = 1500;
+      shared.ports[i].tx_port = i;  // a physical port sends on its own tx buffer
     }
     shared.n_ports = 2;
     shared.next_hops = routes->next_hop_array();

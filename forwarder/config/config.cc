@@ -1466,13 +1466,6 @@ Result<FwdConfig> parse_document(const YAML::Node& root) {
                       std::to_string(items.value().size()) + " tunnels; at most " +
                           std::to_string(kMaxTunnelCount));
     }
-    if (!items.value().empty() && config.dpdk.workers != 1) {
-      // A peer's data state has one encrypting and one decrypting thread (docs/tunnels.md);
-      // handing packets to the peer's owner worker is not implemented yet.
-      return error_at("tunnels", *tunnels,
-                      "tunnels need dpdk.workers: 1 (got " + std::to_string(config.dpdk.workers) +
-                          "; per-peer hand-off between workers is not implemented)");
-    }
     for (std::size_t i = 0; i < items.value().size(); ++i) {
       if (auto r =
               parse_tunnel(items.value()[i], item_path("tunnels", i), config.ports, config.tunnels);

@@ -38,6 +38,8 @@ struct alignas(64) WorkerCounters {
   Counter busy_cycles;       // TSC cycles spent in poll rounds that received packets
   Counter sleeps;            // adaptive back-off sleeps
   Counter probes_reflected;  // SLA probe requests answered in the data path
+  Counter handoff_sent;      // tunnel packets handed to their peer's owner worker
+  Counter handoff_received;  // tunnel packets taken from this worker's hand-off rings
 
   void count_drop(DropReason r, std::uint64_t n = 1) noexcept {
     drop[static_cast<std::size_t>(r)].add(n);

@@ -61,7 +61,8 @@
   X(tunnel_handshake_dropped, "handshake or cookie message refused by the control side") \
   X(probe_malformed, "SLA probe to our overlay address failing its format checks")       \
   X(probe_unknown, "SLA probe reply matching no probe we sent (late, repeated, forged)") \
-  X(tunnel_mirror_no_peer, "packet from a tunnel mirror with no path group and no peer")
+  X(tunnel_mirror_no_peer, "packet from a tunnel mirror with no path group and no peer") \
+  X(tunnel_handoff_full, "hand-off queue to the worker owning the tunnel peer full")
 
 namespace causeway::fwd {
 

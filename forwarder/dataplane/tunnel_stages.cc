@@ -181,7 +181,57 @@ const std::uint8_t* tunnel_payload(const TunnelShared& ts, rte_mbuf* m, bool v4,
   return nullptr;
 }
 
+// Moves pkts[i] to worker dest[i]'s ring in rings[] (one enqueue per destination, burst order
+// kept); what a full ring refuses is dropped (tunnel_handoff_full).
+void hand_off(WorkerContext& ctx, rte_ring* const* rings, rte_mbuf** pkts,
+              const std::uint16_t* dest, unsigned n) noexcept {
+  std::uint32_t pending = n == 32 ? ~0u : (1u << n) - 1;
+  while (pending != 0) {
+    const unsigned first = static_cast<unsigned>(__builtin_ctz(pending));
+    const std::uint16_t w = dest[first];
+    rte_mbuf* group[kBurstSize];
+    unsigned k = 0;
+    for (std::uint32_t bits = pending; bits != 0; bits &= bits - 1) {
+      const unsigned i = static_cast<unsigned>(__builtin_ctz(bits));
+      if (dest[i] != w) continue;
+      group[k++] = pkts[i];
+      pending &= ~(1u << i);
+    }
+    const unsigned sent =
+        rte_ring_mp_enqueue_burst(rings[w], reinterpret_cast<void**>(group), k, nullptr);
+    ctx.counters->handoff_sent.add(sent);
+    for (unsigned i = sent; i < k; ++i) drop(ctx, group[i], DropReason::tunnel_handoff_full);
+  }
+}
+
 }  // namespace
+
+std::uint16_t tunnel_input_handed_off(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
+  // The values input would have kept (the handing worker's were per burst and are gone).
+  BurstState& b = ctx.burst;
+  std::uint16_t n_v6 = 0;
+  for (std::size_t i = 0; i < pkts.size(); ++i) {
+    rte_mbuf* m = pkts[i];
+    const bool v4 = family_of(m) == 4;
+    b.set(static_cast<unsigned>(i), rte_pktmbuf_mtod(m, std::uint8_t*), m->data_len, v4);
+    n_v6 = static_cast<std::uint16_t>(n_v6 + !v4);
+  }
+  b.n_v6 = n_v6;
+  b.tunnel_candidates = pkts.size() == 32 ? ~0u : (1u << pkts.size()) - 1;
+  ctx.handed_off = true;
+  const std::uint16_t kept = tunnel_input(ctx, pkts);
+  ctx.handed_off = false;
+  return kept;
+}
+
+void tunnel_output_handed_off(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
+  for (rte_mbuf* m : pkts) {
+    const PacketMeta& pm = meta(m);
+    ctx.tunnel_out_nh[ctx.n_tunnel_out] =
+        kTunnelOutDirect | kTunnelOutHandedOff | std::uint32_t{pm.tunnel} << 24 | pm.next_hop;
+    ctx.tunnel_out[ctx.n_tunnel_out++] = m;
+  }
+}
 
 std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
   BurstState& b = ctx.burst;
@@ -192,11 +242,18 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   TunnelWorker& tw = *ctx.tunnel;
   // Pass 1: classify the marked packets. Data messages are collected (bufs[] in burst order).
   constexpr std::uint8_t kMalformed = 0xff;
+  constexpr std::uint8_t kUnknownIndex = 0xfe;
   rte_mbuf* data[kBurstSize];
   std::uint8_t data_tunnel[kBurstSize];
   std::uint8_t tunnel_of[kBurstSize];  // for the packets in `ours`
   unsigned n_data = 0;
   std::uint32_t ours = 0;
+  // Data messages for peers another worker owns (never in a handed-off burst): moved there.
+  const bool check_owner = ts.n_workers > 1 && !ctx.handed_off;
+  std::uint32_t handoff = 0;
+  std::uint16_t owner_of[kBurstSize];
+  std::uint64_t last_key = ~std::uint64_t{0};  // tunnel << 32 | receiver index; ~0: none
+  tun::PeerId last_peer = tun::PeerId::invalid();
   for (std::uint32_t bits = candidates; bits != 0; bits &= bits - 1) {
     const unsigned i = static_cast<unsigned>(__builtin_ctz(bits));
     rte_mbuf* m = pkts[i];
@@ -214,6 +271,35 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
     }
     tunnel_of[i] = static_cast<std::uint8_t>(tunnel);
     if (type != tun::kMessageTransportData) continue;
+    if (check_owner) {
+      // Receiver index (little endian, bytes 4..7): its peer's owner decrypts. Unknown here:
+      // dropped at once, so that only an owner ever touches a peer's replay window.
+      // The last index's answer is kept: a burst is usually one session's packets.
+      const std::uint64_t key =
+          len >= tun::TransportHeader::kSize
+              ? std::uint64_t{tunnel} << 32 | (static_cast<std::uint32_t>(payload[4]) |
+                                               static_cast<std::uint32_t>(payload[5]) << 8 |
+                                               static_cast<std::uint32_t>(payload[6]) << 16 |
+                                               static_cast<std::uint32_t>(payload[7]) << 24)
+              : ~std::uint64_t{0};
+      if (key != last_key) {
+        last_key = key;
+        last_peer = key == ~std::uint64_t{0}
+                        ? tun::PeerId::invalid()
+                        : ts.tunnels[tunnel].data->peer_of_index(static_cast<std::uint32_t>(key));
+      }
+      const tun::PeerId peer = last_peer;
+      if (!peer.valid()) {
+        tunnel_of[i] = kUnknownIndex;
+        continue;
+      }
+      const unsigned owner = tunnel_peer_owner(tunnel, peer, ts.n_workers);
+      if (owner != ctx.id) {
+        handoff |= 1u << i;
+        owner_of[i] = static_cast<std::uint16_t>(owner);
+        continue;
+      }
+    }
     tun::PacketBuf& pb = tw.bufs[n_data];
     pb.data = const_cast<std::uint8_t*>(payload);
     pb.len = len;
@@ -253,6 +339,9 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
   rte_mbuf* replies[kBurstSize];  // responses and cookie replies: to our own initiations
   rte_mbuf* initiations[kBurstSize];
   unsigned n_replies = 0, n_initiations = 0;
+  rte_mbuf* handed[kBurstSize];
+  std::uint16_t handed_to[kBurstSize];
+  unsigned n_handed = 0;
   std::int64_t handshake_now = -1;
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
@@ -262,8 +351,18 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
       continue;
     }
     if (family_of(m) == 6) --n_v6;  // the outer datagram leaves the burst (or is replaced)
+    if (handoff & (1u << i)) {
+      meta(m).in_port = ctx.in_port;  // the physical port: the owner finds the subinterface
+      handed_to[n_handed] = owner_of[i];
+      handed[n_handed++] = m;
+      continue;
+    }
     if (tunnel_of[i] == kMalformed) {
       drop(ctx, m, DropReason::tunnel_malformed);
+      continue;
+    }
+    if (tunnel_of[i] == kUnknownIndex) {
+      drop(ctx, m, DropReason::tunnel_unknown_index);
       continue;
     }
     if (d < n_data && data[d] == m) {
@@ -317,6 +416,7 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
     }
   }
   b.n_v6 = static_cast<std::uint16_t>(n_v6);
+  if (n_handed) hand_off(ctx, ts.handoff_rx, handed, handed_to, n_handed);
   if (n_replies + n_initiations) {
     // Replies first; initiations only while more than the reserve is free, so that a flood of
     // initiations cannot keep the answers to our own handshakes out of the ring.
@@ -400,16 +500,27 @@ void tunnel_output(WorkerContext& ctx) noexcept {
   rte_mbuf* todo[kBurstSize];
   PathMember member[kBurstSize];
   unsigned n = 0;
+  rte_mbuf* handed[kBurstSize];  // to the workers owning their members' peers
+  std::uint16_t handed_to[kBurstSize];
+  unsigned n_handed = 0;
   for (std::uint16_t i = 0; i < n_in; ++i) {
     rte_mbuf* m = ctx.tunnel_out[i];
     const std::uint32_t out = ctx.tunnel_out_nh[i];
     if (out & kTunnelOutDirect) [[unlikely]] {
       // A reflected probe: to the peer it came from; its TTL was set when it was rewritten.
-      const PathMember pmem{static_cast<std::uint8_t>((out >> 24) & 0x7f),
+      // Or a packet another worker handed to this one, the owner of its peer.
+      const PathMember pmem{static_cast<std::uint8_t>((out >> 24) & kTunnelOutTunnelMask),
                             tun::PeerId(out & kTunnelOutPeerMask)};
-      if (pmem.tunnel >= ts->n_tunnels ||
-          !ts->tunnels[pmem.tunnel].data->can_send(now, pmem.peer)) {
+      if (pmem.tunnel >= ts->n_tunnels) {
         drop(ctx, m, DropReason::tunnel_no_path);
+        continue;
+      }
+      if (!ts->tunnels[pmem.tunnel].data->can_send(now, pmem.peer)) {
+        if ((out & kTunnelOutHandedOff) == 0) {
+          drop(ctx, m, DropReason::tunnel_no_path);
+          continue;
+        }
+        punt(ctx, m, PuntReason::kTunnelNoSession);  // as below; meta holds tunnel and peer
         continue;
       }
       todo[n] = m;
@@ -440,6 +551,22 @@ void tunnel_output(WorkerContext& ctx) noexcept {
       continue;
     }
     const PathMember pmem = g->members[g->active[cls][flow_hash(ip, v4, len) % n_active]];
+    if (ts->n_workers > 1 && pmem.tunnel < ts->n_tunnels) {
+      const unsigned owner = tunnel_peer_owner(pmem.tunnel, pmem.peer, ts->n_workers);
+      if (owner != ctx.id) {
+        if (pmem.peer.value() > kTunnelOutPeerMask) [[unlikely]] {
+          drop(ctx, m, DropReason::tunnel_no_path);
+          continue;
+        }
+        decrement_ttl(ip, v4);
+        PacketMeta& pm = meta(m);
+        pm.tunnel = pmem.tunnel;
+        pm.next_hop = pmem.peer.value();
+        handed_to[n_handed] = static_cast<std::uint16_t>(owner);
+        handed[n_handed++] = m;
+        continue;
+      }
+    }
     if (pmem.tunnel >= ts->n_tunnels || !ts->tunnels[pmem.tunnel].data->can_send(now, pmem.peer)) {
       // No session yet: the control side stages the packet and starts the handshake.
       punt(ctx, m, PuntReason::kTunnelNoSession);
@@ -452,6 +579,7 @@ void tunnel_output(WorkerContext& ctx) noexcept {
     todo[n] = m;
     member[n++] = pmem;
   }
+  if (n_handed) hand_off(ctx, ts->handoff_tx, handed, handed_to, n_handed);
   // Encrypt per peer, in order of first appearance; then outer headers and L2.
   bool done[kBurstSize] = {};
   for (unsigned first = 0; first < n; ++first) {

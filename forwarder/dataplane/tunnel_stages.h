@@ -32,12 +32,25 @@
 // gets its packet punted (PuntReason::kTunnelNoSession): the control side stages it (bounded) and
 // starts a handshake.
 //
-// Ownership: packets belong to the worker running the burst. TunnelShared is built before the
-// workers start and is read-only afterwards, except `path_groups`, which the control thread
-// republishes (release store; workers load with acquire once per burst; old tables freed after an
-// rte_rcu_qsbr grace period). Each tun::DataPath is thread-safe per its contract: one encrypting
-// and one decrypting thread per peer, which holds because a tunnel runs with one worker (the
-// configuration refuses more until peers are handed off between workers).
+// Several workers (DESIGN.md section 2, docs/tunnels.md "Several workers"): each tunnel peer's
+// data-path state (send nonce and send cipher context, replay window, keypair confirmation) is
+// used by exactly one worker, its owner, tunnel_peer_owner(). A data message that reaches
+// another worker (RSS chose it) is handed to the owner before decryption: tunnel_input looks its
+// receiver index up (DataPath::peer_of_index) and moves the datagram, untouched, to the owner's
+// TunnelShared::handoff_rx ring; the owner resumes it at tunnel_input (tunnel_input_handed_off).
+// A packet whose path-group member is another worker's peer is handed off before encryption:
+// tunnel_output decrements its TTL and moves it to the owner's handoff_tx ring with the member in
+// its PacketMeta (tunnel, next_hop = peer id); the owner encrypts it (kTunnelOutHandedOff). A full
+// ring drops the packet (tunnel_handoff_full). Order: RSS keeps a flow (and a peer's outer
+// datagrams, one UDP 5-tuple) on one worker, a ring is FIFO and the owner encrypts or decrypts
+// all of a peer's packets, so a flow is not reordered and the peer's nonces leave in order.
+//
+// Ownership: packets belong to the worker running the burst (a handed-off packet to the worker
+// that took it from the ring). TunnelShared is built before the workers start and is read-only
+// afterwards, except `path_groups`, which the control thread republishes (release store; workers
+// load with acquire once per burst; old tables freed after an rte_rcu_qsbr grace period). Each
+// tun::DataPath is thread-safe per its contract: one encrypting and one decrypting thread per
+// peer, the peer's owner worker (the control thread seals with its own cipher context).
 #pragma once
 
 #include <rte_mbuf.h>
@@ -58,7 +71,15 @@ namespace causeway::fwd {
 inline constexpr unsigned kMaxTunnels = 8;
 inline constexpr unsigned kMaxPathGroups = 1024;  // ids 0..1023 (RouteRecord.port)
 inline constexpr unsigned kMaxPathMembers = 8;
-inline constexpr unsigned kMaxLocalAddrs = 8;  // per port and family
+inline constexpr unsigned kMaxLocalAddrs = 8;       // per port and family
+inline constexpr unsigned kMaxHandoffWorkers = 64;  // the configuration's dpdk.workers bound
+
+// The worker that owns a tunnel peer's data path (encrypts and decrypts for it). Peers of one
+// tunnel are spread round-robin by id; the tunnel index shifts the start, so that the first peer
+// of each tunnel (one remote PoP on several backbones) lands on different workers.
+inline unsigned tunnel_peer_owner(unsigned tunnel, tun::PeerId peer, unsigned n_workers) noexcept {
+  return (tunnel + peer.value()) % n_workers;
+}
 
 struct PathMember {
   std::uint8_t tunnel = 0;
@@ -112,15 +133,27 @@ struct TunnelShared {
   TunnelListener tunnels[kMaxTunnels];
   PortAddrs local[kMaxPorts];  // by interface index: own addresses (first = outer source)
   std::atomic<const PathGroupTable*> path_groups{nullptr};
+  // Hand-off between workers (see the top of this file); n_workers == 1: never.
+  // handoff_rx[w]: WireGuard data datagrams for worker w's peers, not yet decrypted, their
+  // PacketMeta::in_port the physical port they arrived on. handoff_tx[w]: inner packets for
+  // worker w's peers, TTL decremented, PacketMeta::tunnel and next_hop (peer id) naming the
+  // member. Both multi-producer (the other workers), single-consumer (worker w); bounded.
+  unsigned n_workers = 1;
+  rte_ring* handoff_rx[kMaxHandoffWorkers] = {};
+  rte_ring* handoff_tx[kMaxHandoffWorkers] = {};
   // mbuf dynamic field (rte_mbuf_dynfield_register) where a worker stores the receive time
   // (steady clock ns) of a probe reply it punts; -1: none registered (replies carry no time).
   int probe_rx_ns_offset = -1;
 };
 
 // ctx.tunnel_out_nh entry of a packet that goes to one tunnel peer directly (a reflected
-// probe) instead of through a path group: flag | tunnel << 24 | peer id (< 2^24).
+// probe, or a packet another worker handed off, kTunnelOutHandedOff) instead of through a path
+// group: flags | tunnel << 24 | peer id (< 2^24).
 inline constexpr std::uint32_t kTunnelOutDirect = 0x80000000u;
+inline constexpr std::uint32_t kTunnelOutHandedOff = 0x40000000u;
+inline constexpr std::uint32_t kTunnelOutTunnelMask = 0x3fu;  // after >> 24
 inline constexpr std::uint32_t kTunnelOutPeerMask = 0x00ffffffu;
+static_assert(kMaxTunnels <= kTunnelOutTunnelMask + 1);
 
 // A token bucket per source address for the handshake and cookie messages a worker hands to the
 // control thread, so that one source cannot fill the handshake ring and lock other peers out.
@@ -204,6 +237,14 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
 // Encrypts and sends ctx.tunnel_out (filled by next_hop, and by tunnel_input for reflected
 // probes); clears it.
 void tunnel_output(WorkerContext& ctx) noexcept;
+
+// The owner's side of a hand-off (worker.cc, process_handoffs): datagrams other workers took
+// from their rx queues (all received on ctx.in_port) re-enter at tunnel_input, which decrypts
+// them here without looking their owner up again; returns the survivors' count like a stage.
+std::uint16_t tunnel_input_handed_off(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
+// Inner packets other workers routed to this worker's peers (handoff_tx), queued in
+// ctx.tunnel_out for tunnel_output (which has room: at most kBurstSize, and it is empty).
+void tunnel_output_handed_off(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept;
 
 // Writes outer Ethernet type, IPv4/IPv6 and UDP headers in front of a WireGuard message of
 // `len` bytes at `payload` (room checked by the caller) and returns the frame start. Shared with

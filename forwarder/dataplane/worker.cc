@@ -31,14 +31,8 @@ void hand_punts_to_control(WorkerContext& ctx) noexcept {
   if (sent) wake_control(sh);
 }
 
-}  // namespace
-
-void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
-                   std::uint16_t n) noexcept {
-  ctx.in_port = in_port;
-  std::span<rte_mbuf*> s(pkts, n);
-  s = s.first(input(ctx, s));
-  s = s.first(tunnel_input(ctx, s));  // returns at once for a burst input marked nothing in
+// The stages after tunnel_input, and what a burst leaves for the control thread and the bin.
+void route_and_send(WorkerContext& ctx, std::span<rte_mbuf*> s) noexcept {
   s = s.first(fib_lookup(ctx, s));
   s = s.first(next_hop(ctx, s));
   tx_enqueue_burst(ctx, s, ctx.burst.out_port, ctx.burst.len);
@@ -49,6 +43,43 @@ void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
     rte_pktmbuf_free_bulk(ctx.dropped, ctx.n_dropped);
     ctx.n_dropped = 0;
   }
+}
+
+}  // namespace
+
+void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
+                   std::uint16_t n) noexcept {
+  ctx.in_port = in_port;
+  std::span<rte_mbuf*> s(pkts, n);
+  s = s.first(input(ctx, s));
+  s = s.first(tunnel_input(ctx, s));  // returns at once for a burst input marked nothing in
+  route_and_send(ctx, s);
+}
+
+unsigned process_handoffs(WorkerContext& ctx) noexcept {
+  const TunnelShared& ts = *ctx.shared->tunnels;
+  rte_mbuf* pkts[kBurstSize];
+  // Datagrams to decrypt: input ran on the worker that received them; in runs of one port.
+  const unsigned nr = rte_ring_sc_dequeue_burst(
+      ts.handoff_rx[ctx.id], reinterpret_cast<void**>(pkts), kBurstSize, nullptr);
+  for (unsigned i = 0; i < nr;) {
+    const std::uint16_t port = meta(pkts[i]).in_port;
+    unsigned j = i + 1;
+    while (j < nr && meta(pkts[j]).in_port == port) ++j;
+    ctx.in_port = port;
+    std::span<rte_mbuf*> s(pkts + i, j - i);
+    route_and_send(ctx, s.first(tunnel_input_handed_off(ctx, s)));
+    i = j;
+  }
+  // Inner packets to encrypt: their member is chosen and their TTL decremented.
+  const unsigned nt = rte_ring_sc_dequeue_burst(
+      ts.handoff_tx[ctx.id], reinterpret_cast<void**>(pkts), kBurstSize, nullptr);
+  if (nt) {
+    tunnel_output_handed_off(ctx, std::span(pkts, nt));
+    route_and_send(ctx, {});
+  }
+  ctx.counters->handoff_received.add(nr + nt);
+  return nr + nt;
 }
 
 void tx_flush(WorkerContext& ctx, std::uint16_t port) noexcept {
@@ -140,6 +171,8 @@ int worker_main(void* arg) {
       process_burst(ctx, rq.port, pkts, n);
       total += n;
     }
+    // Tunnel packets other workers handed to this one, the owner of their peers.
+    if (sh.tunnels != nullptr && sh.tunnels->n_workers > 1) total += process_handoffs(ctx);
     // Packets the control thread finished (resolved neighbours, its own replies).
     const unsigned ni = rte_ring_sc_dequeue_burst(ctx.inject_ring, reinterpret_cast<void**>(pkts),
                                                   kBurstSize, nullptr);

@@ -144,12 +144,20 @@ struct alignas(64) WorkerContext {
   rte_mbuf* tunnel_out[kBurstSize];
   std::uint32_t tunnel_out_nh[kBurstSize];  // NextHopId value (the path group) of each
   TunnelWorker* tunnel = nullptr;           // this worker's tunnel scratch (tunnel_stages.h)
+  // The burst was handed off by another worker to this one, the owner of its tunnel peers:
+  // tunnel_input decrypts without looking the owner up again.
+  bool handed_off = false;
 };
 
 // Runs one received burst (all from port `in_port`) through every stage; survivors end in
 // the tx buffers, punts in the punt ring, drops are counted and freed.
 void process_burst(WorkerContext& ctx, std::uint16_t in_port, rte_mbuf** pkts,
                    std::uint16_t n) noexcept;
+
+// Takes what other workers handed to this one (the owner of their tunnel peers,
+// tunnel_stages.h) from its two hand-off rings and runs it through the remaining stages;
+// returns how many packets it took.
+unsigned process_handoffs(WorkerContext& ctx) noexcept;
 
 // Queue one packet for transmission on `port`; flushes when the buffer fills.
 void tx_enqueue(WorkerContext& ctx, std::uint16_t port, rte_mbuf* m) noexcept;

@@ -898,7 +898,9 @@ json Forwarder::Impl::stats_json() const {
                             {"busy_cycles", c.busy_cycles.get()},
                             {"sleeps", c.sleeps.get()},
                             {"punted", c.punted.get()},
-                            {"probes_reflected", c.probes_reflected.get()}});
+                            {"probes_reflected", c.probes_reflected.get()},
+                            {"handoff_sent", c.handoff_sent.get()},
+                            {"handoff_received", c.handoff_received.get()}});
   }
   return json{{"ports", jports},
               {"drops", drops},

@@ -36,6 +36,16 @@ constexpr unsigned kHandshakeRingSize = 512;
 // Of which initiations may not take the last quarter: it is kept for responses and cookie
 // replies, the answers to the handshakes this side starts (TunnelShared::handshake_reserve).
 constexpr unsigned kHandshakeRingReserve = kHandshakeRingSize / 4;
+// Each worker's two hand-off rings (TunnelShared::handoff_rx/handoff_tx, several workers only):
+// about 30 bursts, room for the owner to be a poll round or a short sleep behind.
+constexpr unsigned kHandoffRingSize = 1024;
+
+void drain_and_free(rte_ring* r) {
+  if (r == nullptr) return;
+  void* obj;
+  while (rte_ring_dequeue(r, &obj) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
+  rte_ring_free(r);
+}
 
 tun::Nanos monotonic_now() {
   return std::chrono::duration_cast<tun::Nanos>(
@@ -134,11 +144,10 @@ TunnelRuntime::TunnelRuntime(std::vector<PortRuntime>& ports, RouteTable& routes
       shared_(std::make_unique<TunnelShared>()) {}
 
 TunnelRuntime::~TunnelRuntime() {
-  if (handshake_ring_ != nullptr) {
-    void* obj;
-    while (rte_ring_dequeue(handshake_ring_, &obj) == 0)
-      rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
-    rte_ring_free(handshake_ring_);
+  drain_and_free(handshake_ring_);
+  for (unsigned w = 0; w < kMaxHandoffWorkers; ++w) {
+    drain_and_free(shared_->handoff_rx[w]);
+    drain_and_free(shared_->handoff_tx[w]);
   }
   delete shared_->path_groups.load(std::memory_order_relaxed);
   tunnels_.clear();  // Devices hand their last snapshots to the reclaimer, freed below
@@ -163,6 +172,19 @@ Result<std::unique_ptr<TunnelRuntime>> TunnelRuntime::create(
   if (rt->handshake_ring_ == nullptr) return fail("cannot create the handshake ring", ENOMEM);
   ts.handshake_ring = rt->handshake_ring_;
   ts.handshake_reserve = kHandshakeRingReserve;
+  // Several workers: each owns a share of the peers (tunnel_peer_owner) and takes the others'
+  // packets for them from its hand-off rings (multi-producer, single-consumer).
+  ts.n_workers = std::max(1u, unsigned{config.dpdk.workers});
+  if (ts.n_workers > kMaxHandoffWorkers) return fail("too many workers for tunnels", EINVAL);
+  for (unsigned w = 0; ts.n_workers > 1 && w < ts.n_workers; ++w) {
+    ts.handoff_rx[w] = rte_ring_create(fmt::format("cw_handoff_rx{}", w).c_str(), kHandoffRingSize,
+                                       static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+    ts.handoff_tx[w] = rte_ring_create(fmt::format("cw_handoff_tx{}", w).c_str(), kHandoffRingSize,
+                                       static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+    if (ts.handoff_rx[w] == nullptr || ts.handoff_tx[w] == nullptr) {
+      return fail("cannot create the tunnel hand-off rings", ENOMEM);
+    }
+  }
   for (const PortRuntime& p : ports) {
     PortAddrs& a = ts.local[p.index];
     for (const IpPrefix& pre : p.addresses) {

@@ -777,18 +777,25 @@ TEST_CASE("tunnels: bad settings name the field", "[config][tunnels]") {
        "tunnels[0].peers[0].persistent_keepalive: -1 is out of range (0..65535)"},
       {head + ", peers: [" + peer_b + ", path_group: 1024}]}\n",
        "tunnels[0].peers[0].path_group: 1024 is out of range (0..1023)"},
-      {"dpdk: {workers: 2}\n" + head + "}\n",
-       "tunnels: tunnels need dpdk.workers: 1 (got 2; per-peer hand-off between workers is not "
-       "implemented)"},
-      {"dpdk: {workers: 2, lcores: \"0@0,1@1,2@1\"}\n" + head + "}\n",
-       "tunnels: tunnels need dpdk.workers: 1 (got 2; per-peer hand-off between workers is not "
-       "implemented)"},
       {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: 1, port: wan0}\n",
        "routes[0].port: a path_group route takes no port"},
       {head + "}\nroutes:\n  - {prefix: 10.2.0.0/16, path_group: x}\n",
        "routes[0].path_group: expected an integer (0..1023)"},
   };
   check_refused(rows);
+}
+
+TEST_CASE("tunnels: several workers are accepted (peers are handed to their owner worker)",
+          "[config][tunnels]") {
+  const std::string head = kTunnelPorts + "tunnels:\n  - {name: wg-aws, private_key: \"" +
+                           std::string(kKeyA) + "\", listen_port: 51820, ports: [wan0]}\n";
+  for (const char* dpdk :
+       {"dpdk: {workers: 2}\n", "dpdk: {workers: 2, lcores: \"0@0,1@1,2@1\"}\n"}) {
+    auto parsed = parse_config(std::string(dpdk) + head);
+    if (!parsed) FAIL(parsed.error().message);
+    CHECK(parsed.value().dpdk.workers == 2);
+    CHECK(parsed.value().tunnels.size() == 1);
+  }
 }
 
 TEST_CASE("tunnels: overlay address and probe intervals", "[config][tunnels][probes]") {

@@ -36,3 +36,9 @@ causeway_script_test(fwd_netns_overlay
   SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/netns_overlay_test.sh
   ARGS $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>
   LABELS netns SERIAL)
+# Two PoPs with two workers each: tunnel peers owned by one worker, packets handed off between
+# workers (root, namespaces, iperf3).
+causeway_script_test(fwd_netns_tunnel_workers
+  SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/netns_tunnel_workers_test.sh
+  ARGS $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>
+  LABELS netns SERIAL)

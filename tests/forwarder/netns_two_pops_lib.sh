@@ -14,6 +14,10 @@
 #                          IPv4 address) at the default interval; the remote IPv4 overlay
 #                          address is routed into path group 1 (the IPv6 one is not: the
 #                          tunnel's allowed IPs take it);
+#   TWO_POPS_WORKERS=N     dpdk.workers of both PoPs (default 1; more: the forwarder places
+#                          the lcores itself, docs/threading-model.md);
+#   TWO_POPS_SITE6=1       the sites have IPv6 too: ha fd00:1::2/64, hb fd00:2::2/64 behind the
+#                          PoPs' fd00:<1|2>::1/64, routed into path group 1 and allowed;
 #   TWO_POPS_WAN1_IMPAIR=1 wan1 runs through a link emulator (impair_link.py, in namespace $L
 #                          between A's w1 and B's w1: the kernel has no netem) whose delay
 #                          and loss `impair_wan1 DELAY_MS LOSS_PERCENT` sets.
@@ -42,6 +46,12 @@ two_pops_setup() {
   ip -n "$HA" route add default via 10.1.0.1
   ip -n "$HB" addr add 10.2.0.2/24 dev eth0
   ip -n "$HB" route add default via 10.2.0.1
+  if [[ ${TWO_POPS_SITE6:-0} == 1 ]]; then
+    ip -n "$HA" addr add fd00:1::2/64 dev eth0 nodad
+    ip -n "$HA" route add default via fd00:1::1
+    ip -n "$HB" addr add fd00:2::2/64 dev eth0 nodad
+    ip -n "$HB" route add default via fd00:2::1
+  fi
 
   (
     umask 077
@@ -70,23 +80,31 @@ impair_wan1() {
 # two_pops_config NAME ME OTHER LAN_ADDR REMOTE_NET PEER_HOST OWN_HOST
 two_pops_config() {
   local name=$1 me=$2 other=$3 lan=$4 remote=$5 peer_host=$6 own_host=$7
-  local address="" allowed=$remote overlay_route=""
+  local address="" allowed=$remote overlay_route="" lan6="" site6_route=""
+  local dpdk="workers: 1, lcores: \"0-1\""
+  if [[ ${TWO_POPS_WORKERS:-1} != 1 ]]; then dpdk="workers: $TWO_POPS_WORKERS"; fi
+  if [[ ${TWO_POPS_SITE6:-0} == 1 ]]; then
+    lan6=", \"fd00:$own_host::1/64\""
+    allowed="$allowed, \"fd00:$peer_host::/64\""
+    site6_route="
+  - {prefix: \"fd00:$peer_host::/64\", path_group: 1}"
+  fi
   if [[ ${TWO_POPS_OVERLAY:-0} == 1 ]]; then
     address="
     address: [10.255.0.$own_host/24, \"fd00:ff::$own_host/64\"]"
-    allowed="$remote, 10.255.0.$peer_host/32, \"fd00:ff::$peer_host/128\""
+    allowed="$allowed, 10.255.0.$peer_host/32, \"fd00:ff::$peer_host/128\""
     overlay_route="
   - {prefix: 10.255.0.$peer_host/32, path_group: 1}"
   fi
   cat <<YAML
 name: $name-$id
-dpdk: {workers: 1, lcores: "0-1", memory_mb: 512, file_prefix: cwt-$name-$id}
+dpdk: {$dpdk, memory_mb: 512, file_prefix: cwt-$name-$id}
 ports:
-  - {name: lan0, device: "net_af_packet0,iface=p0", addresses: [$lan]}
+  - {name: lan0, device: "net_af_packet0,iface=p0", addresses: [$lan$lan6]}
   - {name: wan0, device: "net_af_packet1,iface=w0", addresses: [10.9.0.$own_host/24]}
   - {name: wan1, device: "net_af_packet2,iface=w1", addresses: [10.8.0.$own_host/24]}
 routes:
-  - {prefix: $remote, path_group: 1}$overlay_route
+  - {prefix: $remote, path_group: 1}$overlay_route$site6_route
 tunnels:
   - name: wg0
     private_key_file: $tmp/${me}0.key

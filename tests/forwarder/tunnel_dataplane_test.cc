@@ -299,11 +299,14 @@ struct BurstResult {
   std::vector<rte_mbuf*> punted;  // freed by the caller after inspection
 };
 
-// Runs one burst; what went to the punt ring (and, unless told otherwise, to the handshake ring)
-// is returned in `punted`.
+BurstResult collect(WorkerContext& ctx, bool drain_handshakes = true);
+
+// Runs one burst (on `worker`, default the Env's worker 0); what went to the punt ring (and,
+// unless told otherwise, to the handshake ring) is returned in `punted`.
 BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames,
-                bool drain_handshakes = true) {
+                bool drain_handshakes = true, WorkerContext* worker = nullptr) {
   Env& env = Env::get();
+  WorkerContext& ctx = worker != nullptr ? *worker : *env.ctx;
   std::vector<rte_mbuf*> pkts;
   for (const Bytes& f : frames) {
     rte_mbuf* m = rte_pktmbuf_alloc(env.pool);
@@ -311,11 +314,17 @@ BurstResult run(std::uint16_t in_port, const std::vector<Bytes>& frames,
     std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size())), f.data(), f.size());
     pkts.push_back(m);
   }
-  env.ctx->fib = env.shared.fib->load();
-  process_burst(*env.ctx, in_port, pkts.data(), static_cast<std::uint16_t>(pkts.size()));
+  ctx.fib = env.shared.fib->load();
+  process_burst(ctx, in_port, pkts.data(), static_cast<std::uint16_t>(pkts.size()));
+  return collect(ctx, drain_handshakes);
+}
+
+// What a worker's burst left in its tx buffers (taken and freed) and in the control rings.
+BurstResult collect(WorkerContext& ctx, bool drain_handshakes) {
+  Env& env = Env::get();
   BurstResult r;
   for (std::uint16_t p = 0; p < 2; ++p) {
-    TxBuffer& b = env.ctx->tx[p];
+    TxBuffer& b = ctx.tx[p];
     for (std::uint16_t i = 0; i < b.n; ++i) {
       const auto* d = rte_pktmbuf_mtod(b.pkts[i], const std::uint8_t*);
       r.tx[p].emplace_back(d, d + b.pkts[i]->data_len);
@@ -809,5 +818,203 @@ TEST_CASE(
 
   tl.n_own4 = 0;
   tl.own4_key = kNoOwn4;
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+namespace {
+
+// Two workers for the hand-off tests: worker 0 is the Env's, worker 1 a second context with its
+// own counters and tunnel scratch. Peer ids: pop_peer 0 (owner 0), pop_peer2 1 (owner 1).
+// Small hand-off rings (7 usable slots) so that "full" is easy to reach; restored on exit.
+struct TwoWorkers {
+  static constexpr unsigned kRing = 8;
+  Env& env = Env::get();
+  std::unique_ptr<WorkerCounters> counters1 = std::make_unique<WorkerCounters>();
+  std::unique_ptr<WorkerContext> ctx1 = std::make_unique<WorkerContext>();
+  std::unique_ptr<TunnelWorker> tunnel1 = std::make_unique<TunnelWorker>();
+
+  TwoWorkers() {
+    REQUIRE(tun::PeerId(0) == env.pop_peer);
+    REQUIRE(tunnel_peer_owner(0, env.pop_peer, 2) == 0);
+    REQUIRE(tunnel_peer_owner(0, env.pop_peer2, 2) == 1);
+    for (unsigned w = 0; w < 2; ++w) {
+      env.tunnels.handoff_rx[w] = rte_ring_create(fmt::format("td_hrx{}", w).c_str(), kRing,
+                                                  static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+      env.tunnels.handoff_tx[w] = rte_ring_create(fmt::format("td_htx{}", w).c_str(), kRing,
+                                                  static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+      REQUIRE(env.tunnels.handoff_rx[w] != nullptr);
+      REQUIRE(env.tunnels.handoff_tx[w] != nullptr);
+    }
+    env.tunnels.n_workers = 2;
+    ctx1->id = 1;
+    ctx1->shared = &env.shared;
+    ctx1->counters = counters1.get();
+    ctx1->tunnel = tunnel1.get();
+  }
+  ~TwoWorkers() {
+    env.tunnels.n_workers = 1;
+    auto release = [](rte_ring*& r) {
+      void* obj;
+      while (rte_ring_dequeue(r, &obj) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
+      rte_ring_free(r);
+      r = nullptr;
+    };
+    for (unsigned w = 0; w < 2; ++w) {
+      release(env.tunnels.handoff_rx[w]);
+      release(env.tunnels.handoff_tx[w]);
+    }
+  }
+  // Worker `w` takes its hand-offs; what that produced.
+  BurstResult take(WorkerContext& ctx, unsigned expect) {
+    ctx.fib = env.shared.fib->load();
+    CHECK(process_handoffs(ctx) == expect);
+    return collect(ctx);
+  }
+  std::uint64_t drops1(DropReason r) const { return counters1->drop[static_cast<int>(r)].get(); }
+};
+
+}  // namespace
+
+TEST_CASE("Two workers, ingress: data for another worker's peer is handed off, then decrypted",
+          "[tunnel][handoff]") {
+  TwoWorkers two;
+  Env& env = two.env;
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const std::uint64_t received0 = env.counters->handoff_received.get();
+  const std::uint64_t replayed = env.drops(DropReason::tunnel_replayed);
+  // Five data messages of pop_peer (owned by worker 0) and a plain packet reach worker 1.
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 5; ++i) {
+    frames.push_back(wan_datagram(env.seal_from_far(
+        ip4_udp(100, "10.2.0.9", "10.1.0.5", static_cast<std::uint16_t>(7000 + i)))));
+  }
+  frames.insert(frames.begin() + 2, frame(kWanMac, ip4_udp(60, "10.8.1.1", "10.1.0.5", 80)));
+  // And one with a receiver index no session has: dropped where it arrived.
+  Bytes unknown = env.seal_from_far(ip4_udp(100, "10.2.0.9", "10.1.0.5", 1));
+  unknown[4] ^= 0x5a;
+  frames.push_back(wan_datagram(unknown));
+  const std::uint64_t unknown_idx = two.drops1(DropReason::tunnel_unknown_index);
+  BurstResult r1 = run(1, frames, true, two.ctx1.get());
+  REQUIRE(r1.tx[0].size() == 1);  // only the plain packet leaves worker 1
+  CHECK(wire::load_be16(r1.tx[0][0].data() + 14 + 22) == 80);
+  CHECK(r1.tx[1].empty());
+  CHECK(r1.punted.empty());
+  CHECK(two.counters1->handoff_sent.get() == 5);
+  CHECK(two.drops1(DropReason::tunnel_unknown_index) == unknown_idx + 1);
+  CHECK(rte_ring_count(env.tunnels.handoff_rx[0]) == 5);
+  CHECK(rte_ring_count(env.tunnels.handoff_rx[1]) == 0);
+  // Worker 0 decrypts them, in order (no replay drop), and routes the inner packets to the LAN.
+  BurstResult r0 = two.take(*env.ctx, 5);
+  REQUIRE(r0.tx[0].size() == 5);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(wire::load_be16(r0.tx[0][i].data() + 14 + 22) == 7000 + i);
+    CHECK(r0.tx[0][i][14 + 8] == 63);
+    CHECK(std::memcmp(r0.tx[0][i].data(), kHostMac, 6) == 0);
+  }
+  CHECK(env.counters->handoff_received.get() == received0 + 5);
+  CHECK(env.drops(DropReason::tunnel_replayed) == replayed);
+  // Worker 0 receiving its own peer's data decrypts it itself.
+  BurstResult own =
+      run(1, {wan_datagram(env.seal_from_far(ip4_udp(100, "10.2.0.9", "10.1.0.5", 9)))});
+  CHECK(own.tx[0].size() == 1);
+  CHECK(rte_ring_count(env.tunnels.handoff_rx[0]) == 0);
+  // A tagged datagram for a listener on the subinterface only keeps its interface across the
+  // hand-off (the owner finds the subinterface again from the tag the mbuf keeps).
+  std::uint32_t& mask = env.tunnels.tunnels[0].port_mask;
+  const std::uint32_t saved_mask = mask;
+  mask = 1u << kWanSub;
+  BurstResult tag1 = run(
+      1,
+      {tagged(wan_datagram(env.seal_from_far(ip4_udp(100, "10.2.0.9", "10.1.0.5", 11)), "10.7.0.1"),
+              kWanVlan)},
+      true, two.ctx1.get());
+  CHECK(tag1.tx[0].empty());
+  BurstResult tag0 = two.take(*env.ctx, 1);
+  mask = saved_mask;
+  REQUIRE(tag0.tx[0].size() == 1);
+  CHECK(wire::load_be16(tag0.tx[0][0].data() + 14 + 22) == 11);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Two workers, egress: a path-group packet for another worker's peer is handed off",
+          "[tunnel][handoff]") {
+  TwoWorkers two;
+  Env& env = two.env;
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  // Group 1 = pop_peer (owner 0). Worker 1 routes two packets into it: handed to worker 0 with
+  // their TTL decremented once, encrypted there in order.
+  const Bytes a = ip4_udp(200, "10.1.0.5", "10.2.0.9", 5201);
+  const Bytes b = ip4_udp(300, "10.1.0.5", "10.2.0.9", 5202);
+  BurstResult r1 = run(0,
+                       {frame(kLanMac, a), frame(kLanMac, b),
+                        frame(kLanMac, ip4_udp(60, "10.1.0.5", "10.8.3.3", 7))},
+                       true, two.ctx1.get());
+  REQUIRE(r1.tx[1].size() == 1);  // the plain packet only
+  CHECK(dst4(r1.tx[1][0].data() + 14) == "10.8.3.3");
+  CHECK(two.counters1->handoff_sent.get() == 2);
+  REQUIRE(rte_ring_count(env.tunnels.handoff_tx[0]) == 2);
+  BurstResult r0 = two.take(*env.ctx, 2);
+  REQUIRE(r0.tx[1].size() == 2);
+  for (int i = 0; i < 2; ++i) {
+    const Bytes& out = r0.tx[1][i];
+    const std::uint8_t* ip = out.data() + 14;
+    CHECK(dst4(ip) == "10.9.0.2");
+    Bytes datagram(ip + 28, out.data() + out.size());
+    Sink sink;
+    env.far->receive(now(), tun::Endpoint{*IpAddress::parse("10.9.0.1"), kListenPort}, datagram,
+                     sink);
+    REQUIRE(sink.delivered.size() == 1);
+    const Bytes& in = sink.delivered[0];
+    CHECK(in.size() == (i == 0 ? a.size() : b.size()));
+    CHECK(in[8] == 63);  // decremented once, by worker 1
+    CHECK(wire::load_be16(in.data() + 22) == 5201 + i);
+  }
+  // Group 1 = pop_peer2 (owner 1, no session): worker 0 hands the packet to worker 1, which
+  // punts it for the handshake with the member in its metadata.
+  const PathGroup saved = env.groups->groups[1];
+  Env::set_members(env.groups->groups[1], {PathMember{0, env.pop_peer2}});
+  BurstResult p0 = run(0, {frame(kLanMac, a)});
+  CHECK(p0.tx[1].empty());
+  CHECK(p0.punted.empty());
+  CHECK(env.counters->handoff_sent.get() >= 1);
+  BurstResult p1 = two.take(*two.ctx1, 1);
+  REQUIRE(p1.punted.size() == 1);
+  const PacketMeta& pm = meta(p1.punted[0]);
+  CHECK(pm.punt == PuntReason::kTunnelNoSession);
+  CHECK(pm.tunnel == 0);
+  CHECK(pm.next_hop == env.pop_peer2.value());
+  CHECK(pm.in_port == 0);
+  free_all(p1.punted);
+  env.groups->groups[1] = saved;
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+TEST_CASE("Two workers: a full hand-off ring drops with a named reason, nothing leaks",
+          "[tunnel][handoff]") {
+  TwoWorkers two;
+  Env& env = two.env;
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  const std::uint64_t full = two.drops1(DropReason::tunnel_handoff_full);
+  constexpr unsigned kUsable = TwoWorkers::kRing - 1;
+  // Ingress: 10 data messages for worker 0's peer at worker 1: 7 fit, 3 are dropped.
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 10; ++i) {
+    frames.push_back(wan_datagram(env.seal_from_far(ip4_udp(100, "10.2.0.9", "10.1.0.5", 1))));
+  }
+  BurstResult r1 = run(1, frames, true, two.ctx1.get());
+  CHECK(r1.tx[0].empty());
+  CHECK(rte_ring_count(env.tunnels.handoff_rx[0]) == kUsable);
+  CHECK(two.drops1(DropReason::tunnel_handoff_full) == full + 10 - kUsable);
+  CHECK(two.counters1->handoff_sent.get() == kUsable);
+  // Egress: the same for inner packets.
+  std::vector<Bytes> lan(12, frame(kLanMac, ip4_udp(200, "10.1.0.5", "10.2.0.9", 5201)));
+  r1 = run(0, lan, true, two.ctx1.get());
+  CHECK(r1.tx[1].empty());
+  CHECK(rte_ring_count(env.tunnels.handoff_tx[0]) == kUsable);
+  CHECK(two.drops1(DropReason::tunnel_handoff_full) == full + 10 - kUsable + 12 - kUsable);
+  // Worker 0 takes one burst from each ring (7 + 7); everything queued is sent.
+  BurstResult r0 = two.take(*env.ctx, 2 * kUsable);
+  CHECK(r0.tx[0].size() == kUsable);
+  CHECK(r0.tx[1].size() == kUsable);
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }
