@@ -448,7 +448,9 @@ std::optional<std::size_t> count_lcores_or_map(std::string_view text) {
       const auto cpus = group(element.substr(at + 1));
       if (!cpus || !count_lcores(*cpus)) return std::nullopt;
     }
-    lcore_list += (lcore_list.empty() ? "" : ",") + std::string(*lcores);
+    // Appended piecewise: `"," + std::string(...)` trips GCC 12's false -Wrestrict at -O3.
+    if (!lcore_list.empty()) lcore_list += ',';
+    lcore_list.append(lcores->data(), lcores->size());
   }
   if (depth != 0) return std::nullopt;
   return count_lcores(lcore_list);
