@@ -348,6 +348,7 @@ json probes_view(const json& tunnels) {
                      {"replied", replied},
                      {"lost", sent > replied ? sent - replied : 0},
                      {"no_session", pr.value("no_session", std::uint64_t{0})},
+                     {"before_session", pr.value("before_session", std::uint64_t{0})},
                      {"last_rtt_ns", pr.value("last_rtt_ns", std::uint64_t{0})},
                      {"last_reply_age_ms", pr.value("last_reply_age_ms", std::int64_t{-1})}});
     }

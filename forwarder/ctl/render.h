@@ -46,7 +46,8 @@ class TextTable {
 [[nodiscard]] std::string render_path_groups(const nlohmann::json& groups);
 // `causewayctl probes`: the probing peers of a GetTunnels reply as {"probes": [{"tunnel",
 // "peer", "public_key", "target", "interval_ms", "sent", "replied", "lost", "no_session",
-// "last_rtt_ns", "last_reply_age_ms", "session"}]} (what --json prints), and its table.
+// "before_session", "last_rtt_ns", "last_reply_age_ms", "session"}]} (what --json prints), and its
+// table.
 [[nodiscard]] nlohmann::json probes_view(const nlohmann::json& tunnels);
 [[nodiscard]] std::string render_probes(const nlohmann::json& view);
 // `causewayctl probes events`: a GetProbeEvents reply.

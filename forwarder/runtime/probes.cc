@@ -62,10 +62,23 @@ void ProbeBook::run_due(std::uint64_t now_ns, const SendFn& send) {
     std::uint8_t pkt[probe::packet_size(false)];
     const std::size_t len = probe::build_packet(p.info.source, p.info.destination, req, pkt);
     if (len == 0) continue;  // families checked when the peer was added
+    if (send(slot, std::span<const std::uint8_t>(pkt, len))) {
+      p.had_session = true;
+    } else if (!p.had_session) {
+      // The path never had a session: nothing was ever carried on it, so nothing is lost
+      // either. No event: the SLA engine keeps the path unmeasured (pending) instead of
+      // judging it on losses that only say the first handshake has not happened yet.
+      --p.next_seq;
+      ++p.stats.before_session;
+      continue;
+    } else {
+      // Once it had one, a probe without a session is lost like any other: that is how a
+      // path whose remote end went away is seen.
+      ++p.stats.no_session;
+    }
     Sent& s = p.window[req.seq % kWindow];
     s = Sent{req.seq, now_ns, true, false};
     ++p.stats.sent;
-    if (!send(slot, std::span<const std::uint8_t>(pkt, len))) ++p.stats.no_session;
     record(ProbeEvent{static_cast<std::uint32_t>(slot), false, req.seq, now_ns, 0});
   }
 }
@@ -142,6 +155,7 @@ json ProbeBook::peer_json(std::size_t slot, std::uint64_t now_ns) const {
               {"target", p.info.destination.str()},
               {"sent", p.stats.sent},
               {"no_session", p.stats.no_session},
+              {"before_session", p.stats.before_session},
               {"replied", p.stats.replied},
               {"last_rtt_ns", p.stats.last_rtt_ns},
               {"last_reply_age_ms",

@@ -44,9 +44,10 @@ struct ProbePeerInfo {
 };
 
 struct ProbePeerStats {
-  std::uint64_t sent = 0;        // requests (including those that found no session)
-  std::uint64_t no_session = 0;  // requests not sent: the peer had no session (count as lost)
-  std::uint64_t replied = 0;     // matched replies
+  std::uint64_t sent = 0;            // requests (including those that found no session)
+  std::uint64_t no_session = 0;      // requests not sent: the session was gone (count as lost)
+  std::uint64_t before_session = 0;  // not sent and not counted: no session yet, ever
+  std::uint64_t replied = 0;         // matched replies
   std::uint64_t last_rtt_ns = 0;
   std::uint64_t last_reply_ns = 0;  // when the last matched reply arrived
 };
@@ -83,8 +84,9 @@ class ProbeBook {
   // Earliest time a probe is due (kNever when no peer is probing).
   [[nodiscard]] std::uint64_t next_deadline() const;
   // For every peer due at now_ns: builds its request stamped now_ns and calls
-  // send(slot, packet), which returns false if the peer had no session (the request still
-  // counts as sent: it is lost). Records a "sent" event for each.
+  // send(slot, packet), which returns false if the peer had no session: once the peer has had
+  // one, the request still counts as sent (it is lost); before its first session it is not
+  // counted at all (`before_session`). Records a "sent" event for each request counted.
   using SendFn = std::function<bool(std::size_t slot, std::span<const std::uint8_t> packet)>;
   void run_due(std::uint64_t now_ns, const SendFn& send);
 
@@ -125,6 +127,7 @@ class ProbeBook {
     std::uint32_t configured_ms = 0;
     std::uint64_t next_ns = 0;
     std::uint32_t next_seq = 1;
+    bool had_session = false;  // a request was ever handed to a session
     ProbePeerStats stats;
     std::array<Sent, kWindow> window{};
   };

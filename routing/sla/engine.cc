@@ -426,10 +426,30 @@ struct Engine::State {
                 fmt::format("{}; backup backbone '{}' is {}", why, tc.fallback.backup_backbone,
                             g.backup < 0 ? "missing" : "not up");
         }
-        return d;
+        break;
       case FallbackMode::kBestOfWorst:
-        return best_of_worst(g, k, explain, why);
+        d = best_of_worst(g, k, explain, why);
+        break;
     }
+    return d.reason == Reason::kNoPathUp ? hold_last_paths(g, std::move(d), explain) : d;
+  }
+
+  // No path of the PoP is up, yet the policy did not ask to drop: keep the paths the class has.
+  // When every tunnel is really dead the packets are lost either way; when the paths only look
+  // dead (the host did not run the forwarder or routed for longer than the detect time, which
+  // takes every path down at once) the traffic keeps flowing instead of being dropped until
+  // the next reply. A class that never had a path keeps none.
+  // Only paths that are still there are kept (a reload can remove a tunnel).
+  Decision hold_last_paths(const Group& g, Decision d, bool explain) const {
+    if (!g.has_decision) return d;
+    const auto still_there = [&](const PathId& id) {
+      if (g.backup >= 0 && paths[g.backup].id == id) return true;
+      return std::any_of(g.candidates.begin(), g.candidates.end(),
+                         [&](int slot) { return slot >= 0 && paths[slot].id == id; });
+    };
+    for (const PathId& kept : g.decision.paths)
+      if (still_there(kept)) d.paths.push_back(kept);
+    if (explain && !d.paths.empty()) d.detail += "; keeping the last paths";
     return d;
   }
 

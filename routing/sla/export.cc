@@ -123,7 +123,8 @@ std::vector<ClassHealthState> class_health(const Snapshot& s, const Policy& poli
       if (c.traffic_class != tc.name) continue;
       ++groups;
       if (carries_traffic_compliant(c.reason)) ++compliant;
-      if (c.paths.empty()) ++without_path;
+      // kNoPathUp may keep the last paths (engine: hold_last_paths), but none of them is up.
+      if (c.paths.empty() || c.reason == Reason::kNoPathUp) ++without_path;
     }
     ClassHealth h = ClassHealth::kDegraded;
     if (groups == 0 || without_path == groups)

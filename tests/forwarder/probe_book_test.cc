@@ -113,13 +113,32 @@ TEST_CASE("probe book: replies match their request once; others are unknown", "[
   CHECK(book.on_reply(0, 3, reply_to(late), t) == ProbeBook::ReplyResult::kUnknown);
 }
 
-TEST_CASE("probe book: no session counts as sent and lost", "[probe]") {
+TEST_CASE("probe book: before the first session nothing counts; after it, no session is a loss",
+          "[probe]") {
   ProbeBook book;
   book.add_peer(peer_info(0, 3, 100), 0);
+  // No session yet: the request is built and offered, but neither counted nor recorded, and
+  // it does not use up a sequence number.
   CHECK(run(book, 0, false).size() == 1);
+  CHECK(run(book, 100 * kMs, false).size() == 1);
+  CHECK(book.stats(0).sent == 0);
+  CHECK(book.stats(0).no_session == 0);
+  CHECK(book.stats(0).before_session == 2);
+  CHECK(book.read(0).events.empty());
+  // The first session: sequence 1 goes out and is recorded.
+  auto sent = run(book, 200 * kMs);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].payload.seq == 1);
   CHECK(book.stats(0).sent == 1);
+  // The session goes away: now each request counts as sent and lost.
+  CHECK(run(book, 300 * kMs, false).size() == 1);
+  CHECK(book.stats(0).sent == 2);
   CHECK(book.stats(0).no_session == 1);
-  CHECK(book.read(0).events.size() == 1);
+  CHECK(book.stats(0).before_session == 2);
+  const auto events = book.read(0).events;
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].seq == 2);
+  CHECK_FALSE(events[1].reply);
 }
 
 TEST_CASE("probe book: a peer that gets a new id (UAPI remove and add) keeps its slot", "[probe]") {

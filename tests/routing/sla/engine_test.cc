@@ -100,6 +100,28 @@ TEST_CASE("blackout at 20 ms probes: switch 60 ms after the last reply") {
   CHECK(ch[0].at - 19995ms <= 60ms);
 }
 
+TEST_CASE("a stall that takes every path down at once keeps the class on its path") {
+  // 20 ms probes, 60 ms detect time: 100 ms in which neither link answers (what a host that
+  // did not run the forwarders for that long looks like) takes both paths down together.
+  Net net(base_policy(20));
+  net.add(1, "fra", "inet", blackout(15ms, 20s, 20100ms));
+  net.add(2, "fra", "mpls", blackout(15ms, 20s, 20100ms));
+  net.run_until(20s);
+  REQUIRE(net.paths("fra", "voice") == ids({1}));
+  net.run_until(20080ms);
+  CHECK(net.state(1, "realtime") == Compliance::kDown);
+  CHECK(net.state(2, "realtime") == Compliance::kDown);
+  CHECK(net.reason("fra", "voice") == Reason::kNoPathUp);
+  // Nothing is up, and the class still has its path: it is never dropped, and it never moves
+  // while the paths earn compliance back.
+  net.run_until(40s);
+  const auto ch = net.changes("voice", 20s);
+  REQUIRE_FALSE(ch.empty());
+  for (const auto& c : ch) CHECK(c.to == ids({1}));
+  CHECK_THAT(ch.front().detail, Catch::Contains("keeping the last paths"));
+  CHECK(net.reason("fra", "voice") == Reason::kPreferred);
+}
+
 TEST_CASE("fast fail needs 3 missed probes: 2 lost in a row do not take the path out") {
   Net net(base_policy(100));
   net.add(1, "fra", "inet", blackout(20ms, 20s, 20200ms));  // probes of 20.0 and 20.1 s lost
@@ -404,8 +426,10 @@ TEST_CASE("fallback backup: the named backup backbone when nothing complies") {
   net.run_until(25s);
   CHECK(net.paths("fra", "voice") == ids({3}));
   CHECK(net.reason("fra", "voice") == Reason::kBackup);
+  // The backup dies too: no path is up, so the class keeps the path it has (a host stall can
+  // make every path look dead; if they really are, the packets are lost either way).
   net.run_until(35s);
-  CHECK(net.paths("fra", "voice").empty());
+  CHECK(net.paths("fra", "voice") == ids({3}));
   CHECK(net.reason("fra", "voice") == Reason::kNoPathUp);
 }
 
