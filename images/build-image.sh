@@ -8,21 +8,27 @@
 #
 # Output in DIR (default build/image): causeway.qcow2 (GPT: EFI system partition with a
 # standalone GRUB, ext4 root), vmlinuz and initrd.img (for QEMU direct kernel boot),
-# manifest.txt (every installed package and version, the mirror, SOURCE_DATE_EPOCH, sha256 of
-# the outputs). Without --debs, the packages are built from the source tree with CPack in
+# manifest.txt (the Debian release and archive dates, the mirror, SOURCE_DATE_EPOCH, sha256 of
+# the Causeway packages and of the outputs) and packages.txt (every installed package and
+# version). Without --debs, the packages are built from the source tree with CPack in
 # --build-dir (default build/image-pkg).
 #
-# Reproducibility: the mirror is pinned with CAUSEWAY_MIRROR (set it to a snapshot.debian.org
-# URL such as http://snapshot.debian.org/archive/debian/20250520T000000Z to pin every package
-# version; the default, deb.debian.org, gives the current bookworm point release and the
-# manifest records exactly what went in). SOURCE_DATE_EPOCH (default: the commit time of HEAD)
-# sets every file time in the root filesystem, the ext4 and FAT timestamps and UUIDs derive
-# from it, and machine-id, SSH host keys, logs and apt lists are removed, so two builds from
-# the same mirror state give the same root filesystem contents.
+# Reproducible: the same inputs (mirror state, Causeway packages, SOURCE_DATE_EPOCH) give a
+# bit-identical disk (images/repro-check.sh builds twice and compares). The mirror is
+# CAUSEWAY_MIRROR / CAUSEWAY_SECURITY_MIRROR: a snapshot.debian.org URL such as
+# http://snapshot.debian.org/archive/debian/20250520T000000Z pins every package version (its
+# expired Valid-Until is then accepted); the default, deb.debian.org, gives the current
+# bookworm point release and the manifest records exactly what went in. SOURCE_DATE_EPOCH
+# (default: the commit time of HEAD) is every file time; the ext4 UUID and hash seed, the FAT
+# serial and the GPT ids derive from it; machine-id, SSH host keys, logs, caches and apt lists
+# are removed; the root tree is copied in name order onto a tmpfs before `mkfs.ext4 -d` (which
+# allocates in readdir order) and the inode change times, which mkfs copies from the source
+# tree, are set afterwards with debugfs; GRUB is one grub-mkimage core (no memdisk tar) and its
+# grub.cfg a file on the ESP.
 #
-# Needs root (debootstrap, chroot, mounts of /proc /sys /dev in the chroot); no loop devices:
-# the file systems are made from directories (mkfs.ext4 -d, mtools) and placed into the disk
-# with dd. Installs its own host tools with apt when they are missing.
+# Needs root (debootstrap, chroot, mounts of /proc /sys /dev in the chroot, a tmpfs); no loop
+# devices: the file systems are made from directories (mkfs.ext4 -d, mtools) and placed into
+# the disk with dd. Installs its own host tools with apt when they are missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +47,7 @@ while (($#)); do
     --debs) debs=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --build-dir) pkg_build=$2; shift 2 ;;
-    -h | --help) sed -n '3,27p' "$0"; exit 0 ;;
+    -h | --help) sed -n '3,36p' "$0"; exit 0 ;;
     *) echo "build-image: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -101,8 +107,9 @@ cleanup() {
   local m
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
     m=${mounted[i]}
-    mountpoint -q "$m" && umount -l "$m"
+    if mountpoint -q "$m"; then umount -l "$m"; fi
   done
+  mounted=()
 }
 trap cleanup EXIT
 bind() {  # bind SRC DST [mount options...]
@@ -125,10 +132,15 @@ bind /dev/pts "$rootfs/dev/pts" --bind
 bind "$cache/apt-archives" "$rootfs/var/cache/apt/archives" --bind
 in_root() { LC_ALL=C DEBIAN_FRONTEND=noninteractive chroot "$rootfs" "$@"; }
 
+# A snapshot's Release files are past their Valid-Until: accept them (the archive is pinned).
+apt_opts=
+if [[ $mirror == *snapshot.debian.org* || $security_mirror == *snapshot.debian.org* ]]; then
+  apt_opts="[check-valid-until=no] "
+fi
 cat >"$rootfs/etc/apt/sources.list" <<EOF
-deb $mirror $suite main
-deb $mirror $suite-updates main
-deb $security_mirror $suite-security main
+deb $apt_opts$mirror $suite main
+deb $apt_opts$mirror $suite-updates main
+deb $apt_opts$security_mirror $suite-security main
 EOF
 # No service may start inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
@@ -172,18 +184,53 @@ rm -f "$rootfs/usr/sbin/policy-rc.d"
 # DNS from DHCP through systemd-resolved's stub (the build's copy of the host's file goes).
 ln -sfn ../run/systemd/resolve/stub-resolv.conf "$rootfs/etc/resolv.conf"
 in_root apt-get clean
+# What the archive looked like (for the manifest) before the lists go.
+archive_dates=$(for f in "$rootfs"/var/lib/apt/lists/*_InRelease; do
+  printf '  %s: %s\n' "$(basename "$f" _InRelease | sed 's/.*_dists_//; s/_/\//g')" \
+    "$(sed -n 's/^Date: //p' "$f" | head -1)"
+done)
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* \
   "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/lib/dpkg/*-old "$rootfs"/tmp/* \
-  "$rootfs"/var/cache/ldconfig/aux-cache "$rootfs"/var/log/journal/*
-in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | sort >"$out/packages.txt"
+  "$rootfs"/var/cache/ldconfig/aux-cache "$rootfs"/var/log/journal/* "$rootfs"/var/cache/man/*
+in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C sort >"$out/packages.txt"
+debian_version=$(cat "$rootfs/etc/debian_version")
+# The DPDK poll-mode drivers the clouds need (docs/images.md) and their kernel drivers: the
+# EAL loads the PMDs from its plugin directory, so check that each one is there and resolves.
+pmd_dir=usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
+pmds=()
+for pmd in net_virtio net_gve net_ena net_netvsc net_vdev_netvsc net_failsafe net_mlx5 net_mlx4 \
+  bus_vmbus net_af_packet net_af_xdp net_null net_tap net_ring mempool_ring; do
+  so=$rootfs/$pmd_dir/librte_$pmd.so.23
+  [[ -e $so ]] || die "DPDK PMD $pmd is not in the image ($pmd_dir)"
+  pkg=$(in_root dpkg-query -S "/$pmd_dir/librte_$pmd.so.23" | cut -d: -f1)
+  pmds+=("$pmd ($pkg $(in_root dpkg-query -W -f='${Version}' "$pkg"))")
+done
+kmods=()
+for mod in vfio-pci uio_hv_generic hv_netvsc ena gve virtio_net mlx5_core mlx4_en; do
+  f=$(find "$rootfs"/lib/modules/*/kernel -name "$mod.ko*" -print -quit)
+  [[ -n $f ]] || die "kernel module $mod is not in the image"
+  kmods+=("$mod")
+done
 cp "$rootfs"/boot/vmlinuz-* "$out/vmlinuz"
 cp "$rootfs"/boot/initrd.img-* "$out/initrd.img"
 cleanup
-mounted=()
 
-# Every file time is SOURCE_DATE_EPOCH.
-find "$rootfs" -xdev -newermt "@$SOURCE_DATE_EPOCH" -print0 |
+# mkfs.ext4 -d allocates inodes and blocks in readdir order, which on the build directory
+# depends on its history (and on the host file system's hash seed): copy the tree in name
+# order onto a tmpfs, whose readdir order is its creation order.
+log "copying the root file system in name order"
+sorted=$work/sorted
+bind tmpfs "$sorted" -t tmpfs -o mode=0755,size=8G
+tar -C "$rootfs" --sort=name --numeric-owner --xattrs --xattrs-include='*' -cf - . |
+  tar -C "$sorted" --numeric-owner --xattrs --xattrs-include='*' -xpf -
+rm -rf "$rootfs"
+# Every file time is at most SOURCE_DATE_EPOCH, every access time is SOURCE_DATE_EPOCH.
+find "$sorted" -xdev -newermt "@$SOURCE_DATE_EPOCH" -print0 |
   xargs -0r touch --no-dereference --date="@$SOURCE_DATE_EPOCH"
+find "$sorted" -xdev -print0 | xargs -0r touch --no-dereference -a --date="@$SOURCE_DATE_EPOCH"
+# The tree as it goes into the image, for comparing builds (images/repro-check.sh).
+(cd "$sorted" && find . -xdev -printf '%p %y %m %U %G %s %T@ %l\n' | LC_ALL=C sort &&
+  find . -xdev -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) >"$work/tree.txt"
 
 # --- disk: GPT, EFI system partition (GRUB), ext4 root --------------------------------------
 log "making the file systems and the disk"
@@ -193,7 +240,25 @@ root_start_mb=$((1 + esp_mb))
 root_mb=$((disk_bytes / 1048576 - root_start_mb - 1))
 export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
 mkfs.ext4 -q -F -L causeway-root -U "$root_uuid" -E "hash_seed=$hash_seed,lazy_itable_init=0" \
-  -T default -d "$rootfs" "$work/root.ext4" "${root_mb}M"
+  -T default -d "$sorted" "$work/root.ext4" "${root_mb}M"
+# mkfs.ext4 -d (e2fsprogs 1.47.0) copies each file's ctime, the time the build wrote it, which
+# no tool can set on the source, and its atime, which reading the tree may have moved: set both
+# in the image (debugfs takes quoted paths).
+if find "$sorted" -xdev -name '*"*' -print -quit | grep -q .; then
+  die "a file name in the image contains a double quote; debugfs cannot name it"
+fi
+{
+  echo "set_inode_field / ctime @$SOURCE_DATE_EPOCH"
+  (cd "$sorted" && find . -xdev -mindepth 1 -printf '%P\n') |
+    sed "s|.*|set_inode_field \"/&\" ctime @$SOURCE_DATE_EPOCH\nset_inode_field \"/&\" atime @$SOURCE_DATE_EPOCH|"
+} >"$work/ctime.debugfs"
+debugfs -w -f "$work/ctime.debugfs" "$work/root.ext4" >/dev/null 2>"$work/debugfs.log"
+if grep -v '^debugfs [0-9.]* (' "$work/debugfs.log" | grep -q .; then
+  head "$work/debugfs.log" >&2
+  die "debugfs could not set the change times"
+fi
+e2fsck -fn "$work/root.ext4" >"$work/e2fsck.log" 2>&1 || { cat "$work/e2fsck.log"; die "the root file system does not check clean"; }
+cleanup  # the tmpfs
 
 cat >"$work/grub.cfg" <<EOF
 set timeout=1
@@ -206,16 +271,20 @@ menuentry "Causeway" {
   initrd /initrd.img
 }
 EOF
-# A standalone GRUB with its configuration inside: the ESP holds one file, no grub-install
-# (which needs the disk as a block device) is involved.
-grub-mkstandalone -O x86_64-efi -o "$work/BOOTX64.EFI" \
-  --modules="part_gpt ext2 search search_fs_uuid linux serial terminal normal" \
-  --locales= --fonts= --themes= "boot/grub/grub.cfg=$work/grub.cfg"
+# One GRUB core image with every module it needs built in, and grub.cfg as a file next to it
+# (prefix /EFI/BOOT on the device GRUB was loaded from): no grub-install (which needs the disk
+# as a block device), and no memdisk (grub-mkstandalone packs one as a tar stamped with the
+# build time). grub-mkimage stamps its PE header with a fixed time.
+grub-mkimage -O x86_64-efi -p /EFI/BOOT -o "$work/BOOTX64.EFI" \
+  part_gpt fat ext2 search search_fs_uuid linux serial terminal normal configfile efi_gop \
+  efi_uga gzio echo test
+touch --date="@$SOURCE_DATE_EPOCH" "$work/BOOTX64.EFI" "$work/grub.cfg"
 rm -f "$work/esp.vfat"
 mkfs.vfat -C -n CW-ESP -i "$esp_serial" --invariant "$work/esp.vfat" $((esp_mb * 1024)) >/dev/null
-export MTOOLS_SKIP_CHECK=1
+export MTOOLS_SKIP_CHECK=1  # mtools stamps the directories it makes with SOURCE_DATE_EPOCH
 mmd -i "$work/esp.vfat" ::/EFI ::/EFI/BOOT
 mcopy -m -i "$work/esp.vfat" "$work/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -m -i "$work/esp.vfat" "$work/grub.cfg" ::/EFI/BOOT/grub.cfg
 
 raw=$work/disk.raw
 rm -f "$raw"
@@ -230,19 +299,30 @@ EOF
 dd if="$work/esp.vfat" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
 dd if="$work/root.ext4" of="$raw" bs=1M seek="$root_start_mb" conv=notrunc,sparse status=none
 qemu-img convert -f raw -O qcow2 "$raw" "$out/causeway.qcow2"
+raw_sha=$(sha256sum "$raw" | cut -d' ' -f1)
+esp_sha=$(sha256sum "$work/esp.vfat" | cut -d' ' -f1)
+root_sha=$(sha256sum "$work/root.ext4" | cut -d' ' -f1)
 rm -f "$raw" "$work/root.ext4" "$work/esp.vfat"
 
 {
   echo "causeway appliance image"
-  echo "suite: $suite"
+  echo "suite: $suite (Debian $debian_version)"
   echo "mirror: $mirror"
   echo "security mirror: $security_mirror"
-  echo "SOURCE_DATE_EPOCH: $SOURCE_DATE_EPOCH"
+  echo "archive dates (InRelease Date:):"
+  echo "$archive_dates"
+  echo "SOURCE_DATE_EPOCH: $SOURCE_DATE_EPOCH ($(date -u -d "@$SOURCE_DATE_EPOCH" +%FT%TZ))"
   echo "root UUID: $root_uuid"
+  echo "DPDK PMDs (in /$pmd_dir):"
+  printf '  %s\n' "${pmds[@]}"
+  echo "kernel modules: ${kmods[*]}"
   echo "causeway packages:"
   for f in "${deb_files[@]}"; do echo "  $(basename "$f") $(sha256sum "$f" | cut -d' ' -f1)"; done
-  echo "outputs:"
+  echo "installed packages: $(wc -l <"$out/packages.txt") (packages.txt, sha256 $(sha256sum "$out/packages.txt" | cut -d' ' -f1))"
+  echo "outputs (sha256):"
+  echo "  $raw_sha  disk.raw (before qcow2 conversion)"
+  echo "  $esp_sha  EFI system partition"
+  echo "  $root_sha  root file system (ext4)"
   (cd "$out" && sha256sum causeway.qcow2 vmlinuz initrd.img | sed 's/^/  /')
-  echo "installed packages: $(wc -l <"$out/packages.txt") (packages.txt)"
 } >"$out/manifest.txt"
 log "done: $out/causeway.qcow2 ($(du -h "$out/causeway.qcow2" | cut -f1))"

@@ -10,9 +10,9 @@
 #   3. bad user-data (invalid YAML): boots a fresh copy and checks that the appliance is
 #      reachable over SSH, the failure is in the journal and in `causewayctl status` (exit 1),
 #      /etc/causeway is exactly as shipped and the forwarder runs the shipped lab config; then,
-#      on the same VM, user-data missing `causeway:` and a forwarder config that
-#      `causeway-fwd --check` rejects are run through the provisioning hook with the same
-#      result (nothing changed).
+#      on the same VM, user-data missing `causeway:`, a forwarder config that
+#      `causeway-fwd --check` rejects and an intent that `causeway-routed --check` rejects are
+#      run through the provisioning hook with the same result (nothing changed).
 #
 #   images/smoke-test.sh [BUILD_DIR]       (root; BUILD_DIR default: <repo>/build)
 # Serial console logs are kept in BUILD_DIR/image-smoke/ (serial-good.log, serial-bad.log).
@@ -240,12 +240,29 @@ check "nothing applied: /etc/causeway is exactly as shipped" test -z "$extra"
 printf '#cloud-config\nhostname: x\n' | vm "cat > /tmp/ud-nokey"
 printf '#cloud-config\ncauseway:\n  fwd:\n    ports: [{name: wan0, device: net_null0, mtu: 99}]\n' |
   vm "cat > /tmp/ud-badfwd"
-declare -A expect=([nokey]="missing key 'causeway'" [badfwd]="causeway-fwd --check rejected: .*mtu")
-for ud in nokey badfwd; do
-  before=$(vm "sudo sha256sum /etc/causeway/fwd.yaml /etc/causeway/host.conf")
+# A good forwarder file with an intent that causeway-routed --check rejects (hold time below
+# three keepalives): the forwarder file must not be applied either.
+cat <<'EOF' | vm "cat > /tmp/ud-badintent"
+#cloud-config
+causeway:
+  fwd: {name: pop-intent, ports: [{name: wan0, device: net_null0}]}
+  intent:
+    version: 1
+    identity: {pop: sea1, router_id: 10.255.9.1, overlay_address: 10.255.0.1,
+               private_key: ONZLyaC3KZ2HjjwL1v8mXb4cEiQdyhYKmKAB7/Yh0k8=}
+    backbones: [{name: gcp}]
+    ports: [{name: wan0, role: wan, backbone: gcp, addresses: [198.51.100.1/24]}]
+    sla_classes: [{name: std, max_loss_pct: 1, max_latency_ms: 100, max_jitter_ms: 20}]
+    traffic_classes: [{name: data, sla_class: std, backbones: [gcp]}]
+    bgp: {asn: 4200000001, ibgp: false, keepalive_s: 60, hold_s: 100}
+EOF
+declare -A expect=([nokey]="missing key 'causeway'" [badfwd]="causeway-fwd --check rejected: .*mtu"
+  [badintent]="causeway-routed --check rejected: .*bgp\\.hold_s")
+for ud in nokey badfwd badintent; do
+  before=$(vm "sudo sha256sum /etc/causeway/fwd.yaml /etc/causeway/host.conf; sudo ls -A /etc/causeway")
   out=$(vm "sudo /usr/lib/causeway/causeway-provision --force --user-data /tmp/ud-$ud" 2>&1) && rc=0 || rc=$?
   echo "$out" | sed "s/^/smoke: bad-$ud: /"
-  after=$(vm "sudo sha256sum /etc/causeway/fwd.yaml /etc/causeway/host.conf")
+  after=$(vm "sudo sha256sum /etc/causeway/fwd.yaml /etc/causeway/host.conf; sudo ls -A /etc/causeway")
   check "$ud: provisioning fails (exit 1)" test "$rc" = 1
   check "$ud: nothing changed in /etc/causeway" test "$before" = "$after"
   check "$ud: causewayctl status reports it" vm_has "${expect[$ud]}" "sudo causewayctl status || true"

@@ -3,11 +3,12 @@
 # causeway-provision (images/libexec) on good and bad user-data, in a temporary directory that
 # stands for /etc/causeway and /var/lib/causeway: good input is applied whole; every kind of bad
 # input (invalid YAML, missing keys, a forwarder config that `causeway-fwd --check` rejects,
-# bad host settings or keys, MIME) changes no file, writes a failed record with a message that
+# bad host settings or keys, an intent that `causeway-routed --check` rejects, an intent while
+# routed is not installed, MIME) changes no file, writes a failed record with a message that
 # names the problem, and `causewayctl status` reports that record with exit status 1.
-#   provision_test.sh HOOK CAUSEWAY_FWD CAUSEWAYCTL
+#   provision_test.sh HOOK CAUSEWAY_FWD CAUSEWAYCTL CAUSEWAY_ROUTED
 set -euo pipefail
-hook=$1 fwd=$2 ctl=$3
+hook=$1 fwd=$2 ctl=$3 routed=$4
 tmp=$(mktemp -d /tmp/cw-provision-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 etc=$tmp/etc state=$tmp/state
@@ -25,17 +26,17 @@ bad() {
 run_hook() {  # run_hook USER_DATA_TEXT [extra args]: sets rc, out
   printf '%s' "$1" >"$tmp/user-data"
   out=$(/usr/bin/python3 "$hook" --user-data "$tmp/user-data" --etc "$etc" --state "$state" \
-    --instance-id-file "$tmp/instance-id" --fwd "$fwd" --routed "$tmp/no-routed" "${@:2}" 2>&1) &&
+    --instance-id-file "$tmp/instance-id" --fwd "$fwd" --routed "$routed" "${@:2}" 2>&1) &&
     rc=0 || rc=$?
 }
 snapshot() { (cd "$etc" && find . -type f -printf '%p %m\n' | sort && find . -type f -exec sha256sum {} + | sort); }
 record() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$state/provision.json" "$1"; }
 
-# expect_rejected NAME USER_DATA MESSAGE_REGEX
+# expect_rejected NAME USER_DATA MESSAGE_REGEX [extra hook args]
 expect_rejected() {
   local before after
   before=$(snapshot)
-  run_hook "$2" --force
+  run_hook "$2" --force "${@:4}"
   after=$(snapshot)
   [[ $rc == 1 ]] && pass "$1: exit 1" || bad "$1: exit $rc ($out)"
   [[ $before == "$after" ]] && pass "$1: nothing changed" || bad "$1: files changed"
@@ -79,15 +80,55 @@ expect_rejected "unknown host key" \
 expect_rejected "bad WireGuard key" \
   $'#cloud-config\ncauseway:\n  fwd: {ports: [{name: a, device: net_null0}]}\n  wireguard: {private_key: abc}\n' \
   'private_key: expected 32 bytes'
-expect_rejected "bad intent" \
+# intent_text HOLD_S KEY_NAME: a valid intent (the shape of tests/routing/frr/golden/
+# minimal-v6.yaml) indented for `intent: |`; the bad ones differ from it in one field.
+intent_text() {
+  cat <<EOF
+    version: 1
+    identity:
+      pop: sea1
+      router_id: 10.255.9.1
+      $2: ONZLyaC3KZ2HjjwL1v8mXb4cEiQdyhYKmKAB7/Yh0k8=
+      overlay_address: "fd00:255::1"
+    backbones: [{name: gcp}]
+    ports:
+      - {name: wan0, role: wan, backbone: gcp, addresses: ["2001:db8:77::1/64"]}
+    peers:
+      - name: sfo1
+        public_key: neAN2cKV57G8y8uIGu9qOv6LUSnex9JUaLcR0GNsSFI=
+        endpoints: {gcp: "[2001:db8:77::2]:51820"}
+        overlay_address: "fd00:255::2"
+    sla_classes: [{name: std, max_loss_pct: 1, max_latency_ms: 100, max_jitter_ms: 20}]
+    traffic_classes:
+      - {name: data, sla_class: std, backbones: [gcp]}
+    bgp:
+      asn: 4200000001
+      ibgp: false
+      keepalive_s: 60
+      hold_s: $1
+      neighbors:
+        - {name: transit, address: "2001:db8:77::ff", asn: 64999}
+EOF
+}
+with_intent() {  # with_intent HOLD_S KEY_NAME: user-data with a good fwd and that intent
+  printf '#cloud-config\ncauseway:\n  fwd: {ports: [{name: wan0, device: net_null0}]}\n'
+  printf '  host: {hugepages_2m: 8}\n  intent: |\n%s\n' "$(intent_text "$1" "$2")"
+}
+expect_rejected "intent neither a map nor text" \
   $'#cloud-config\ncauseway:\n  fwd: {ports: [{name: a, device: net_null0}]}\n  intent: [1, 2]\n' \
-  'causeway.intent: expected a map'
+  'causeway.intent: expected a map or a string'
+expect_rejected "intent rejected by routed (bad value)" "$(with_intent 100 private_key)" \
+  'causeway-routed --check rejected: .*intent\.yaml.*bgp\.hold_s'
+expect_rejected "intent rejected by routed (unknown key)" "$(with_intent 180 privat_key)" \
+  'causeway-routed --check rejected: .*identity\.privat_key: unknown key'
+expect_rejected "intent while routed is not installed" "$(with_intent 180 private_key)" \
+  'causeway.intent: cannot be validated: .*not installed' --routed "$tmp/no-routed"
 expect_rejected "MIME" $'Content-Type: multipart/mixed; boundary="x"\nMIME-Version: 1.0\n\n--x\n' \
   'multi-part MIME'
 
 # --- good input -----------------------------------------------------------------------------
 key=$(head -c 32 /dev/urandom | base64)
-good=$'#cloud-config\ncauseway:\n  fwd: |\n    name: pop-good   # kept verbatim\n    ports: [{name: wan0, device: net_null0, addresses: [198.51.100.1/24]}]\n  host:\n    hugepages_2m: 512\n    nics: ["0000:00:05.0", eth2]\n    nic_driver: vfio-pci\n  intent: {pop: good}\n  wireguard: {private_key: "'$key$'"}\n'
+good=$'#cloud-config\ncauseway:\n  fwd: |\n    name: pop-good   # kept verbatim\n    ports: [{name: wan0, device: net_null0, addresses: [198.51.100.1/24]}]\n  host:\n    hugepages_2m: 512\n    nics: ["0000:00:05.0", eth2]\n    nic_driver: vfio-pci\n  wireguard: {private_key: "'$key$'"}\n  intent: |\n'"$(intent_text 180 private_key)"$'\n'
 run_hook "$good" --force
 [[ $rc == 0 && $(record state) == applied ]] && pass "good: applied ($(record message))" ||
   bad "good: rc $rc: $out"
@@ -98,8 +139,11 @@ grep -qx 'CAUSEWAY_NICS="0000:00:05.0 eth2"' "$etc/host.conf" &&
   bad "good: host.conf: $(cat "$etc/host.conf")"
 [[ $(stat -c %a "$etc/keys/wireguard.key") == 600 && $(cat "$etc/keys/wireguard.key") == "$key" ]] &&
   pass "good: key stored 0600" || bad "good: key file"
-grep -q 'intent.yaml checked as YAML only' <<<"$(record message)" &&
-  pass "good: says the intent was not validated by routed" || bad "good: message $(record message)"
+grep -qx '  pop: sea1' "$etc/intent.yaml" && grep -qx '  hold_s: 180' "$etc/intent.yaml" &&
+  [[ $(stat -c %a "$etc/intent.yaml") == 640 ]] && pass "good: intent.yaml (0640)" ||
+  bad "good: intent.yaml: $(cat "$etc/intent.yaml")"
+[[ $(record message) == "applied fwd.yaml, host.conf, intent.yaml, keys/wireguard.key" ]] &&
+  pass "good: message names every file" || bad "good: message $(record message)"
 "$ctl" --socket "$tmp/none.sock" status --provision-file "$state/provision.json" >/dev/null && src=0 || src=$?
 [[ $src == 3 ]] && pass "good: causewayctl status exit 3 (applied, forwarder absent)" ||
   bad "good: causewayctl status exit $src"
