@@ -45,7 +45,7 @@ INTERVALS=${INTERVALS:-"100 20"}
 CASES=${CASES:-"blackout brownout"}
 BUILD_DIR=${BUILD_DIR:-$here/build}
 SLA_HOLD_MS=${HOLD_MS:-1000}
-STREAM=$here/tests/routing/routed/udp_stream.py
+STREAM=$here/scripts/lib/udp_stream.py
 
 ((EUID == 0)) || { echo "run-failover: needs root (namespaces)" >&2; exit 1; }
 for tool in vtysh jq wg python3 /usr/lib/frr/frr-reload.py /usr/lib/frr/zebra /usr/lib/frr/bgpd; do
@@ -88,13 +88,13 @@ start_pops() {
 one_run() {
   local kase=$1 interval=$2 n=$3 t res first dec lost send owd=() delay loss
   rm -f "$tmp/voice.rx"
-  cw_spawn "$HB" "$tmp/recv.log" python3 "$STREAM" recv 9000 "$tmp/voice.rx"
+  cw_spawn "$HB" "$tmp/recv.log" python3 "$STREAM" recv --port 9000 --out "$tmp/voice.rx"
   local rp=$CW_LAST_PID
-  cw_wait_until 10 grep -q listening "$tmp/recv.log" || return 1
-  cw_spawn "$HA" "$tmp/send.log" python3 "$STREAM" send 10.2.0.2 9000 1000 0 --dscp 46
+  cw_wait_until 10 grep -q receiving "$tmp/recv.log" || return 1
+  cw_spawn "$HA" "$tmp/send.log" python3 "$STREAM" send --dst 10.2.0.2 --port 9000 --rate-hz 1000 --dscp 46
   local sp=$CW_LAST_PID
   sleep 0.5
-  if [[ $kase == blackout ]]; then delay=$SLA_DELAY_AWS loss=100; else delay=$((SLA_DELAY_AWS + 150)) loss=0 owd=(80); fi
+  if [[ $kase == blackout ]]; then delay=$SLA_DELAY_AWS loss=100; else delay=$((SLA_DELAY_AWS + 150)) loss=0 owd=(--max-owd-ms 80); fi
   local c0 c1
   c0=$(voice_changes)
   t=$(sla_impair aws "$delay" "$loss" "$kase-$interval-$n") || return 1
@@ -103,7 +103,7 @@ one_run() {
   cw_stop "$sp" 5
   sleep 0.2
   cw_stop "$rp" 5
-  res=$(python3 "$STREAM" failover "$tmp/voice.rx" "$t" "${owd[@]}")
+  res=$(python3 "$STREAM" failover --log "$tmp/voice.rx" --at "$t" "${owd[@]}")
   first=$(jq -r '.first_ms // "nan"' <<<"$res")
   lost=$(jq -r '.lost // "nan"' <<<"$res")
   send=$(jq -r '.send_ms // "nan"' <<<"$res")

@@ -10,6 +10,7 @@
 
 LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$LAB_LIB_DIR/../lib/netns.sh"
+LAB_STREAM=$LAB_LIB_DIR/../lib/udp_stream.py
 
 lab_t0=${lab_t0:-$SECONDS}
 lab_say() { printf '\n[%4ss] == %s\n' "$((SECONDS - lab_t0))" "$*"; }
@@ -313,23 +314,23 @@ lab_iperf() {  # SITE_FROM SITE_TO SECONDS: TCP throughput line of the receiver
   grep -E 'receiver' <<<"$out" || { echo "$out" >&2; return 1; }
 }
 
-# The numbered UDP stream (scripts/lab/stream.py), DSCP EF: the voice class.
+# The numbered UDP stream (scripts/lib/udp_stream.py), DSCP EF: the voice class.
 lab_stream_start() {  # SITE_FROM SITE_TO INTERVAL_MS: receiver log $LAB_RUN/stream-FROM-TO.log
   local log=$LAB_RUN/stream-$1-$2.log
   : >"$log"
-  lab_spawn "${LAB_NS[$2]}" "stream-recv-$1-$2" python3 "$LAB_LIB_DIR/stream.py" recv --out "$log"
+  lab_spawn "${LAB_NS[$2]}" "stream-recv-$1-$2" python3 "$LAB_STREAM" recv --out "$log"
   cw_wait_until 10 grep -q receiving "$LAB_RUN/logs/stream-recv-$1-$2.log" || return 1
-  lab_spawn "${LAB_NS[$1]}" "stream-send-$1-$2" python3 "$LAB_LIB_DIR/stream.py" send \
-    --dst "${LAB_SITE_ADDR[$2]}" --interval-ms "$3"
+  lab_spawn "${LAB_NS[$1]}" "stream-send-$1-$2" python3 "$LAB_STREAM" send \
+    --dst "${LAB_SITE_ADDR[$2]}" --interval-ms "$3" --dscp 46
   cw_wait_until 10 test -s "$log"
 }
 lab_stream_stop() {  # SITE_FROM SITE_TO
   cw_stop "$(lab_pid "stream-send-$1-$2")" 3 || true
   cw_stop "$(lab_pid "stream-recv-$1-$2")" 3 || true
 }
-# lab_stream_failover SITE_FROM SITE_TO AT_NS INTERVAL_MS: JSON (stream.py failover)
+# lab_stream_failover SITE_FROM SITE_TO AT_NS: JSON (udp_stream.py failover)
 lab_stream_failover() {
-  python3 "$LAB_LIB_DIR/stream.py" failover --log "$LAB_RUN/stream-$1-$2.log" --at "$3" --interval-ms "$4"
+  python3 "$LAB_STREAM" failover --log "$LAB_RUN/stream-$1-$2.log" --at "$3"
 }
 
 # ---- resources -------------------------------------------------------------------------------

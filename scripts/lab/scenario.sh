@@ -95,7 +95,7 @@ steer_await_recovery() {
 # Blackout of aws between the pair under a numbered UDP stream (DSCP EF, voice) from STEER_FROM
 # to STEER_TO: both classes move to inet; the failover time is measured in the data plane,
 # from the emulator's timestamp of the blackout to the first datagram sent after it that
-# arrived (stream.py failover).
+# arrived (scripts/lib/udp_stream.py failover).
 steer_blackout() {
   local line
   lab_stream_start "$STEER_FROM" "$STEER_TO" "$STEER_STREAM_MS" || return 1
@@ -110,9 +110,9 @@ steer_blackout() {
   ((STEER_DECISION_MS >= 0)) ||
     { echo "lab: voice moved ${STEER_DECISION_MS} ms before the blackout (not because of it)" >&2; return 1; }
   sleep 1
-  line=$(lab_stream_failover "$STEER_FROM" "$STEER_TO" "$STEER_BLACKOUT_AT" "$STEER_STREAM_MS") ||
+  line=$(lab_stream_failover "$STEER_FROM" "$STEER_TO" "$STEER_BLACKOUT_AT") ||
     { echo "lab: the stream did not come back: $line" >&2; return 1; }
-  STEER_FAILOVER_MS=$(jq -r .failover_ms <<<"$line")
+  STEER_FAILOVER_MS=$(jq -r .first_ms <<<"$line")
   STEER_GAP_MS=$(jq -r .gap_ms <<<"$line")
   STEER_LOST=$(jq -r .lost <<<"$line")
 }

@@ -18,7 +18,7 @@
 #  - blackout (100 % loss) on aws while ha sends a voice and a bulk stream at 1 kHz each: both
 #    fail over to inet within 400 ms, measured in the data plane from the emulator's
 #    CLOCK_MONOTONIC time of the blackout to the arrival at hb of the first datagram sent after
-#    it (udp_stream.py), cross-checked with the time of routed's decision;
+#    it (scripts/lib/udp_stream.py), cross-checked with the time of routed's decision;
 #  - aws restored: both return to aws after the hold-down, not before (likewise per SLA class);
 #  - cleanup leaves no namespace or process behind.
 # Usage: netns_sla_two_pops_test.sh CAUSEWAY_ROUTED CAUSEWAY_FWD CAUSEWAYCTL
@@ -30,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../../scripts/lib/netns.sh"
 source "$here/../../../scripts/lib/pop.sh"
 source "$here/sla_two_pops_lib.sh"
-STREAM=$here/udp_stream.py
+STREAM=$here/../../../scripts/lib/udp_stream.py
 FAILOVER_BOUND_MS=400
 
 for tool in vtysh jq wg python3 /usr/lib/frr/frr-reload.py /usr/lib/frr/zebra /usr/lib/frr/bgpd; do
@@ -77,7 +77,7 @@ frames_ab() { sla_link_frames "$1" | cut -d' ' -f1; }
 stream_on() {
   local port=$1 dscp=$2 a0 i0 a1 i1
   a0=$(frames_ab aws) i0=$(frames_ab inet) || return 1
-  ip netns exec "$HA" python3 "$STREAM" send 10.2.0.2 "$port" 1000 1000 --dscp "$dscp" || return 1
+  ip netns exec "$HA" python3 "$STREAM" send --dst 10.2.0.2 --port "$port" --rate-hz 1000 --count 1000 --dscp "$dscp" || return 1
   sleep 0.3  # the last datagrams cross the emulators (at most 165 ms of delay)
   a1=$(frames_ab aws) i1=$(frames_ab inet) || return 1
   echo "$((a1 - a0)) $((i1 - i0))"
@@ -176,15 +176,15 @@ cw_check "... and aws was compliant again for realtime only the hold-down after 
 
 # ---- blackout on aws under two 1 kHz streams ------------------------------------------------------
 rm -f "$tmp/voice.rx" "$tmp/bulk.rx"
-cw_spawn "$HB" "$tmp/voice-recv.log" python3 "$STREAM" recv 9000 "$tmp/voice.rx"
+cw_spawn "$HB" "$tmp/voice-recv.log" python3 "$STREAM" recv --port 9000 --out "$tmp/voice.rx"
 RV=$CW_LAST_PID
-cw_spawn "$HB" "$tmp/bulk-recv.log" python3 "$STREAM" recv 9001 "$tmp/bulk.rx"
+cw_spawn "$HB" "$tmp/bulk-recv.log" python3 "$STREAM" recv --port 9001 --out "$tmp/bulk.rx"
 RB=$CW_LAST_PID
-cw_wait_until 10 grep -q listening "$tmp/voice-recv.log"
-cw_wait_until 10 grep -q listening "$tmp/bulk-recv.log"
-cw_spawn "$HA" "$tmp/voice-send.log" python3 "$STREAM" send 10.2.0.2 9000 1000 0 --dscp 46
+cw_wait_until 10 grep -q receiving "$tmp/voice-recv.log"
+cw_wait_until 10 grep -q receiving "$tmp/bulk-recv.log"
+cw_spawn "$HA" "$tmp/voice-send.log" python3 "$STREAM" send --dst 10.2.0.2 --port 9000 --rate-hz 1000 --dscp 46
 SV=$CW_LAST_PID
-cw_spawn "$HA" "$tmp/bulk-send.log" python3 "$STREAM" send 10.2.0.2 9001 1000 0
+cw_spawn "$HA" "$tmp/bulk-send.log" python3 "$STREAM" send --dst 10.2.0.2 --port 9001 --rate-hz 1000
 SB=$CW_LAST_PID
 rx_flowing() { [[ -s $tmp/voice.rx && -s $tmp/bulk.rx ]]; }
 cw_check "streams flowing" cw_wait_until 10 rx_flowing
@@ -202,7 +202,7 @@ decision_ms() {  # CLASS: routed's decision time (engine clock = CLOCK_MONOTONIC
     '.classes[] | select(.traffic_class == $c) | (.since_ms - $t / 1e6) | floor'
 }
 for c in voice bulk; do
-  res=$(python3 "$STREAM" failover "$tmp/$c.rx" "$t_black")
+  res=$(python3 "$STREAM" failover --log "$tmp/$c.rx" --at "$t_black")
   first=$(jq -r '.first_ms // empty' <<<"$res")
   cw_log "$c: data plane $res; routed decided after $(decision_ms "$c") ms"
   cw_check "data plane: $c delivered via inet ${first:-?} ms after the blackout (bound $FAILOVER_BOUND_MS ms)" \
