@@ -309,6 +309,14 @@ Result<nlohmann::json> ControlClient::set_traffic_classes(const nlohmann::json& 
   return call(MsgType::kSetTrafficClasses, request);
 }
 
+Result<nlohmann::json> ControlClient::set_nexthop_group(const nlohmann::json& request) {
+  return call(MsgType::kSetNextHopGroup, request);
+}
+
+Result<nlohmann::json> ControlClient::delete_nexthop_group(std::uint16_t id) {
+  return call(MsgType::kDeleteNextHopGroup, nlohmann::json{{"id", id}});
+}
+
 Result<nlohmann::json> ControlClient::set_neighbor(std::string_view op, std::string_view port,
                                                    const IpAddress& address,
                                                    std::optional<MacAddress> mac) {

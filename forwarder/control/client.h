@@ -90,6 +90,9 @@ class ControlClient {
   [[nodiscard]] Result<nlohmann::json> get_probe_events(std::uint64_t cursor);
   [[nodiscard]] Result<nlohmann::json> set_probe_interval(std::uint32_t interval_ms);
   [[nodiscard]] Result<nlohmann::json> set_traffic_classes(const nlohmann::json& request);
+  // Next-hop groups (include/causeway/fwd/nexthop_group_codec.h); kGetRoutes lists them.
+  [[nodiscard]] Result<nlohmann::json> set_nexthop_group(const nlohmann::json& request);
+  [[nodiscard]] Result<nlohmann::json> delete_nexthop_group(std::uint16_t id);
 
   [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] bool usable() const { return fd_ >= 0; }

@@ -51,7 +51,7 @@ std::string_view to_string(HeaderProblem problem) {
 bool is_request_type(MsgType type) {
   auto v = static_cast<std::uint16_t>(type);
   return v >= static_cast<std::uint16_t>(MsgType::kHello) &&
-         v <= static_cast<std::uint16_t>(MsgType::kSetTrafficClasses);
+         v <= static_cast<std::uint16_t>(MsgType::kDeleteNextHopGroup);
 }
 
 std::string_view to_string(MsgType type) {
@@ -86,6 +86,10 @@ std::string_view to_string(MsgType type) {
       return "set-probe-interval";
     case MsgType::kSetTrafficClasses:
       return "set-traffic-classes";
+    case MsgType::kSetNextHopGroup:
+      return "set-nexthop-group";
+    case MsgType::kDeleteNextHopGroup:
+      return "delete-nexthop-group";
   }
   return "unknown";
 }
@@ -190,13 +194,16 @@ std::string_view to_string(RouteKind kind) {
       return "unreachable";
     case RouteKind::kPathGroup:
       return "path_group";
+    case RouteKind::kNextHopGroup:
+      return "nexthop_group";
   }
   return "unknown";
 }
 
 std::optional<RouteKind> route_kind_from_string(std::string_view text) {
-  for (auto k : {RouteKind::kGateway, RouteKind::kConnected, RouteKind::kLocal,
-                 RouteKind::kBlackhole, RouteKind::kUnreachable, RouteKind::kPathGroup}) {
+  for (auto k :
+       {RouteKind::kGateway, RouteKind::kConnected, RouteKind::kLocal, RouteKind::kBlackhole,
+        RouteKind::kUnreachable, RouteKind::kPathGroup, RouteKind::kNextHopGroup}) {
     if (to_string(k) == text) return k;
   }
   return std::nullopt;
@@ -262,7 +269,7 @@ Result<RouteUpdate> from_record(const RouteRecord& r) {
     // Kind and gateway are ignored on delete: a delete names (table, prefix).
     return u;
   }
-  if (r.kind > static_cast<std::uint8_t>(RouteKind::kPathGroup)) {
+  if (r.kind > static_cast<std::uint8_t>(RouteKind::kNextHopGroup)) {
     return fail("unknown route kind " + std::to_string(r.kind), EINVAL);
   }
   u.kind = static_cast<RouteKind>(r.kind);

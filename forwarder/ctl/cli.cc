@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "causeway/fwd/nexthop_group_codec.h"
 #include "causeway/fwd/steering_codec.h"
 #include "control/client.h"
 #include "ctl/render.h"
@@ -48,6 +49,8 @@ struct Words {
   std::uint32_t probe_interval = 0;
   std::vector<std::string> path_classes;  // C=TUNNEL/PEER,TUNNEL/PEER ("C=" drops class C)
   std::string classes_json;               // the request of message 14
+  unsigned nhg_id = 0;
+  std::vector<std::string> nhg_members;  // PORT/GATEWAY
   std::string provision_file{kDefaultProvisionStatusPath};
 };
 
@@ -66,6 +69,9 @@ struct Commands {
   CLI::App* tunnels = nullptr;
   CLI::App* path_groups = nullptr;
   CLI::App* path_groups_set = nullptr;
+  CLI::App* nexthop_groups = nullptr;
+  CLI::App* nexthop_groups_set = nullptr;
+  CLI::App* nexthop_groups_del = nullptr;
   CLI::App* probes = nullptr;
   CLI::App* probes_events = nullptr;
   CLI::App* probes_interval = nullptr;
@@ -116,6 +122,16 @@ Commands define_commands(CLI::App& app, Words& w) {
   c.path_groups_set->add_option(
       "--class", w.path_classes,
       "C=TUNNEL/PEER[,TUNNEL/PEER...]: traffic class C's own active set (C= drops the class)");
+  c.nexthop_groups = app.add_subcommand(
+      "nexthop-groups", "The forwarder's next-hop groups (ECMP): members, routes, packets");
+  c.nexthop_groups_set = c.nexthop_groups->add_subcommand(
+      "set", "nexthop-groups set ID --member PORT/GATEWAY...: create or replace a group");
+  c.nexthop_groups_set->add_option("id", w.nhg_id, "Next-hop group id (0..4095)")->required();
+  c.nexthop_groups_set->add_option("--member", w.nhg_members, "PORT/GATEWAY (port name or index)")
+      ->required();
+  c.nexthop_groups_del = c.nexthop_groups->add_subcommand(
+      "del", "nexthop-groups del ID: delete a group no route uses");
+  c.nexthop_groups_del->add_option("id", w.nhg_id, "Next-hop group id")->required();
   c.probes =
       app.add_subcommand("probes", "SLA probes per tunnel peer: sent, replied, last round trip");
   c.probes_events = c.probes->add_subcommand(
@@ -363,6 +379,47 @@ int do_path_groups_set(Session& s, const Words& w) {
   return kExitOk;
 }
 
+// "wan0/10.9.0.2" or "1/10.9.0.2" -> {"port": "wan0" | 1, "gateway": "10.9.0.2"}; checked with
+// the forwarder's own codec before sending.
+int do_nexthop_groups_set(Session& s, const Words& w) {
+  nlohmann::json req{{"id", w.nhg_id}, {"members", nlohmann::json::array()}};
+  for (const std::string& m : w.nhg_members) {
+    const auto slash = m.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == m.size()) {
+      return s.usage("expected PORT/GATEWAY, got \"" + m + "\"");
+    }
+    const std::string port = m.substr(0, slash);
+    unsigned index = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), index);
+    nlohmann::json member{{"gateway", m.substr(slash + 1)}};
+    if (ec == std::errc() && end == port.data() + port.size()) {
+      member["port"] = index;
+    } else {
+      member["port"] = port;
+    }
+    req["members"].push_back(member);
+  }
+  if (auto checked = parse_nexthop_group(req); !checked) {
+    return s.usage("next-hop group: " + checked.error().message);
+  }
+  ControlClient* client = s.client();
+  if (!client) return kExitNoConnect;
+  auto body = client->set_nexthop_group(req);
+  if (!body) return s.failed(body.error());
+  if (w.json) print_json(s, body.value());
+  return kExitOk;
+}
+
+int do_nexthop_groups_del(Session& s, const Words& w) {
+  if (w.nhg_id >= kMaxNextHopGroups) return s.usage("next-hop group id out of range (0..4095)");
+  ControlClient* client = s.client();
+  if (!client) return kExitNoConnect;
+  auto body = client->delete_nexthop_group(static_cast<std::uint16_t>(w.nhg_id));
+  if (!body) return s.failed(body.error());
+  if (w.json) print_json(s, body.value());
+  return kExitOk;
+}
+
 // The table is checked here with the forwarder's own codec, so a typo is named before sending.
 int do_traffic_classes_set(Session& s, const Words& w) {
   nlohmann::json req;
@@ -446,6 +503,8 @@ int do_status(Session& s, const Words& w) {
 int execute(Session& s, const Commands& c, const Words& w) {
   if (c.path_groups_set->parsed()) return do_path_groups_set(s, w);
   if (c.traffic_classes_set->parsed()) return do_traffic_classes_set(s, w);
+  if (c.nexthop_groups_set->parsed()) return do_nexthop_groups_set(s, w);
+  if (c.nexthop_groups_del->parsed()) return do_nexthop_groups_del(s, w);
   if (c.route_add->parsed()) return do_route(s, w.route_add, true, w.json);
   if (c.route_del->parsed()) return do_route(s, w.route_del, false, w.json);
   if (c.neighbor_add->parsed()) return do_neighbor(s, w.neighbor_add, true, w.json);
@@ -480,6 +539,13 @@ int execute(Session& s, const Commands& c, const Words& w) {
   } else if (c.path_groups->parsed()) {
     body = client->get_path_groups();
     render = render_path_groups;
+  } else if (c.nexthop_groups->parsed()) {
+    body = client->get_routes(std::nullopt, std::uint64_t{0});  // the groups, no routes
+    if (body) {
+      body = nlohmann::json{
+          {"nexthop_groups", body.value().value("nexthop_groups", nlohmann::json::array())}};
+    }
+    render = render_nexthop_groups;
   } else if (c.probes_events->parsed()) {
     body = client->get_probe_events(w.probe_cursor);
     render = render_probe_events;

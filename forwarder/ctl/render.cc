@@ -179,9 +179,11 @@ std::string render_routes(const json& routes) {
   TextTable table(std::move(columns));
   for (const auto& r : list) {
     // A path-group route goes to a group of tunnel peers, not to a gateway: VIA names the group.
-    std::string via = r.is_object() && r.contains("path_group")
-                          ? "group " + json_cell(r, "path_group")
-                          : json_cell(r, "via");
+    // So does a next-hop group route (ECMP over gateways, `causewayctl nexthop-groups`).
+    std::string via = !r.is_object()                ? json_cell(r, "via")
+                      : r.contains("path_group")    ? "group " + json_cell(r, "path_group")
+                      : r.contains("nexthop_group") ? "nhg " + json_cell(r, "nexthop_group")
+                                                    : json_cell(r, "via");
     std::vector<std::string> row{json_cell(r, "prefix"), json_cell(r, "kind"), std::move(via),
                                  json_cell(r, "port")};
     if (any_source) row.push_back(json_cell(r, "source"));
@@ -322,6 +324,28 @@ std::string render_path_groups(const json& groups) {
     if (first) {  // no classes listed: the group's own active set
       const std::string active = member_list(array_field(g, "active"));
       table.add_row({json_cell(g, "id"), members, "-", active.empty() ? "-" : active});
+    }
+  }
+  return table.str();
+}
+
+std::string render_nexthop_groups(const json& groups) {
+  TextTable table({{"GROUP", Align::kRight},
+                   {"ROUTES", Align::kRight},
+                   {"PORT"},
+                   {"GATEWAY"},
+                   {"NEIGHBOR"},
+                   {"PACKETS", Align::kRight}});
+  for (const auto& g : array_field(groups, "nexthop_groups")) {
+    bool first = true;
+    for (const auto& m : array_field(g, "members")) {
+      const auto resolved = m.is_object() ? m.find("resolved") : m.end();
+      const bool up =
+          m.is_object() && resolved != m.end() && resolved->is_boolean() && resolved->get<bool>();
+      table.add_row({first ? json_cell(g, "id") : "", first ? json_cell(g, "routes") : "",
+                     json_cell(m, "port"), json_cell(m, "gateway"), up ? "resolved" : "unresolved",
+                     json_cell(m, "packets")});
+      first = false;
     }
   }
   return table.str();

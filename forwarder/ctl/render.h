@@ -44,6 +44,8 @@ class TextTable {
 [[nodiscard]] std::string render_hello(const nlohmann::json& hello);
 [[nodiscard]] std::string render_tunnels(const nlohmann::json& tunnels);
 [[nodiscard]] std::string render_path_groups(const nlohmann::json& groups);
+// {"nexthop_groups": [...]} (from kGetRoutes): one row per member.
+[[nodiscard]] std::string render_nexthop_groups(const nlohmann::json& groups);
 // `causewayctl probes`: the probing peers of a GetTunnels reply as {"probes": [{"tunnel",
 // "peer", "public_key", "target", "interval_ms", "sent", "replied", "lost", "no_session",
 // "before_session", "last_rtt_ns", "last_reply_age_ms", "session"}]} (what --json prints), and its

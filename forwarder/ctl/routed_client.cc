@@ -79,7 +79,9 @@ std::string render_routed_status(const nlohmann::json& s) {
     << ", " << fwd.value("ports", 0) << " ports, swept " << yes(fwd, "swept") << '\n'
     << "routes installed   " << fib.value("installed", 0) << '\n'
     << "routes to PoPs     " << fib.value("overlay", 0) << " (path groups)\n"
-    << "ECMP truncated     " << fib.value("ecmp_truncated", 0) << '\n';
+    << "ECMP routes        " << fib.value("ecmp_routes", 0) << " in "
+    << fib.value("nexthop_groups", 0) << " next-hop groups, " << fib.value("ecmp_truncated", 0)
+    << " with only some next hops\n";
   for (auto it = skipped.begin(); it != skipped.end(); ++it) {
     o << "skipped " << it.key() << "  " << it.value().dump() << '\n';
   }

@@ -31,6 +31,7 @@
   X(no_route, "no FIB entry for the destination (ICMP unreachable sent)")                \
   X(blackhole, "route is a blackhole")                                                   \
   X(unreachable, "route is unreachable (ICMP unreachable sent)")                         \
+  X(nexthop_group_empty, "route's next-hop group has no members")                        \
   X(mtu_exceeded, "packet larger than the output port MTU (ICMP sent if DF/IPv6)")       \
   X(punt_queue_full, "exception queue to the control thread full")                       \
   X(tx_full, "output queue full")                                                        \

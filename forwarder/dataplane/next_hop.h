@@ -16,6 +16,8 @@
 #include "causeway/common/ip.h"
 #include "causeway/common/strong_id.h"
 #include "causeway/fwd/control_protocol.h"
+#include "causeway/fwd/nexthop_group_codec.h"
+#include "counters.h"
 
 namespace causeway::fwd {
 
@@ -45,5 +47,26 @@ struct alignas(32) NextHop {
   IpAddress gateway;  // neighbour to resolve (kGateway); read by the control thread only
 };
 static_assert(sizeof(NextHop) == 64);
+
+// A next-hop group (ECMP) as workers read it. A route of kind kNextHopGroup has a NextHop whose
+// `port` is the group id; the group's members are ordinary kGateway next hops (their MACs are
+// resolved in place like any gateway's), and a packet takes members[flow_hash % n_members].
+//
+// Ownership: the control thread builds a group, then publishes it with one release store into
+// its slot of the group table (DataplaneShared::nh_groups); a replaced or deleted group is
+// freed, and its members' next hops released, after an RCU grace period. Immutable once
+// published, except `packets`: row w is written by worker w only (its own cache lines).
+inline constexpr unsigned kMaxNextHopGroups = ctl::kMaxNextHopGroups;
+inline constexpr unsigned kMaxNextHopGroupMembers = ctl::kMaxNextHopGroupMembers;
+inline constexpr unsigned kNextHopGroupCounterRows = 64;  // workers counted (the config's max)
+
+struct NextHopGroup {
+  std::uint32_t n_members = 0;
+  std::uint32_t members[kMaxNextHopGroupMembers] = {};  // NextHopId values, kGateway
+  struct alignas(64) Row {
+    Counter packets[kMaxNextHopGroupMembers];
+  };
+  mutable Row packets[kNextHopGroupCounterRows];  // [worker][member]
+};
 
 }  // namespace causeway::fwd

@@ -284,6 +284,22 @@ inline bool ip6_input(WorkerContext& ctx, rte_mbuf* m, std::uint8_t* ip,
   return true;
 }
 
+// The member of next-hop group route `nh` (its `port` is the group id) for packet i of the
+// burst: members[flow_hash % n], the flow hash path groups use (tunnel_stages.h), so one flow
+// keeps one member. Out of line: routes without ECMP never enter it. 0 if the group is empty.
+[[gnu::noinline]] std::uint32_t nexthop_group_member(WorkerContext& ctx, const NextHop& nh,
+                                                     const BurstState& b, unsigned i) noexcept {
+  const NextHopGroup* g = nh.port < kMaxNextHopGroups
+                              ? ctx.shared->nh_groups[nh.port].load(std::memory_order_acquire)
+                              : nullptr;
+  if (g == nullptr || g->n_members == 0) return 0;
+  const bool v4 = b.family[i] == 4;
+  const std::uint32_t k =
+      flow_hash(b.frame[i] + kEthHeaderLen, v4, b.len[i] - kEthHeaderLen) % g->n_members;
+  if (ctx.id < kNextHopGroupCounterRows) g->packets[ctx.id].packets[k].add();
+  return g->members[k];
+}
+
 // Packets this far ahead have their frame prefetched while the current one is parsed.
 constexpr unsigned kPrefetchAhead = 4;
 
@@ -369,13 +385,13 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
   std::uint16_t keep = 0;
   for (std::size_t i = 0; i < pkts.size(); ++i) {
     rte_mbuf* m = pkts[i];
-    const std::uint32_t id = b.nh[i];
+    std::uint32_t id = b.nh[i];
     if (id == kNoRouteNextHop.value() || id >= sh.n_next_hops) {
       drop_with_icmp(ctx, m, DropReason::no_route, PuntReason::kUnreachable);
       continue;
     }
-    const NextHop& nh = sh.next_hops[id];
-    switch (nh.kind) {
+    const NextHop* nhp = &sh.next_hops[id];
+    switch (nhp->kind) {
       case NextHopKind::kLocal:
         punt(ctx, m, PuntReason::kToKernel);
         continue;
@@ -389,10 +405,19 @@ std::uint16_t next_hop(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexcept {
         ctx.tunnel_out_nh[ctx.n_tunnel_out] = id;
         ctx.tunnel_out[ctx.n_tunnel_out++] = m;
         continue;
+      case NextHopKind::kNextHopGroup:  // ECMP: one member by flow hash, then as a gateway
+        id = nexthop_group_member(ctx, *nhp, b, i);
+        if (id == 0) [[unlikely]] {
+          drop(ctx, m, DropReason::nexthop_group_empty);
+          continue;
+        }
+        nhp = &sh.next_hops[id];
+        break;
       case NextHopKind::kGateway:
       case NextHopKind::kConnected:
         break;
     }
+    const NextHop& nh = *nhp;
     // The frame is only written from here on: its TTL, checksum and length are in b.
     std::uint8_t* eth = b.frame[i];
     const bool v4 = all_v4 || b.family[i] == 4;

@@ -59,6 +59,9 @@ struct DataplaneShared {
   // The published FIB copy: the control thread stores (release) after filling a copy;
   // workers load (acquire) once per poll round. Reclamation through `qsbr`.
   std::atomic<FibCopy*>* fib = nullptr;
+  // Next-hop groups by id (kMaxNextHopGroups slots; nullptr = none): the control thread stores
+  // (release) a new group, workers load (acquire) per packet of a group route. next_hop.h.
+  const std::atomic<const NextHopGroup*>* nh_groups = nullptr;
   rte_rcu_qsbr* qsbr = nullptr;
   // Worker -> control exception packets (multi-producer, single-consumer).
   rte_ring* punt_ring = nullptr;

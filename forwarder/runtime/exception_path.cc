@@ -17,6 +17,7 @@
 
 #include "dataplane/packet_meta.h"
 #include "dataplane/stages.h"
+#include "dataplane/tunnel_stages.h"
 #include "dataplane/wire.h"
 
 namespace causeway::fwd {
@@ -690,7 +691,12 @@ void ExceptionPath::send_routed(rte_mbuf* m) {
   PacketMeta& pm = meta(m);
   const std::uint8_t* ip = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, pm.l3_offset);
   const IpAddress dst = pm.family == 4 ? v4_at(ip + kIp4OffDst) : v6_at(ip + kIp6OffDst);
-  const NextHopId id = routes_.lookup(dst);
+  NextHopId id = routes_.lookup(dst);
+  if (routes_.next_hop(id).kind == NextHopKind::kNextHopGroup) {
+    // ECMP: the member the workers would choose for this flow.
+    id = routes_.group_member(routes_.next_hop(id).port,
+                              flow_hash(ip, pm.family == 4, m->pkt_len - pm.l3_offset));
+  }
   const NextHop& nh = routes_.next_hop(id);
   if (id == kNoRouteNextHop ||
       (nh.kind != NextHopKind::kGateway && nh.kind != NextHopKind::kConnected)) {

@@ -204,6 +204,9 @@ struct Forwarder::Impl final : ctl::ControlHandler {
   json neighbors_json() const;
   ctl::Reply set_neighbor(const json& req);
   ctl::Reply set_path_group(const json& req);
+  ctl::Reply set_nexthop_group(const json& req);
+  ctl::Reply delete_nexthop_group(const json& req);
+  json nexthop_groups_json() const;
   ctl::Reply get_probe_events(const json& req) const;
   ctl::Reply set_probe_interval(const json& req);
   ctl::Reply set_traffic_classes(const json& req);
@@ -514,6 +517,7 @@ Result<void> Forwarder::Impl::init_workers() {
   shared.next_hops = routes->next_hop_array();
   shared.n_next_hops = routes->next_hop_capacity();
   shared.fib = routes->published();
+  shared.nh_groups = routes->group_slots();
   shared.qsbr = qsbr;
   shared.punt_ring = punt_ring;
   shared.punt_wakeup_armed = &punt_armed;
@@ -805,6 +809,10 @@ ctl::Reply Forwarder::Impl::handle(ctl::MsgType type, std::span<const std::uint8
       return set_probe_interval(req.value());
     case MsgType::kSetTrafficClasses:
       return set_traffic_classes(req.value());
+    case MsgType::kSetNextHopGroup:
+      return set_nexthop_group(req.value());
+    case MsgType::kDeleteNextHopGroup:
+      return delete_nexthop_group(req.value());
     case MsgType::kFlushRoutes: {
       const std::string source = req.value().value("source", "control");
       if (source != "control" && source != "routed") {
@@ -920,12 +928,68 @@ json Forwarder::Impl::routes_json(const json& req) const {
     if (r.next_hop->kind == NextHopKind::kGateway) j["via"] = r.next_hop->gateway.str();
     if (r.next_hop->kind == NextHopKind::kPathGroup) {
       j["path_group"] = r.next_hop->port;  // a path group's next hop keeps the group id there
+    } else if (r.next_hop->kind == NextHopKind::kNextHopGroup) {
+      j["nexthop_group"] = r.next_hop->port;  // so does a next-hop group's
     } else if (r.next_hop->port < ports.size()) {
       j["port"] = ports[r.next_hop->port].name;
     }
     out.push_back(std::move(j));
   });
-  return json{{"routes", out}, {"total", routes->size()}};
+  return json{
+      {"routes", out}, {"total", routes->size()}, {"nexthop_groups", nexthop_groups_json()}};
+}
+
+json Forwarder::Impl::nexthop_groups_json() const {
+  json out = json::array();
+  for (const GroupView& g : routes->groups()) {
+    json members = json::array();
+    for (const GroupMemberView& m : g.members) {
+      const bool resolved = (m.next_hop->dst_mac.load(std::memory_order_relaxed) & kMacValid) != 0;
+      members.push_back(json{{"port", ports[m.spec.port].name},
+                             {"port_index", m.spec.port},
+                             {"gateway", m.spec.gateway.str()},
+                             {"resolved", resolved},
+                             {"packets", m.packets}});
+    }
+    out.push_back(json{{"id", g.id}, {"routes", g.routes}, {"members", members}});
+  }
+  return out;
+}
+
+ctl::Reply Forwarder::Impl::set_nexthop_group(const json& req) {
+  auto parsed = ctl::parse_nexthop_group(req);
+  if (!parsed) return ctl::Reply::error(EINVAL, parsed.error().message);
+  std::vector<GroupMemberSpec> members;
+  for (std::size_t i = 0; i < parsed.value().members.size(); ++i) {
+    const ctl::NextHopMember& m = parsed.value().members[i];
+    GroupMemberSpec spec;
+    spec.gateway = m.gateway;
+    if (m.port_index) {
+      if (*m.port_index >= ports.size()) {
+        return ctl::Reply::error(ENODEV,
+                                 fmt::format("members[{}].port: no port {}", i, *m.port_index));
+      }
+      spec.port = *m.port_index;
+    } else if (auto p = port_by_name(m.port_name)) {
+      spec.port = *p;
+    } else {
+      return ctl::Reply::error(ENODEV, fmt::format("members[{}].port: no port {}", i, m.port_name));
+    }
+    members.push_back(spec);
+  }
+  auto r = routes->set_group(parsed.value().id, members);
+  if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
+  asio::post(io, [this] { routes->try_sync(); });
+  return ctl::Reply::ok(json{{"id", parsed.value().id}, {"members", members.size()}});
+}
+
+ctl::Reply Forwarder::Impl::delete_nexthop_group(const json& req) {
+  auto id = ctl::parse_nexthop_group_id(req);
+  if (!id) return ctl::Reply::error(EINVAL, id.error().message);
+  auto r = routes->delete_group(id.value());
+  if (!r) return ctl::Reply::error(r.error().code ? r.error().code : EINVAL, r.error().message);
+  asio::post(io, [this] { routes->try_sync(); });
+  return ctl::Reply::ok(json{{"id", id.value()}});
 }
 
 json Forwarder::Impl::ports_json() const {

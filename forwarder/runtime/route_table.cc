@@ -79,13 +79,24 @@ Result<std::unique_ptr<RouteTable>> RouteTable::create(const FibConfig& cfg, uns
   for (std::uint32_t id = cfg.max_next_hops - 1; id >= 1; --id) t->nh_free_.push_back(id);
   // Id 0 is the FIB default: no route.
   t->next_hops_[0].kind = NextHopKind::kUnreachable;
+  t->group_slots_ = std::make_unique<std::atomic<const NextHopGroup*>[]>(kMaxNextHopGroups);
+  for (unsigned g = 0; g < kMaxNextHopGroups; ++g) {
+    t->group_slots_[g].store(nullptr, std::memory_order_relaxed);
+  }
   return t;
+}
+
+RouteTable::~RouteTable() {
+  // Workers are stopped by now.
+  for (auto& r : retired_groups_) delete r.object;
+  for (auto& [id, g] : groups_) delete g.published;
 }
 
 Result<std::uint32_t> RouteTable::acquire_next_hop(const RouteSpec& spec) {
   NhKey key{spec.kind, spec.port, spec.kind == NextHopKind::kGateway ? spec.gateway : IpAddress{}};
   if (spec.kind != NextHopKind::kGateway && spec.kind != NextHopKind::kConnected &&
-      spec.kind != NextHopKind::kPathGroup) {  // a path group's `port` is its group id
+      spec.kind != NextHopKind::kPathGroup &&
+      spec.kind != NextHopKind::kNextHopGroup) {  // a group's `port` is its group id
     key.port = ctl::kNoPort;
   }
   if (auto it = nh_index_.find(key); it != nh_index_.end()) {
@@ -195,7 +206,18 @@ Result<BatchResult> RouteTable::apply(RouteSource source, std::span<const RouteC
                               s.port, kMaxPathGroupIds - 1),
                   EINVAL);
     }
-    if (static_cast<unsigned>(s.kind) > static_cast<unsigned>(NextHopKind::kPathGroup)) {
+    if (s.kind == NextHopKind::kNextHopGroup) {
+      auto g = s.port < kMaxNextHopGroups ? groups_.find(s.port) : groups_.end();
+      if (g == groups_.end()) {
+        return fail(fmt::format("route {} ({}): no next-hop group {}", i, p.str(), s.port), ENOENT);
+      }
+      if (g->second.family != p.addr.family) {
+        return fail(fmt::format("route {} ({}): next-hop group {} has gateways of the other family",
+                                i, p.str(), s.port),
+                    EINVAL);
+      }
+    }
+    if (static_cast<unsigned>(s.kind) > static_cast<unsigned>(NextHopKind::kNextHopGroup)) {
       return fail(fmt::format("route {} ({}): unknown kind", i, p.str()), EINVAL);
     }
   }
@@ -433,13 +455,15 @@ void RouteTable::apply_v4(FibCopy& fib, const FibOp& op,
 }
 
 bool RouteTable::try_sync() {
-  if (pending_.ops.empty()) return true;
+  const bool groups_done = reclaim_groups(false);
+  if (pending_.ops.empty()) return groups_done;
   if (rte_rcu_qsbr_check(qsbr_, pending_token_, false) != 1) return false;
   sync();
-  return true;
+  return groups_done;
 }
 
 void RouteTable::sync() {
+  reclaim_groups(false);
   if (pending_.ops.empty()) return;
   // Wait until no worker can still be reading the copy published before the last batch.
   while (rte_rcu_qsbr_check(qsbr_, pending_token_, false) != 1) rte_delay_us_sleep(20);
@@ -476,6 +500,151 @@ void RouteTable::set_neighbor_mac(std::uint16_t port, const IpAddress& address,
   if (auto it = nh_index_.find(key); it != nh_index_.end()) {
     next_hops_[it->second].dst_mac.store(packed, std::memory_order_release);
   }
+}
+
+Result<void> RouteTable::set_group(std::uint16_t id, std::span<const GroupMemberSpec> members) {
+  if (id >= kMaxNextHopGroups) {
+    return fail(fmt::format("next-hop group {} out of range (0..{})", id, kMaxNextHopGroups - 1),
+                EINVAL);
+  }
+  if (members.empty() || members.size() > kMaxNextHopGroupMembers) {
+    return fail(fmt::format("next-hop group {}: {} members (1..{})", id, members.size(),
+                            kMaxNextHopGroupMembers),
+                EINVAL);
+  }
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const GroupMemberSpec& m = members[i];
+    if (m.port >= n_ports_) {
+      return fail(fmt::format("members[{}]: no port with index {}", i, m.port), ENODEV);
+    }
+    if (m.gateway.family != members[0].gateway.family) {
+      return fail(fmt::format("members[{}]: gateway {} is not of the first member's family", i,
+                              m.gateway.str()),
+                  EINVAL);
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (members[j] == m) return fail(fmt::format("members[{}]: listed twice", i), EINVAL);
+    }
+  }
+  auto existing = groups_.find(id);
+  if (existing != groups_.end() && existing->second.family != members[0].gateway.family &&
+      nh_index_.contains(NhKey{NextHopKind::kNextHopGroup, id, IpAddress{}})) {
+    return fail(fmt::format("next-hop group {}: routes of the other family refer to it", id),
+                EINVAL);
+  }
+  Group g;
+  g.family = members[0].gateway.family;
+  g.members.assign(members.begin(), members.end());
+  for (const GroupMemberSpec& m : members) {
+    RouteSpec spec;
+    spec.kind = NextHopKind::kGateway;
+    spec.port = m.port;
+    spec.gateway = m.gateway;
+    auto nh = acquire_next_hop(spec);
+    if (!nh) {
+      for (auto a : g.next_hops) release_next_hop(a);
+      return fail(fmt::format("next-hop group {}: {}", id, nh.error().message), nh.error().code);
+    }
+    g.next_hops.push_back(nh.value());
+  }
+  auto* object = new NextHopGroup();
+  object->n_members = static_cast<std::uint32_t>(g.next_hops.size());
+  std::copy(g.next_hops.begin(), g.next_hops.end(), object->members);
+  g.published = object;
+  if (existing != groups_.end()) {
+    // Counters of the members that stay are carried over.
+    for (const auto& c : existing->second.carried) {
+      if (std::find(g.members.begin(), g.members.end(), c.first) != g.members.end()) {
+        g.carried.push_back(c);
+      }
+    }
+    retire_group(id, existing->second);
+    existing->second = std::move(g);
+  } else {
+    groups_.emplace(id, std::move(g));
+  }
+  group_slots_[id].store(object, std::memory_order_release);
+  return boost::outcome_v2::success();
+}
+
+Result<void> RouteTable::delete_group(std::uint16_t id) {
+  auto it = id < kMaxNextHopGroups ? groups_.find(id) : groups_.end();
+  if (it == groups_.end()) return fail(fmt::format("no next-hop group {}", id), ENOENT);
+  sync();  // references of routes deleted by the last batch
+  if (auto nh = nh_index_.find(NhKey{NextHopKind::kNextHopGroup, id, IpAddress{}});
+      nh != nh_index_.end()) {
+    return fail(fmt::format("next-hop group {} is used by {} route(s)", id, nh_refs_[nh->second]),
+                EBUSY);
+  }
+  group_slots_[id].store(nullptr, std::memory_order_release);
+  retire_group(id, it->second);
+  groups_.erase(it);
+  return boost::outcome_v2::success();
+}
+
+void RouteTable::retire_group(std::uint16_t id, const Group& old) {
+  retired_groups_.push_back(
+      RetiredGroup{rte_rcu_qsbr_start(qsbr_), id, old.published, old.members, old.next_hops});
+}
+
+std::uint64_t RouteTable::packets_of(const NextHopGroup& g, unsigned member) {
+  std::uint64_t n = 0;
+  for (const auto& row : g.packets) n += row.packets[member].get();
+  return n;
+}
+
+bool RouteTable::reclaim_groups(bool wait) {
+  while (!retired_groups_.empty()) {
+    RetiredGroup& r = retired_groups_.front();
+    if (rte_rcu_qsbr_check(qsbr_, r.token, wait) != 1) return false;
+    // What the old object counted stays with the members that are still in the group.
+    if (auto g = groups_.find(r.id); g != groups_.end()) {
+      for (std::size_t k = 0; k < r.members.size(); ++k) {
+        if (std::find(g->second.members.begin(), g->second.members.end(), r.members[k]) ==
+            g->second.members.end()) {
+          continue;
+        }
+        const std::uint64_t n = packets_of(*r.object, static_cast<unsigned>(k));
+        auto c = std::find_if(g->second.carried.begin(), g->second.carried.end(),
+                              [&](const auto& e) { return e.first == r.members[k]; });
+        if (c == g->second.carried.end()) {
+          g->second.carried.emplace_back(r.members[k], n);
+        } else {
+          c->second += n;
+        }
+      }
+    }
+    for (auto id : r.release) release_next_hop(id);
+    delete r.object;
+    retired_groups_.pop_front();
+  }
+  return true;
+}
+
+std::vector<GroupView> RouteTable::groups() const {
+  std::vector<GroupView> out;
+  for (const auto& [id, g] : groups_) {
+    GroupView v{id, 0, {}};
+    if (auto nh = nh_index_.find(NhKey{NextHopKind::kNextHopGroup, id, IpAddress{}});
+        nh != nh_index_.end()) {
+      v.routes = nh_refs_[nh->second];
+    }
+    for (std::size_t k = 0; k < g.members.size(); ++k) {
+      std::uint64_t packets = packets_of(*g.published, static_cast<unsigned>(k));
+      for (const auto& c : g.carried) {
+        if (c.first == g.members[k]) packets += c.second;
+      }
+      v.members.push_back(GroupMemberView{g.members[k], &next_hops_[g.next_hops[k]], packets});
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+NextHopId RouteTable::group_member(std::uint16_t id, std::uint32_t hash) const {
+  auto it = id < kMaxNextHopGroups ? groups_.find(id) : groups_.end();
+  if (it == groups_.end() || it->second.next_hops.empty()) return kNoRouteNextHop;
+  return NextHopId(it->second.next_hops[hash % it->second.next_hops.size()]);
 }
 
 NextHopId RouteTable::lookup(const IpAddress& dst) const {

@@ -24,6 +24,8 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -73,6 +75,24 @@ struct RouteView {
   const NextHop* next_hop;
 };
 
+// One member of a next-hop group: a gateway out of a port.
+struct GroupMemberSpec {
+  std::uint16_t port = ctl::kNoPort;
+  IpAddress gateway;
+  bool operator==(const GroupMemberSpec&) const = default;
+};
+
+struct GroupMemberView {
+  GroupMemberSpec spec;
+  const NextHop* next_hop;  // kGateway; dst_mac says whether the neighbour is resolved
+  std::uint64_t packets;    // forwarded through this member, summed over workers
+};
+struct GroupView {
+  std::uint16_t id;
+  std::uint32_t routes;  // routes that refer to the group
+  std::vector<GroupMemberView> members;
+};
+
 class RouteTable {
  public:
   [[nodiscard]] static Result<std::unique_ptr<RouteTable>> create(const FibConfig& cfg,
@@ -97,6 +117,18 @@ class RouteTable {
   // through (port, address) is updated in place.
   void set_neighbor_mac(std::uint16_t port, const IpAddress& address,
                         std::optional<MacAddress> mac);
+
+  // Next-hop groups (ECMP, next_hop.h). set_group creates group `id` or replaces its members in
+  // place: one pointer swap for the workers, routes untouched; all or nothing (EINVAL: id out of
+  // range, no or too many members, a port that does not exist, mixed families, a member twice;
+  // ENOSPC: next-hop table full). delete_group: ENOENT if absent, EBUSY while a route refers to
+  // it. The old group and its members' next hops go after a grace period (try_sync/sync).
+  [[nodiscard]] Result<void> set_group(std::uint16_t id, std::span<const GroupMemberSpec> members);
+  [[nodiscard]] Result<void> delete_group(std::uint16_t id);
+  [[nodiscard]] std::vector<GroupView> groups() const;
+  // The member next hop a packet of group `id` with flow hash `hash` takes (0: no such group).
+  [[nodiscard]] NextHopId group_member(std::uint16_t id, std::uint32_t hash) const;
+  const std::atomic<const NextHopGroup*>* group_slots() const { return group_slots_.get(); }
 
   // Control-thread lookup in the published copy.
   [[nodiscard]] NextHopId lookup(const IpAddress& dst) const;
@@ -182,6 +214,33 @@ class RouteTable {
   };
 
   RouteTable() = default;
+
+ public:
+  ~RouteTable();
+
+ private:
+  // The control thread's record of a group; `published` is what workers read.
+  struct Group {
+    Family family = Family::kV4;
+    std::vector<GroupMemberSpec> members;
+    std::vector<std::uint32_t> next_hops;  // one reference each
+    NextHopGroup* published = nullptr;
+    // Packets counted by replaced objects, per member still in the group.
+    std::vector<std::pair<GroupMemberSpec, std::uint64_t>> carried;
+  };
+  // A group object no worker may reach any more once the grace period `token` is over.
+  struct RetiredGroup {
+    std::uint64_t token;
+    std::uint16_t id;
+    NextHopGroup* object;
+    std::vector<GroupMemberSpec> members;  // of `object`, for the counters
+    std::vector<std::uint32_t> release;    // next-hop references to drop
+  };
+  void retire_group(std::uint16_t id, const Group& old);
+  // Frees the retired groups whose grace period is over (all of them, waiting, if `wait`).
+  bool reclaim_groups(bool wait);
+  static std::uint64_t packets_of(const NextHopGroup& g, unsigned member);
+
   static void prefetch_v4(const FibCopy& fib, const FibOp& op);
   static void apply_v4(FibCopy& fib, const FibOp& op,
                        std::pair<std::uint32_t, std::uint8_t> parent);
@@ -210,6 +269,10 @@ class RouteTable {
   unsigned standby_ = 1;
   PendingCopy pending_;
   std::uint64_t pending_token_ = 0;  // rte_rcu_qsbr_start() right after the publication
+
+  std::map<std::uint16_t, Group> groups_;
+  std::unique_ptr<std::atomic<const NextHopGroup*>[]> group_slots_;
+  std::deque<RetiredGroup> retired_groups_;
 
   std::unique_ptr<NextHop[]> next_hops_;
   std::uint32_t nh_capacity_ = 0;

@@ -72,8 +72,13 @@ std::vector<MetricFamily> RoutedCollector::Collect() const {
   f.gauge("causeway_routed_fib_overlay_routes", "Routes handed to the path programmer",
           static_cast<double>(fib.overlay));
   f.gauge("causeway_routed_fib_ecmp_truncated_routes",
-          "Routes with several next hops installed with one (the lowest gateway)",
+          "Routes installed with only some of zebra's next hops (others not on a forwarder port "
+          "or not gateways, beyond 16, or no group id free)",
           static_cast<double>(fib.ecmp_truncated));
+  f.gauge("causeway_routed_fib_ecmp_routes", "Routes installed through a next-hop group (ECMP)",
+          static_cast<double>(fib.ecmp_routes));
+  f.gauge("causeway_routed_fib_nexthop_groups", "Next-hop groups routed keeps in the forwarder",
+          static_cast<double>(fib.nexthop_groups));
   for (std::size_t i = 0; i < kSkipReasonCount; ++i) {
     f.gauge("causeway_routed_fib_skipped_routes", "Routes not given to the forwarder, per reason",
             static_cast<double>(fib.skipped[i]),
@@ -90,6 +95,10 @@ std::vector<MetricFamily> RoutedCollector::Collect() const {
       {"full_replays", &fc.full_replays},
       {"sweeps", &fc.sweeps},
       {"swept_routes", &fc.swept},
+      {"nexthop_groups_set", &fc.groups_set},
+      {"nexthop_groups_replaced", &fc.groups_replaced},
+      {"nexthop_groups_deleted", &fc.groups_deleted},
+      {"nexthop_group_errors", &fc.group_errors},
   };
   for (const auto& [name, value] : counters) {
     f.counter("causeway_routed_fib_events_total", "FIB builder events (docs/routed.md)",
@@ -177,6 +186,8 @@ nlohmann::json status_json(const Board& b, const FibStatus& fib, const FibCounte
         {"installed", fib.installed},
         {"overlay", fib.overlay},
         {"ecmp_truncated", fib.ecmp_truncated},
+        {"ecmp_routes", fib.ecmp_routes},
+        {"nexthop_groups", fib.nexthop_groups},
         {"skipped", skipped},
         {"queue_depth", fc.queue_depth.load()},
         {"queue_depth_max", fc.queue_depth_max.load()},

@@ -79,6 +79,24 @@ Translation translate(const fpm::Route& route, const PortMap& ports, const Overl
     t.overlay = OverlayRoute{route.key, peers.at(*overlay->gateway), *overlay->gateway};
     return t;
   }
+  // ECMP: the gateways of the prefix's family through forwarder ports, when there are several.
+  MemberSet members;
+  for (const auto& nh : route.next_hops) {
+    if (nh.gateway && nh.gateway->family == route.key.prefix.addr.family &&
+        ports.contains(nh.ifindex)) {
+      members.push_back(GroupMember{ports.at(nh.ifindex), *nh.gateway});
+    }
+  }
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  if (members.size() >= 2) {
+    if (members.size() > ctl::kMaxNextHopGroupMembers) members.resize(ctl::kMaxNextHopGroupMembers);
+    t.ecmp_truncated = members.size() < route.next_hops.size();
+    t.update.kind = ctl::RouteKind::kNextHopGroup;
+    t.update.port = ctl::kNoPort;  // the group id, given by the builder
+    t.group = std::move(members);
+    return t;
+  }
   const fpm::NextHop* pick = nullptr;
   for (const auto& nh : route.next_hops) {
     if (ports.contains(nh.ifindex) && (!pick || lower(nh, *pick))) pick = &nh;
@@ -154,6 +172,21 @@ class ControlForwarderLink final : public ForwarderLink {
   }
   Result<void> ping() override {
     auto r = client_->hello("causeway-routed");
+    if (!r) return r.error();
+    return boost::outcome_v2::success();
+  }
+  Result<nlohmann::json> get_nexthop_groups() override {
+    auto r = client_->get_routes(std::nullopt, std::uint64_t{0});  // the groups, no routes
+    if (!r) return r.error();
+    return r.value().value("nexthop_groups", nlohmann::json::array());
+  }
+  Result<void> set_nexthop_group(const ctl::NextHopGroupRequest& request) override {
+    auto r = client_->set_nexthop_group(ctl::nexthop_group_json(request));
+    if (!r) return r.error();
+    return boost::outcome_v2::success();
+  }
+  Result<void> delete_nexthop_group(std::uint16_t id) override {
+    auto r = client_->delete_nexthop_group(id);
     if (!r) return r.error();
     return boost::outcome_v2::success();
   }
@@ -284,6 +317,31 @@ void FibBuilder::connect_forwarder(Clock::time_point now) {
     return;
   }
   ports_ = std::move(ports).value();
+  // Its next-hop groups (a routed restart leaves them behind): a group with a set we need is
+  // taken over, the others' ids are avoided until the sweep deletes them.
+  auto found = link_.get_nexthop_groups();
+  if (!found) {
+    spdlog::warn("forwarder: cannot read its next-hop groups: {}", found.error().message);
+    link_.disconnect();
+    return;
+  }
+  groups_.clear();
+  group_of_set_.clear();
+  route_group_.clear();
+  group_sets_.clear();
+  group_deletes_.clear();
+  found_groups_.clear();
+  for (const auto& g : found.value()) {
+    if (!g.is_object() || !g.contains("id") || !g["id"].is_number_unsigned()) continue;
+    MemberSet set;
+    for (const auto& m : g.value("members", nlohmann::json::array())) {
+      auto gw = IpAddress::parse(m.value("gateway", std::string()));
+      if (!gw || !m.contains("port_index") || !m["port_index"].is_number_unsigned()) continue;
+      set.push_back(GroupMember{m["port_index"].get<std::uint16_t>(), *gw});
+    }
+    std::sort(set.begin(), set.end());
+    found_groups_[g["id"].get<std::uint16_t>()] = std::move(set);
+  }
   counters_.forwarder_connects.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("forwarder connected: {} ports with a mirror interface; replaying {} routes",
                ports_.size(), desired_.size());
@@ -315,10 +373,28 @@ void FibBuilder::note(const fpm::RouteKey& key, const std::optional<Translation>
 }
 
 void FibBuilder::sync(const std::set<fpm::RouteKey>& keys) {
+  std::map<fpm::RouteKey, std::optional<Translation>> translated;
   for (const auto& key : keys) {
     std::optional<Translation> t;
     if (auto it = desired_.find(key); it != desired_.end()) {
       t = translate(it->second, ports_, peers_);
+    }
+    translated.emplace(key, std::move(t));
+  }
+  replace_groups_in_place(translated);
+  for (auto& [key, t] : translated) {
+    if (t && !t->group.empty()) {
+      if (auto id = group_for(t->group)) {
+        t->update.port = *id;
+      } else {
+        // No group id left: the lowest member, as a single gateway route.
+        counters_.group_errors.fetch_add(1, std::memory_order_relaxed);
+        t->update.kind = ctl::RouteKind::kGateway;
+        t->update.port = t->group.front().port;
+        t->update.gateway = t->group.front().gateway;
+        t->group.clear();
+        t->ecmp_truncated = true;
+      }
     }
     note(key, t);
     // A route towards a remote PoP whose path group the programmer names is installed as
@@ -340,12 +416,17 @@ void FibBuilder::sync(const std::set<fpm::RouteKey>& keys) {
       if (want && (have == installed_.end() || !(have->second == t->update))) {
         pending_.push_back(t->update);
         installed_[key.prefix] = t->update;
+        use_group(key.prefix,
+                  t->group.empty() ? std::nullopt : std::optional<std::uint16_t>(t->update.port));
       } else if (!want && have != installed_.end()) {
         ctl::RouteUpdate del;
         del.op = ctl::RouteOp::kDelete;
         del.prefix = key.prefix;
         pending_.push_back(del);
         installed_.erase(have);
+        use_group(key.prefix, std::nullopt);
+      } else if (!want) {
+        use_group(key.prefix, std::nullopt);  // a group taken for it that it did not install
       }
     }
     const bool want_overlay = t && t->outcome == Translation::Outcome::kOverlay;
@@ -361,17 +442,143 @@ void FibBuilder::sync(const std::set<fpm::RouteKey>& keys) {
   }
 }
 
-bool FibBuilder::flush_pending() {
-  if (pending_.empty()) return true;
-  auto r = link_.send_routes(pending_);
-  if (!r) {
-    lost(r.error());
-    return false;
+std::optional<std::uint16_t> FibBuilder::group_for(const MemberSet& set) {
+  if (auto it = group_of_set_.find(set); it != group_of_set_.end()) return it->second;
+  std::optional<std::uint16_t> id;
+  // A group the forwarder already has with these members (left by a previous routed): taken
+  // over, so its routes keep pointing at the right gateways while the replay goes on.
+  for (const auto& [fid, members] : found_groups_) {
+    if (members == set && !groups_.contains(fid)) {
+      id = fid;
+      break;
+    }
   }
-  counters_.updates_sent.fetch_add(pending_.size(), std::memory_order_relaxed);
-  counters_.batches_sent.fetch_add(1, std::memory_order_relaxed);
-  pending_.clear();
+  for (std::uint16_t i = 1; !id && i < ctl::kMaxNextHopGroups; ++i) {
+    if (!groups_.contains(i) && !found_groups_.contains(i)) id = i;
+  }
+  if (!id) return std::nullopt;
+  found_groups_.erase(*id);
+  groups_[*id] = Group{set, 0, false};
+  group_of_set_[set] = *id;
+  queue_group_set(*id);
+  return id;
+}
+
+void FibBuilder::queue_group_set(std::uint16_t id) {
+  group_sets_.insert(id);
+}
+
+void FibBuilder::use_group(const IpPrefix& prefix, std::optional<std::uint16_t> id) {
+  auto it = route_group_.find(prefix);
+  const std::optional<std::uint16_t> old =
+      it == route_group_.end() ? std::nullopt : std::optional<std::uint16_t>(it->second);
+  if (old == id) {
+    return;
+  }
+  if (id) {
+    ++groups_.at(*id).routes;
+    route_group_[prefix] = *id;
+  } else if (it != route_group_.end()) {
+    route_group_.erase(it);
+  }
+  if (old) {
+    if (--groups_.at(*old).routes == 0) group_deletes_.insert(*old);
+  }
+}
+
+void FibBuilder::replace_groups_in_place(
+    const std::map<fpm::RouteKey, std::optional<Translation>>& translated) {
+  // Per group: the new member sets its routes in this round want.
+  std::map<std::uint16_t, std::set<MemberSet>> moving;
+  std::map<std::uint16_t, std::size_t> movers;
+  for (const auto& [key, t] : translated) {
+    if (key.table != kMainTable) continue;
+    auto rg = route_group_.find(key.prefix);
+    if (rg == route_group_.end()) continue;
+    const Group& g = groups_.at(rg->second);
+    if (!t || t->group.empty() || t->group == g.members) {
+      moving[rg->second].insert(MemberSet{});  // leaves ECMP or stays: no rename
+    } else {
+      moving[rg->second].insert(t->group);
+    }
+    ++movers[rg->second];
+  }
+  for (const auto& [id, sets] : moving) {
+    Group& g = groups_.at(id);
+    if (sets.size() != 1 || sets.begin()->empty() || movers[id] != g.routes) continue;
+    const MemberSet& to = *sets.begin();
+    if (group_of_set_.contains(to)) continue;  // another group has it: the routes move there
+    group_of_set_.erase(g.members);
+    g.members = to;
+    group_of_set_[to] = id;
+    queue_group_set(id);
+    counters_.groups_replaced.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+bool FibBuilder::send_group_sets() {
+  for (auto it = group_sets_.begin(); it != group_sets_.end();) {
+    auto g = groups_.find(*it);
+    if (g == groups_.end() || g->second.routes == 0) {
+      if (g != groups_.end()) group_deletes_.insert(g->first);  // no route ended up using it
+      it = group_sets_.erase(it);
+      continue;
+    }
+    ctl::NextHopGroupRequest req;
+    req.id = g->first;
+    for (const auto& m : g->second.members) {
+      req.members.push_back(ctl::NextHopMember{m.port, {}, m.gateway});
+    }
+    if (auto r = link_.set_nexthop_group(req); !r) {
+      lost(r.error());
+      return false;
+    }
+    counters_.groups_set.fetch_add(1, std::memory_order_relaxed);
+    g->second.programmed = true;
+    it = group_sets_.erase(it);
+  }
   return true;
+}
+
+void FibBuilder::send_group_deletes() {
+  for (auto id : group_deletes_) {
+    auto g = groups_.find(id);
+    if (g == groups_.end() || g->second.routes != 0) continue;  // in use again
+    const bool programmed = g->second.programmed;
+    group_of_set_.erase(g->second.members);
+    groups_.erase(g);
+    if (!programmed) continue;  // never sent
+    if (auto r = link_.delete_nexthop_group(id); !r) {
+      if (!link_.connected()) {
+        group_deletes_.clear();
+        lost(r.error());
+        return;
+      }
+      // Refused (a route we do not know still uses it): the sweep deals with it.
+      counters_.group_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("forwarder refused to delete next-hop group {}: {}", id, r.error().message);
+      continue;
+    }
+    counters_.groups_deleted.fetch_add(1, std::memory_order_relaxed);
+  }
+  group_deletes_.clear();
+}
+
+bool FibBuilder::flush_pending() {
+  // Groups before the routes that use them, deletions of unused groups after the routes left.
+  if (!send_group_sets()) return false;
+  if (!pending_.empty()) {
+    auto r = link_.send_routes(pending_);
+    if (!r) {
+      lost(r.error());
+      return false;
+    }
+    counters_.updates_sent.fetch_add(pending_.size(), std::memory_order_relaxed);
+    counters_.batches_sent.fetch_add(1, std::memory_order_relaxed);
+    pending_.clear();
+  }
+  send_group_deletes();
+  return link_.connected();
 }
 
 void FibBuilder::sweep() {
@@ -410,6 +617,24 @@ void FibBuilder::sweep() {
     counters_.batches_sent.fetch_add(1, std::memory_order_relaxed);
     pending_.clear();
   }
+  // Next-hop groups that are not ours (left by a previous routed), now that no route of ours
+  // uses them.
+  for (const auto& g : listing.value().value("nexthop_groups", nlohmann::json::array())) {
+    if (!g.is_object() || !g.contains("id") || !g["id"].is_number_unsigned()) continue;
+    const auto id = g["id"].get<std::uint16_t>();
+    if (groups_.contains(id)) continue;
+    found_groups_.erase(id);
+    if (auto r = link_.delete_nexthop_group(id); !r) {
+      if (!link_.connected()) {
+        lost(r.error());
+        return;
+      }
+      counters_.group_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("sweep: next-hop group {} not deleted: {}", id, r.error().message);
+      continue;
+    }
+    counters_.groups_deleted.fetch_add(1, std::memory_order_relaxed);
+  }
   swept_ = true;
   counters_.sweeps.fetch_add(1, std::memory_order_relaxed);
   counters_.swept.fetch_add(deleted, std::memory_order_relaxed);
@@ -438,6 +663,8 @@ void FibBuilder::publish_status() {
   s.installed = installed_.size();
   s.overlay = overlay_.size();
   s.ecmp_truncated = truncated_now_;
+  s.ecmp_routes = route_group_.size();
+  s.nexthop_groups = groups_.size();
   s.skipped = skipped_now_;
   s.routes_per_table = per_table_;
   s.ports = ports_.size();

@@ -16,6 +16,14 @@
 //    the routing daemon's slot of a prefix, never interface or configured routes).
 //  - When the forwarder connection is (re)made: the ports are re-read (mirror ifindex ->
 //    port), the whole table is sent again, then the sweep runs.
+//
+// ECMP: a route whose next hops include at least two gateways through forwarder ports goes to
+// a next-hop group (RouteKind::kNextHopGroup): one group per distinct member set, shared by
+// every route with that set and counted by them; a group is programmed before the first route
+// that uses it and deleted after the last one leaves. When every route of a group moves to the
+// same new member set (a gateway of a static ECMP route went away, zebra replaced its group)
+// and no group has that set yet, the group is replaced in place: one message, routes untouched.
+// Otherwise routes move between groups. docs/routed.md, "ECMP".
 #pragma once
 
 #include <array>
@@ -39,6 +47,7 @@
 #include "causeway/common/ip.h"
 #include "causeway/common/result.h"
 #include "causeway/fwd/control_codec.h"
+#include "causeway/fwd/nexthop_group_codec.h"
 #include "causeway/rt/fpm.h"
 #include "routed/path_programmer.h"
 
@@ -61,13 +70,24 @@ using PortMap = std::map<std::uint32_t, std::uint16_t>;
 // a remote PoP's overlay address -> its name
 using OverlayPeers = std::map<IpAddress, std::string>;
 
+// One member of an ECMP next-hop group: a gateway out of a forwarder port.
+struct GroupMember {
+  std::uint16_t port = 0;
+  IpAddress gateway;
+  friend auto operator<=>(const GroupMember&, const GroupMember&) = default;
+};
+using MemberSet = std::vector<GroupMember>;  // sorted, distinct
+
 struct Translation {
   enum class Outcome : std::uint8_t { kForwarder, kOverlay, kSkipped };
   Outcome outcome = Outcome::kSkipped;
   fwd::ctl::RouteUpdate update;  // kForwarder: the add
   OverlayRoute overlay;          // kOverlay
   SkipReason skip = SkipReason::kNotForwarderPort;
-  bool ecmp_truncated = false;  // several usable next hops; the lowest was taken
+  // kForwarder with several gateways on forwarder ports: the next-hop group's members;
+  // `update` is then a kNextHopGroup route whose `port` (the group id) the builder fills in.
+  MemberSet group;
+  bool ecmp_truncated = false;  // installed with only some of zebra's next hops
   bool via_group = false;       // kOverlay installed as RouteKind 5 (`update`), see sync()
 };
 
@@ -91,6 +111,11 @@ class ForwarderLink {
   [[nodiscard]] virtual Result<std::uint64_t> send_routes(        // routes deleted
       std::span<const fwd::ctl::RouteUpdate> updates) = 0;
   [[nodiscard]] virtual Result<void> ping() = 0;
+  // Next-hop groups: the forwarder's list (kGetRoutes' "nexthop_groups"), set, delete.
+  [[nodiscard]] virtual Result<nlohmann::json> get_nexthop_groups() = 0;
+  [[nodiscard]] virtual Result<void> set_nexthop_group(
+      const fwd::ctl::NextHopGroupRequest& request) = 0;
+  [[nodiscard]] virtual Result<void> delete_nexthop_group(std::uint16_t id) = 0;
 };
 
 [[nodiscard]] std::unique_ptr<ForwarderLink> make_control_link(std::string socket_path);
@@ -107,7 +132,11 @@ struct FibCounters {
   std::atomic<std::uint64_t> forwarder_connects{0};
   std::atomic<std::uint64_t> full_replays{0};
   std::atomic<std::uint64_t> sweeps{0};
-  std::atomic<std::uint64_t> swept{0};  // stale forwarder routes deleted by sweeps
+  std::atomic<std::uint64_t> swept{0};            // stale forwarder routes deleted by sweeps
+  std::atomic<std::uint64_t> groups_set{0};       // kSetNextHopGroup sent (new or replaced)
+  std::atomic<std::uint64_t> groups_replaced{0};  // of which replaced in place
+  std::atomic<std::uint64_t> groups_deleted{0};   // kDeleteNextHopGroup sent (sweeps too)
+  std::atomic<std::uint64_t> group_errors{0};     // refused group deletes; no group id free
 };
 
 // A consistent copy for exports.
@@ -118,7 +147,9 @@ struct FibStatus {
   std::size_t routes = 0;          // zebra routes held
   std::size_t installed = 0;       // routes in the forwarder (as sent)
   std::size_t overlay = 0;         // routes at the path programmer
-  std::size_t ecmp_truncated = 0;  // routes now installed with one of several next hops
+  std::size_t ecmp_truncated = 0;  // routes now installed with only some of zebra's next hops
+  std::size_t ecmp_routes = 0;     // routes now installed through a next-hop group
+  std::size_t nexthop_groups = 0;  // next-hop groups now in use
   std::array<std::size_t, kSkipReasonCount> skipped{};    // routes now skipped, per reason
   std::map<std::uint32_t, std::size_t> routes_per_table;  // zebra table -> routes
   std::size_t ports = 0;
@@ -159,6 +190,17 @@ class FibBuilder final : public fpm::RouteSink {
   void lost(const Error& error);
   void publish_status();
   void note(const fpm::RouteKey& key, const std::optional<Translation>& t);
+  // The group id of member set `set` (an existing group, or a new one queued for sending);
+  // nullopt when all ids are taken.
+  std::optional<std::uint16_t> group_for(const MemberSet& set);
+  // The prefix now uses group `id` (or none): references moved, a group left unused is queued
+  // for deletion.
+  void use_group(const IpPrefix& prefix, std::optional<std::uint16_t> id);
+  // Replaces groups in place whose every route moves to one new member set (see the top).
+  void replace_groups_in_place(const std::map<fpm::RouteKey, std::optional<Translation>>& t);
+  void queue_group_set(std::uint16_t id);
+  bool send_group_sets();
+  void send_group_deletes();
 
   ForwarderLink& link_;
   PathProgrammer& programmer_;
@@ -189,6 +231,18 @@ class FibBuilder final : public fpm::RouteSink {
   std::array<std::size_t, kSkipReasonCount> skipped_now_{};
   std::size_t truncated_now_ = 0;
   std::vector<fwd::ctl::RouteUpdate> pending_;
+  // Next-hop groups (builder thread only).
+  struct Group {
+    MemberSet members;
+    std::size_t routes = 0;   // installed prefixes that use it
+    bool programmed = false;  // sent to the forwarder
+  };
+  std::map<std::uint16_t, Group> groups_;            // ours, by id
+  std::map<MemberSet, std::uint16_t> group_of_set_;  // the same, by member set
+  std::map<IpPrefix, std::uint16_t> route_group_;    // installed prefix -> its group
+  std::map<std::uint16_t, MemberSet> found_groups_;  // the forwarder's at connect, not ours yet
+  std::set<std::uint16_t> group_sets_;               // to send before the next routes
+  std::set<std::uint16_t> group_deletes_;            // to send after them (if still unused)
   PortMap ports_;
   bool need_full_ = true;
   bool swept_ = false;

@@ -2,6 +2,7 @@
 # Control socket and causewayctl tests (unit: no root, temporary UNIX sockets only).
 causeway_test(control_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/control_test.cc ${CMAKE_CURRENT_LIST_DIR}/steering_codec_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/nexthop_group_codec_test.cc
   LIBS causeway_fwd_control
   LABELS unit)
 target_include_directories(control_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})

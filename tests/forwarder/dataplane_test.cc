@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "dataplane/packet_meta.h"
 #include "dataplane/stages.h"
 #include "dataplane/worker.h"
@@ -1073,5 +1075,218 @@ TEST_CASE("802.1Q: ARP and neighbour solicitation on a subinterface are answered
   CHECK(na[18 + 40] == 136);  // neighbour advertisement
   CHECK(std::memcmp(na.data() + 18 + 40 + 8, IpAddress::parse("2001:db8:100::1")->bytes.data(),
                     16) == 0);
+  CHECK(rte_mempool_in_use_count(env.pool) == in_use);
+}
+
+namespace {
+
+constexpr const char* kEcmpMacA = "02:00:00:00:bb:01";  // 10.2.0.250 on lan1
+constexpr const char* kEcmpMacB = "02:00:00:00:bb:02";  // 10.1.0.250 on lan0
+constexpr std::uint16_t kEcmpGroup = 7;
+
+RouteChange group_route(const char* prefix, std::uint16_t group, bool remove = false) {
+  RouteChange c;
+  c.remove = remove;
+  c.spec.prefix = *IpPrefix::parse(prefix);
+  c.spec.kind = NextHopKind::kNextHopGroup;
+  c.spec.port = group;
+  return c;
+}
+
+GroupMemberSpec member(std::uint16_t port, const char* gw) {
+  return GroupMemberSpec{port, *IpAddress::parse(gw)};
+}
+
+// The destination MAC a packet of flow `n` (source 10.1.x.y) to 10.60.0.9 leaves with, or
+// nothing if it did not leave (`punt` then says why).
+struct FlowOut {
+  std::optional<std::uint16_t> port;
+  std::string mac;
+  std::optional<PuntReason> punt;
+};
+FlowOut ecmp_flow(unsigned n) {
+  Ip4Spec s;
+  s.src = fmt::format("10.1.{}.{}", 1 + n / 200, 2 + n % 200);
+  s.dst = "10.60.0.9";
+  Outcome o = run(ip4_frame(kPort0Mac, s), 0);
+  FlowOut f;
+  f.port = o.tx_port;
+  f.punt = o.punt;
+  if (o.tx_port) {
+    f.mac = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", o.tx_frame[0], o.tx_frame[1],
+                        o.tx_frame[2], o.tx_frame[3], o.tx_frame[4], o.tx_frame[5]);
+    CHECK(o.tx_frame[14 + 8] == 63);  // forwarded like a gateway route: TTL - 1
+  }
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("ECMP: flows spread over every member of a next-hop group, each flow on one member",
+          "[dataplane][ecmp]") {
+  Env& env = Env::get();
+  const unsigned in_use = rte_mempool_in_use_count(env.pool);
+  env.routes->set_neighbor_mac(1, *IpAddress::parse("10.2.0.250"), MacAddress::parse(kEcmpMacA));
+  env.routes->set_neighbor_mac(0, *IpAddress::parse("10.1.0.250"), MacAddress::parse(kEcmpMacB));
+  const std::vector<GroupMemberSpec> members{member(1, "10.2.0.254"), member(1, "10.2.0.250"),
+                                             member(0, "10.1.0.250")};
+  REQUIRE(env.routes->set_group(kEcmpGroup, members));
+  env.shared.nh_groups = env.routes->group_slots();
+  std::vector<RouteChange> add{group_route("10.60.0.0/16", kEcmpGroup)};
+  REQUIRE(env.routes->apply(RouteSource::kControl, add));
+  // Packets counted for member (port, gateway).
+  auto counted = [&env](std::uint16_t port, const char* gw) {
+    const auto groups = env.routes->groups();
+    for (const auto& m : groups.at(0).members) {
+      if (m.spec == member(port, gw)) return m.packets;
+    }
+    return std::uint64_t{0};
+  };
+  auto counted_all = [&] {
+    return counted(1, "10.2.0.254") + counted(1, "10.2.0.250") + counted(0, "10.1.0.250");
+  };
+  const std::uint64_t counted_before = counted_all();
+
+  std::map<std::string, unsigned> per_mac;
+  std::vector<std::string> first(256);
+  for (unsigned n = 0; n < 256; ++n) {
+    FlowOut f = ecmp_flow(n);
+    REQUIRE(f.port);
+    CHECK(f.port == (f.mac == kEcmpMacB ? 0 : 1));
+    first[n] = f.mac;
+    ++per_mac[f.mac];
+  }
+  // Every member carries a fair share (256 flows over 3 members: ~85 each).
+  REQUIRE(per_mac.size() == 3);
+  for (const char* mac : {kGw4Mac, kEcmpMacA, kEcmpMacB}) {
+    INFO(mac);
+    CHECK(per_mac[mac] > 40);
+  }
+  // The same flow always takes the same member.
+  for (unsigned n = 0; n < 256; ++n) CHECK(ecmp_flow(n).mac == first[n]);
+  // Counted per member.
+  auto groups = env.routes->groups();
+  REQUIRE(groups.size() == 1);
+  CHECK(groups[0].routes == 1);
+  CHECK(counted_all() - counted_before == 512);
+  const std::uint64_t counted_b = counted(0, "10.1.0.250");
+
+  SECTION("a member whose neighbour is not resolved punts for resolution, the others forward") {
+    const std::vector<GroupMemberSpec> with_new{member(1, "10.2.0.254"), member(1, "10.2.0.251")};
+    REQUIRE(env.routes->set_group(kEcmpGroup, with_new));
+    unsigned punted = 0, sent = 0;
+    for (unsigned n = 0; n < 64; ++n) {
+      FlowOut f = ecmp_flow(n);
+      if (f.punt) {
+        CHECK(f.punt == PuntReason::kResolve);
+        ++punted;
+      } else {
+        CHECK(f.mac == kGw4Mac);
+        ++sent;
+      }
+    }
+    CHECK(punted > 10);
+    CHECK(sent > 10);
+    // The exception path resolves the member's own gateway: an ARP request for 10.2.0.251.
+    Ip4Spec s;
+    unsigned n = 0;
+    for (; n < 64; ++n) {
+      if (ecmp_flow(n).punt) break;
+    }
+    s.src = fmt::format("10.1.{}.{}", 1 + n / 200, 2 + n % 200);
+    s.dst = "10.60.0.9";
+    rte_mbuf* m = env.mbuf(ip4_frame(kPort0Mac, s));
+    env.ctx->fib = env.shared.fib->load();
+    process_burst(*env.ctx, 0, &m, 1);
+    void* obj = nullptr;
+    REQUIRE(rte_ring_dequeue(env.punt_ring, &obj) == 0);
+    const NextHop& nh = env.routes->next_hop(NextHopId(meta(static_cast<rte_mbuf*>(obj)).next_hop));
+    CHECK(nh.kind == NextHopKind::kGateway);
+    CHECK(nh.gateway.str() == "10.2.0.251");
+    env.exception->handle_punt(static_cast<rte_mbuf*>(obj));
+    REQUIRE(env.injected.size() == 1);
+    const std::uint8_t* arp = rte_pktmbuf_mtod(env.injected[0], std::uint8_t*) + 14;
+    CHECK(wire::load_be16(arp - 2) == wire::kEtherTypeArp);
+    CHECK(IpAddress::v4(wire::load_be32(arp + 24)).str() == "10.2.0.251");
+    for (auto* i : env.injected) rte_pktmbuf_free(i);
+    env.injected.clear();
+    // It answers: the waiting packet leaves through it, and so do its flows from now on.
+    Bytes rep = eth(kPort1Mac, "02:00:00:00:bb:03", wire::kEtherTypeArp);
+    const std::uint8_t reply[28] = {0,    1, 8, 0, 6,    4,    0,  2,  // Ethernet/IPv4, reply
+                                    0x02, 0, 0, 0, 0xbb, 0x03, 10, 2, 0, 251,  // sender
+                                    0x02, 0, 0, 0, 0,    0x02, 10, 2, 0, 1};   // target: lan1
+    rep.insert(rep.end(), reply, reply + 28);
+    rte_mbuf* r = env.mbuf(rep);
+    meta(r).in_port = 1;
+    meta(r).punt = PuntReason::kArp;
+    env.exception->handle_punt(r);
+    REQUIRE(env.injected.size() == 1);
+    CHECK(Env::bytes(env.injected[0])[5] == 0x03);
+    for (auto* i : env.injected) rte_pktmbuf_free(i);
+    env.injected.clear();
+    CHECK(ecmp_flow(n).mac == "02:00:00:00:bb:03");
+  }
+
+  SECTION("a group replaced in place moves its flows without touching the route") {
+    const std::size_t routes_before = env.routes->size();
+    const NextHopId route_nh = env.routes->lookup(*IpAddress::parse("10.60.0.9"));
+    const std::vector<GroupMemberSpec> one{member(0, "10.1.0.250")};
+    REQUIRE(env.routes->set_group(kEcmpGroup, one));
+    CHECK(env.routes->lookup(*IpAddress::parse("10.60.0.9")) == route_nh);
+    CHECK(env.routes->size() == routes_before);
+    for (unsigned n = 0; n < 64; ++n) CHECK(ecmp_flow(n).mac == kEcmpMacB);
+    // Back to two: the flows that were on 10.1.0.250 before stay there (same hash, same order).
+    const std::vector<GroupMemberSpec> two{member(1, "10.2.0.254"), member(1, "10.2.0.250"),
+                                           member(0, "10.1.0.250")};
+    REQUIRE(env.routes->set_group(kEcmpGroup, two));
+    for (unsigned n = 0; n < 64; ++n) CHECK(ecmp_flow(n).mac == first[n]);
+    // The counter of the member that stayed throughout is kept across the replacements.
+    REQUIRE(env.routes->try_sync());
+    unsigned on_b = 0;
+    for (unsigned n = 0; n < 64; ++n) on_b += first[n] == kEcmpMacB;
+    CHECK(counted(0, "10.1.0.250") == counted_b + 64 + on_b);
+  }
+
+  SECTION("bad groups are refused whole and change nothing") {
+    auto before = env.routes->groups();
+    const std::vector<GroupMemberSpec> bad_port{member(1, "10.2.0.254"), member(9, "10.9.0.1")};
+    auto r = env.routes->set_group(kEcmpGroup, bad_port);
+    REQUIRE(!r);
+    CHECK(r.error().code == ENODEV);
+    CHECK_THAT(r.error().message, Catch::Contains("members[1]"));
+    const std::vector<GroupMemberSpec> mixed{member(1, "10.2.0.254"), member(1, "2001:db8:2::9")};
+    CHECK(env.routes->set_group(kEcmpGroup, mixed).error().code == EINVAL);
+    const std::vector<GroupMemberSpec> twice{member(1, "10.2.0.254"), member(1, "10.2.0.254")};
+    CHECK(env.routes->set_group(kEcmpGroup, twice).error().code == EINVAL);
+    std::vector<GroupMemberSpec> many;
+    for (unsigned i = 0; i < 17; ++i) {
+      many.push_back(member(1, fmt::format("10.2.1.{}", i + 1).c_str()));
+    }
+    CHECK(env.routes->set_group(kEcmpGroup, many).error().code == EINVAL);
+    CHECK(env.routes->set_group(kMaxNextHopGroups, members).error().code == EINVAL);
+    auto after = env.routes->groups();
+    REQUIRE(after.size() == before.size());
+    CHECK(after[0].members.size() == 3);
+    for (unsigned n = 0; n < 32; ++n) CHECK(ecmp_flow(n).mac == first[n]);
+    // An IPv6 route cannot use an IPv4 group; a route to a group that does not exist is refused.
+    std::vector<RouteChange> v6{group_route("2001:db8:60::/48", kEcmpGroup)};
+    CHECK(env.routes->apply(RouteSource::kControl, v6).error().code == EINVAL);
+    std::vector<RouteChange> missing{group_route("10.61.0.0/16", 99)};
+    CHECK(env.routes->apply(RouteSource::kControl, missing).error().code == ENOENT);
+  }
+
+  // A group is not deleted while a route refers to it.
+  auto busy = env.routes->delete_group(kEcmpGroup);
+  REQUIRE(!busy);
+  CHECK(busy.error().code == EBUSY);
+  CHECK(ecmp_flow(0).port);
+  std::vector<RouteChange> del{group_route("10.60.0.0/16", kEcmpGroup, true)};
+  REQUIRE(env.routes->apply(RouteSource::kControl, del));
+  REQUIRE(env.routes->delete_group(kEcmpGroup));
+  CHECK(env.routes->delete_group(kEcmpGroup).error().code == ENOENT);
+  CHECK(env.routes->groups().empty());
+  env.routes->sync();
+  REQUIRE(env.routes->try_sync());
+  CHECK(ecmp_flow(0).punt == PuntReason::kUnreachable);
   CHECK(rte_mempool_in_use_count(env.pool) == in_use);
 }

@@ -240,7 +240,7 @@ TEST_CASE("protocol names and numbers", "[control][steering]") {
   CHECK(!parse_ip_protocol(json(6.5)));
   CHECK(to_string(MsgType::kSetTrafficClasses) == "set-traffic-classes");
   CHECK(is_request_type(MsgType::kSetTrafficClasses));
-  CHECK(!is_request_type(static_cast<MsgType>(15)));
+  CHECK(!is_request_type(static_cast<MsgType>(17)));
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ enum class HeaderProblem : std::uint8_t { kNone, kBadMagic, kBadVersion, kTooLar
 [[nodiscard]] HeaderProblem check_header(const Header& header);
 [[nodiscard]] std::string_view to_string(HeaderProblem problem);
 
-// A known request type (kHello..kSetTrafficClasses); kReply and unknown values are not requests.
+// A known request type (kHello..kDeleteNextHopGroup); kReply and unknown values are not requests.
 [[nodiscard]] bool is_request_type(MsgType type);
 [[nodiscard]] std::string_view to_string(MsgType type);
 

@@ -59,6 +59,12 @@ enum class MsgType : std::uint16_t {
   // {"classes": [{"id": 1..15, "name", "dscp", "protocol", "ports", "prefixes", ...}]} ->
   // {"classes": n}: replaces the traffic class table whole (include/causeway/fwd/steering_codec.h).
   kSetTrafficClasses = 14,
+  // Next-hop groups (ECMP over gateways; include/causeway/fwd/nexthop_group_codec.h):
+  // {"id": N, "members": [{"port": "wan0"|index, "gateway": "10.9.0.2"}, ...]} ->
+  // {"id": N, "members": n}: creates group N or replaces its members in place (all or nothing).
+  kSetNextHopGroup = 15,
+  // {"id": N} -> {"id": N}: deletes group N; EBUSY while a route refers to it.
+  kDeleteNextHopGroup = 16,
 };
 
 struct Header {
@@ -73,13 +79,15 @@ enum class RouteOp : std::uint8_t { kAdd = 1, kDelete = 2 };
 
 // What a route resolves to in the data path.
 enum class RouteKind : std::uint8_t {
-  kGateway = 0,      // via `gateway` out of `port`
-  kConnected = 1,    // on-link subnet of `port`: the destination itself is resolved
-  kLocal = 2,        // an address of this appliance: delivered to the kernel mirror
-  kBlackhole = 3,    // silently dropped (counted)
-  kUnreachable = 4,  // dropped with ICMP destination unreachable
-  kPathGroup = 5,    // encrypted into a tunnel: `port` carries the path group id (0..1023);
-                     // the group's active members (tunnel peers) share the traffic by flow hash
+  kGateway = 0,       // via `gateway` out of `port`
+  kConnected = 1,     // on-link subnet of `port`: the destination itself is resolved
+  kLocal = 2,         // an address of this appliance: delivered to the kernel mirror
+  kBlackhole = 3,     // silently dropped (counted)
+  kUnreachable = 4,   // dropped with ICMP destination unreachable
+  kPathGroup = 5,     // encrypted into a tunnel: `port` carries the path group id (0..1023);
+                      // the group's active members (tunnel peers) share the traffic by flow hash
+  kNextHopGroup = 6,  // ECMP: `port` carries a next-hop group id (0..4095, kSetNextHopGroup);
+                      // its members (port, gateway) share the traffic by the same flow hash
 };
 
 // One route operation on the wire. Multi-byte fields are big-endian; addresses are in
