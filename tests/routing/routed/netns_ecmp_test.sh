@@ -18,6 +18,7 @@ FWD=$2
 CTL=$3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../../scripts/lib/netns.sh"
+source "$here/../../../scripts/lib/pop.sh"
 
 id=$$
 FW=cwec-fw-$id H1=cwec-h1-$id G1=cwec-g1-$id G2=cwec-g2-$id
@@ -27,7 +28,8 @@ rsock=$tmp/routed.sock
 fpm_port=$((20000 + id % 20000))
 cleanup() {
   cw_cleanup
-  rm -rf "/etc/frr/$FW" "/var/run/frr/$FW" "$tmp"
+  cw_pop_cleanup_frr "$FW"
+  rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -92,10 +94,7 @@ bgp:
   announce: [10.1.0.0/16]
 YAML
 
-mkdir -p "/etc/frr/$FW" "/var/run/frr/$FW"
-echo 'service integrated-vtysh-config' >"/etc/frr/$FW/vtysh.conf"
-chown -R frr:frr "/etc/frr/$FW" "/var/run/frr/$FW"
-VTY() { ip netns exec "$FW" vtysh -N "$FW" "$@"; }
+VTY() { cw_pop_vtysh "$FW" "$@"; }
 frr_conf() {
   local args=(-c 'conf t') l
   for l in "$@"; do args+=(-c "$l"); done
@@ -103,32 +102,14 @@ frr_conf() {
 }
 ctl() { "$CTL" --socket "$sock" --routed-socket "$rsock" "$@"; }
 
-start_fwd() {
-  cw_spawn "$FW" "$tmp/fwd.log" "$FWD" -c "$tmp/fwd.yaml"
-  cw_wait_until 30 ctl hello || { cat "$tmp/fwd.log" >&2; return 1; }
-}
-cw_check "forwarder starts" start_fwd || { cw_summary; exit 1; }
-for d in zebra staticd bgpd; do
-  extra=()
-  [[ $d == zebra ]] && extra=(-M dplane_fpm_nl)
-  cw_spawn "$FW" "$tmp/$d.log" "/usr/lib/frr/$d" -N "$FW" "${extra[@]}" -P 0 -f /dev/null --log stdout
-done
-frr_up() {
-  local d
-  for d in zebra staticd bgpd; do [[ -S /var/run/frr/$FW/$d.vty ]] || return 1; done
-  VTY -c 'show version' >/dev/null
-}
-cw_check "FRR daemons answer" cw_wait_until 30 frr_up || { cw_summary; exit 1; }
-
-cw_spawn "$FW" "$tmp/routed.log" "$ROUTED" -c "$tmp/intent.yaml" --frr-pathspace "$FW" \
-  --control-socket "$rsock" --metrics '' --fpm-quiet-ms 1000 --log-level debug
-status_is() {
-  local s
-  s=$(ctl routed status --json 2>/dev/null) || return 1
-  jq -e "$1" <<<"$s" >/dev/null
-}
+cw_check "forwarder starts" cw_pop_start_fwd "$FW" "$FWD" "$tmp/fwd.yaml" "$sock" "$tmp/fwd.log" ||
+  { cw_summary; exit 1; }
+cw_check "FRR daemons answer" cw_pop_start_frr "$FW" "$tmp" || { cw_summary; exit 1; }
+cw_pop_start_routed "$FW" "$ROUTED" "$tmp/intent.yaml" "$rsock" "$tmp/routed.log" \
+  --metrics '' --fpm-quiet-ms 1000 --log-level debug
 cw_check "routed: zebra and forwarder connected, synced" \
-  cw_wait_until 60 status_is '.fpm.connected and .forwarder.connected and .forwarder.swept' ||
+  cw_wait_until 60 cw_pop_routed_status_is "$rsock" \
+  '.fpm.connected and .forwarder.connected and .forwarder.swept' ||
   { cat "$tmp/routed.log" >&2; cw_summary; exit 1; }
 
 frr_conf 'ip route 198.18.0.0/24 10.2.0.2' 'ip route 198.18.0.0/24 10.3.0.2'
