@@ -112,11 +112,18 @@ def overlay_addr(pop):
     return f"10.255.0.{pop['n']}"
 
 
-OVERLAY_NET = "10.255.0.0/24"  # the kernel routes it into a tunnel mirror (lab_overlay_routes)
+OVERLAY_LEN = 24  # 10.255.0.0/24: every tunnel mirror has the overlay as a connected subnet
 
 
 def overlay_host(pop):
+    """The PoP's overlay address as a /32: allowed IPs and the forwarder's routes."""
     return f"{overlay_addr(pop)}/32"
+
+
+def overlay_iface_addr(pop):
+    """The tunnels' `address`: the PoP's overlay address with the overlay's prefix length, so
+    the kernel (FRR) reaches the other PoPs through the tunnel mirrors without extra routes."""
+    return f"{overlay_addr(pop)}/{OVERLAY_LEN}"
 
 
 def links():
@@ -213,7 +220,7 @@ def fwd_config(pop, ports, keys, run_dir, prefix, idle_sleep_us):
                           "persistent_keepalive": keepalive(pop, rp), "path_group": gid})
         tunnels.append({"name": f"wg-{bb['name']}", "private_key_file": keys[pop["name"]][0],
                         "listen_port": LISTEN_PORT, "ports": Flow([p["name"] for p in wan]),
-                        "address": Flow([overlay_host(pop)]), "peers": peers})
+                        "address": Flow([overlay_iface_addr(pop)]), "peers": peers})
     return {
         "name": pop["name"],
         # One worker (tunnels need it). Main and worker lcore threads may run on either CPU
@@ -353,7 +360,6 @@ def topology_sh(prefix, all_links, pop_port_lists):
                                           for c in SLA_COMMUNITIES
                                           for st in ("compliant", "degraded", "down")})
     out += sh_assoc("LAB_OVERLAY", {p["name"]: overlay_addr(p) for p in POPS})
-    out += f"LAB_OVERLAY_NET='{OVERLAY_NET}'\n"
     out += f"LAB_HOLD_DOWN_MS={HOLD_DOWN_MS}\nLAB_PROBE_INTERVAL_MS={PROBE_INTERVAL_MS}\n"
     return out
 

@@ -169,7 +169,6 @@ lab_start_forwarders() {
       tail -20 "$LAB_RUN/logs/fwd-$pop.log" >&2
       return 1
     fi
-    lab_overlay_routes "$pop"
   done
 }
 
@@ -223,13 +222,6 @@ lab_group_of() {  # POP REMOTE_POP -> the path group id (remote's position among
   return 1
 }
 
-# The overlay in the kernel: each tunnel mirror carries the PoP's overlay /32; the kernel routes
-# the other PoPs' overlay addresses into the first backbone's mirror. The forwarder looks each
-# packet up in its FIB, where the remote PoP's /32 is a path-group route (fwd.yaml), so what
-# FRR sends to a peer (iBGP) takes the backbone the SLA decisions give the group, not this one.
-lab_overlay_routes() {  # POP
-  ip -n "${LAB_NS[$1]}" route replace "$LAB_OVERLAY_NET" dev "wg-${LAB_BACKBONES[0]}"
-}
 
 # Every other site's prefix is in POP's forwarder FIB as a path-group route from routed (BGP
 # learnt over iBGP from the remote PoP, source control), into the group of the PoP behind it.
