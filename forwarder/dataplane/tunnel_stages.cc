@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "causeway/fwd/probe.h"
+#include "causeway/tun/messages.h"
 #include "packet_meta.h"
 #include "stage_helpers.h"
 #include "wire.h"
@@ -275,13 +276,9 @@ std::uint16_t tunnel_input(WorkerContext& ctx, std::span<rte_mbuf*> pkts) noexce
       // Receiver index (little endian, bytes 4..7): its peer's owner decrypts. Unknown here:
       // dropped at once, so that only an owner ever touches a peer's replay window.
       // The last index's answer is kept: a burst is usually one session's packets.
-      const std::uint64_t key =
-          len >= tun::TransportHeader::kSize
-              ? std::uint64_t{tunnel} << 32 | (static_cast<std::uint32_t>(payload[4]) |
-                                               static_cast<std::uint32_t>(payload[5]) << 8 |
-                                               static_cast<std::uint32_t>(payload[6]) << 16 |
-                                               static_cast<std::uint32_t>(payload[7]) << 24)
-              : ~std::uint64_t{0};
+      const std::uint64_t key = len >= tun::TransportHeader::kSize
+                                    ? std::uint64_t{tunnel} << 32 | tun::load_le32(payload + 4)
+                                    : ~std::uint64_t{0};
       if (key != last_key) {
         last_key = key;
         last_peer = key == ~std::uint64_t{0}
