@@ -138,7 +138,10 @@ ping_ok() {
   local ns=$1 out
   shift
   out=$(ip netns exec "$ns" ping -c 3 -i 0.2 -W 3 -w 15 "$@" 2>&1)
-  grep -q " 3 received" <<<"$out" && ! grep -q DUP <<<"$out" && return 0
+  # With -w, ping keeps sending until 3 replies are in: when the first reply waits for
+  # neighbour resolution, more than 3 go out. Every one of them must be answered, once.
+  grep -Eq " ([3-9]|[1-9][0-9]+) received, 0% packet loss" <<<"$out" && ! grep -q DUP <<<"$out" &&
+    return 0
   echo "$out" >&2
   return 1
 }
