@@ -238,21 +238,23 @@ inline Keypair* send_keypair(const PeerView& v) noexcept {
   return v.current;
 }
 
+// Why kp cannot seal for pd now; kNone when it can.
+DropReason seal_refusal(Nanos now, const PeerData* pd, const Keypair* kp) noexcept {
+  if (pd == nullptr || kp == nullptr) return DropReason::kNoKeypair;
+  if (now - kp->created >= kRejectAfterTime) return DropReason::kKeypairExpired;
+  // Checked before reserving so the shared counter can never wrap (each sender adds at most
+  // one burst past the limit).
+  if (kp->send_nonce.load(std::memory_order_relaxed) >= kRejectAfterMessages) {
+    return DropReason::kCounterExhausted;
+  }
+  return DropReason::kNone;
+}
+
 // Seals pkts for one peer in place with kp (through its worker or its control cipher context)
 // and records the timer events in pd. Counts once per burst where it can.
 std::size_t seal_burst(Nanos now, PeerId id, PeerData* pd, Keypair* kp, bool control,
                        std::span<PacketBuf> pkts, Counters& counters) noexcept {
-  DropReason all = DropReason::kNone;
-  if (pd == nullptr || kp == nullptr) {
-    all = DropReason::kNoKeypair;
-  } else if (now - kp->created >= kRejectAfterTime) {
-    all = DropReason::kKeypairExpired;
-  } else if (kp->send_nonce.load(std::memory_order_relaxed) >= kRejectAfterMessages) {
-    // Checked before reserving so the shared counter can never wrap (each sender adds at most
-    // one burst past the limit).
-    all = DropReason::kCounterExhausted;
-  }
-  if (all != DropReason::kNone) {
+  if (const DropReason all = seal_refusal(now, pd, kp); all != DropReason::kNone) {
     for (auto& pb : pkts) pb.result = all;
     counters.count(all, pkts.size());
     if (pd != nullptr) pd->handshake_wanted.store(true, std::memory_order_relaxed);
@@ -703,13 +705,15 @@ struct Device::Impl {
     pb.headroom = kEncryptHeadroom;
     pb.tailroom = static_cast<std::uint32_t>(scratch.size() - kEncryptHeadroom - packet.size());
     absorb(p);
+    if (seal_refusal(now, p.data.get(), p.current.get()) != DropReason::kNone) {
+      // Not a drop (seal_burst would count one): the caller stages the packet until the
+      // handshake asked for here completes.
+      want_handshake(p);
+      return false;
+    }
     seal_burst(now, p.id, p.data.get(), p.current.get(), true, std::span<PacketBuf>(&pb, 1),
                counters);
     absorb(p);
-    if (pb.result == DropReason::kNoKeypair || pb.result == DropReason::kKeypairExpired ||
-        pb.result == DropReason::kCounterExhausted) {
-      return false;
-    }
     if (pb.result == DropReason::kNone) {
       if (packet.empty()) counters.count(Event::kTxKeepalive);
       emit(p, std::span<const std::uint8_t>(pb.data, pb.len), out);
