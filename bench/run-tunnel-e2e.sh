@@ -11,8 +11,14 @@
 # Both setups exist for the whole run and the repetitions alternate between them (reference
 # first in each round); the processes of the setup not being measured are stopped (SIGSTOP)
 # meanwhile, so that neither's idle polling takes CPU from the other's measurement.
-# E2E_WORKERS=N gives the causeway-fwd PoPs N workers (default 1); with one, both PoPs' workers
-# run on CPU 1 (E2E_SPREAD=1: PoP b's on CPU 0).
+# The PoPs' ports (E2E_PMD): net_af_xdp (default: XDP on the veths, frames go straight to the
+# forwarder without the namespace's IP stack) with 4096 descriptors per ring, or net_af_packet
+# with a 4096-frame ring (framecnt=4096: the PMD's 512 overflowed under TCP, 3% retransmits).
+# E2E_DEVARGS appends devargs to both ports.
+# E2E_WORKERS=N gives the causeway-fwd PoPs N workers (default 1). With one, each PoP's worker
+# has a CPU of its own, as two PoPs on two machines would (PoP a's on CPU 1, b's on CPU 0; the
+# control threads on the other CPU); E2E_SPREAD=0 puts both workers on CPU 1.
+# E2E_PERF=FILE records `perf record -a -g` during each TCP round into FILE.<setup>.
 # Root; needs wireguard-go, wg, iperf3, python3 and a build of causeway-fwd/causewayctl.
 # Usage: bench/run-tunnel-e2e.sh [BUILD_DIR] [REPS] [SECONDS]   (defaults: build-bench, 3, 5)
 set -uo pipefail
@@ -21,6 +27,12 @@ build=${1:-$here/build-bench}
 reps=${2:-3}
 secs=${3:-5}
 workers=${E2E_WORKERS:-1}
+pmd=${E2E_PMD:-af_xdp}
+case $pmd in
+  af_xdp) devargs=${E2E_DEVARGS:-} rings=", rx_desc: 4096, tx_desc: 4096" ;;
+  af_packet) devargs=",framecnt=4096${E2E_DEVARGS:-}" rings= ;;
+  *) echo "E2E_PMD: af_xdp or af_packet" >&2; exit 1 ;;
+esac
 source "$here/scripts/lib/netns.sh"
 for tool in wireguard-go wg iperf3 python3; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
@@ -84,11 +96,11 @@ setup_causeway() {
     local ns other lan remote own far
     if [[ $side == a ]]; then ns=$A other=b lan=10.1.0.1/24 remote=10.2.0.0/24 own=1 far=2
     else ns=$B other=a lan=10.2.0.1/24 remote=10.1.0.0/24 own=2 far=1; fi
-    # One worker: both PoPs' on CPU 1 and their control threads on CPU 0; E2E_SPREAD=1 moves PoP
-    # b's worker to CPU 0 (two machines would not share a CPU; here iperf3 and the kernel then
-    # compete with a spinning worker on both CPUs: docs/benchmarks.md).
+    # One worker: PoP a's on CPU 1, PoP b's on CPU 0, each PoP's control thread on the other
+    # CPU (two machines would not share a CPU; iperf3 and the kernel run beside the workers);
+    # E2E_SPREAD=0: both workers on CPU 1, both control threads on CPU 0.
     dpdk="workers: 1, lcores: \"0-1\""
-    [[ $side == b && ${E2E_SPREAD:-0} == 1 ]] && dpdk="workers: 1, lcores: \"0@1,1@0\""
+    [[ $side == b && ${E2E_SPREAD:-1} == 1 ]] && dpdk="workers: 1, lcores: \"0@1,1@0\""
     ((workers == 1)) || dpdk="workers: $workers"
     cw_prepare_dpdk_if "$ns" p0
     cw_prepare_dpdk_if "$ns" w0
@@ -96,8 +108,8 @@ setup_causeway() {
 name: e2e-$side-$id
 dpdk: {$dpdk, memory_mb: 512, file_prefix: cwe-$side-$id}
 ports:
-  - {name: lan0, device: "net_af_packet0,iface=p0", addresses: [$lan]}
-  - {name: wan0, device: "net_af_packet1,iface=w0", addresses: [10.9.0.$own/24]}
+  - {name: lan0, device: "net_${pmd}0,iface=p0$devargs", addresses: [$lan]$rings}
+  - {name: wan0, device: "net_${pmd}1,iface=w0$devargs", addresses: [10.9.0.$own/24]$rings}
 routes:
   - {prefix: $remote, path_group: 1}
 tunnels:
@@ -127,9 +139,15 @@ measure() { # measure MODE NS_SUFFIX: one round, "MODE tcp GBPS" and "MODE udp D
     cw_spawn "$HB" "$tmp/s.json" iperf3 -s -1 -J -p 5201
     local spid=$CW_LAST_PID
     cw_wait_until 10 ip netns exec "$HB" bash -c "ss -Hltn 'sport = :5201' | grep -q ."
+    local perf_pid=
+    if [[ -n ${E2E_PERF:-} ]]; then
+      perf record -q -a -g -o "$E2E_PERF.$mode" -- sleep $((secs - 1)) >/dev/null 2>&1 &
+      perf_pid=$!
+    fi
     ip netns exec "$HA" iperf3 -c 10.2.0.2 -p 5201 -t "$secs" -J >"$tmp/c.json" 2>&1
+    [[ -n $perf_pid ]] && wait "$perf_pid"
     cw_stop "$spid" 3
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2], "tcp", r["end"]["sum_received"]["bits_per_second"]/1e9)' \
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2], "tcp", r["end"]["sum_received"]["bits_per_second"]/1e9, r["end"]["sum_sent"].get("retransmits", 0))' \
       "$tmp/c.json" "$mode" >>"$tmp/results" || return 1
     cw_spawn "$HB" "$tmp/s.json" iperf3 -s -1 -J -p 5201
     spid=$CW_LAST_PID
@@ -138,8 +156,12 @@ measure() { # measure MODE NS_SUFFIX: one round, "MODE tcp GBPS" and "MODE udp D
     cw_stop "$spid" 3
     python3 - "$tmp/s.json" "$tmp/c.json" "$mode" >>"$tmp/results" <<'PY' || return 1
 import json, sys
-s = json.load(open(sys.argv[1]))["end"]["sum"]
-c = json.load(open(sys.argv[2]))["end"]["sum"]
+def first_object(path):
+    # iperf3 -s -1 -J sometimes prints a second object (an error about the closing exchange,
+    # seen once under the UDP flood) after its report: the report is the first.
+    return json.JSONDecoder().raw_decode(open(path).read().lstrip())[0]
+s = first_object(sys.argv[1])["end"]["sum"]
+c = first_object(sys.argv[2])["end"]["sum"]
 print(sys.argv[3], "udp", (s["packets"] - s["lost_packets"]) / s["seconds"], c["packets"] / c["seconds"])
 PY
   }
@@ -174,7 +196,7 @@ for f in sys.argv[1:]:
           f"drops {d}")
 PY
 cw_cleanup
-echo "end to end, causeway-fwd with $workers worker(s), $reps alternating runs of $secs s each, median (min..max); host load at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "end to end, causeway-fwd on $pmd with $workers worker(s) (E2E_SPREAD=${E2E_SPREAD:-1}), $reps alternating runs of $secs s each, median (min..max); host load at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$tmp/results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
@@ -191,4 +213,5 @@ print(f"TCP Gbit/s        wireguard-go {fmt(wt)}   causeway-fwd {fmt(ct)}   rati
 print(f"UDP-64 kpps recv  wireguard-go {fmt(wu, 1e-3)}   causeway-fwd {fmt(cu, 1e-3)}   ratio "
       + (f"{statistics.median(cu)/statistics.median(wu):.2f}x (target 2x)" if wu and cu else "n/a"))
 print(f"UDP-64 kpps offered  wireguard-go {fmt(wo, 1e-3)}   causeway-fwd {fmt(co, 1e-3)}")
+print(f"TCP retransmits   wireguard-go {fmt(col('wireguard-go', 'tcp', 3))}   causeway-fwd {fmt(col('causeway', 'tcp', 3))}")
 PY

@@ -14,6 +14,11 @@ causeway_script_test(fwd_netns_two_pops
   SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/netns_two_pops_test.sh
   ARGS $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl>
   LABELS netns SERIAL)
+# The same with the ports on net_af_xdp (the PMD of the tunnel benchmark, bench/run-tunnel-e2e.sh).
+causeway_script_test(fwd_netns_two_pops_af_xdp
+  SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/netns_two_pops_test.sh
+  ARGS $<TARGET_FILE:causeway-fwd> $<TARGET_FILE:causewayctl> af_xdp
+  LABELS netns SERIAL)
 
 causeway_script_test(fwd_netns_forwarding_vlan
   SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/netns_vlan_test.sh

@@ -20,7 +20,9 @@
 #                          PoPs' fd00:<1|2>::1/64, routed into path group 1 and allowed;
 #   TWO_POPS_WAN1_IMPAIR=1 wan1 runs through a link emulator (impair_link.py, in namespace $L
 #                          between A's w1 and B's w1: the kernel has no netem) whose delay
-#                          and loss `impair_wan1 DELAY_MS LOSS_PERCENT` sets.
+#                          and loss `impair_wan1 DELAY_MS LOSS_PERCENT` sets;
+#   TWO_POPS_PMD=af_xdp    the PoPs' ports are net_af_xdp (XDP on the veths) instead of the
+#                          default net_af_packet.
 # Sets $A $B $HA $HB (namespaces) and $tmp (configs, keys, logs, control sockets pa.sock,
 # pb.sock); the caller's trap runs cw_cleanup and removes $tmp.
 
@@ -81,7 +83,7 @@ impair_wan1() {
 two_pops_config() {
   local name=$1 me=$2 other=$3 lan=$4 remote=$5 peer_host=$6 own_host=$7
   local address="" allowed=$remote overlay_route="" lan6="" site6_route=""
-  local dpdk="workers: 1, lcores: \"0-1\""
+  local dpdk="workers: 1, lcores: \"0-1\"" pmd=${TWO_POPS_PMD:-af_packet}
   if [[ ${TWO_POPS_WORKERS:-1} != 1 ]]; then dpdk="workers: $TWO_POPS_WORKERS"; fi
   if [[ ${TWO_POPS_SITE6:-0} == 1 ]]; then
     lan6=", \"fd00:$own_host::1/64\""
@@ -100,9 +102,9 @@ two_pops_config() {
 name: $name-$id
 dpdk: {$dpdk, memory_mb: 512, file_prefix: cwt-$name-$id}
 ports:
-  - {name: lan0, device: "net_af_packet0,iface=p0", addresses: [$lan$lan6]}
-  - {name: wan0, device: "net_af_packet1,iface=w0", addresses: [10.9.0.$own_host/24]}
-  - {name: wan1, device: "net_af_packet2,iface=w1", addresses: [10.8.0.$own_host/24]}
+  - {name: lan0, device: "net_${pmd}0,iface=p0", addresses: [$lan$lan6]}
+  - {name: wan0, device: "net_${pmd}1,iface=w0", addresses: [10.9.0.$own_host/24]}
+  - {name: wan1, device: "net_${pmd}2,iface=w1", addresses: [10.8.0.$own_host/24]}
 routes:
   - {prefix: $remote, path_group: 1}$overlay_route$site6_route
 tunnels:

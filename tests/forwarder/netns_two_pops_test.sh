@@ -9,10 +9,12 @@
 # cross wan1 and the others wan0; switching the active member through the control socket moves the traffic
 # to wan1 while a UDP stream runs, with no loss or reordering beyond the packets in flight at
 # the switch.
-# Usage: netns_two_pops_test.sh CAUSEWAY_FWD CAUSEWAYCTL
+# Usage: netns_two_pops_test.sh CAUSEWAY_FWD CAUSEWAYCTL [PMD]   (af_packet, the default, or
+# af_xdp: the same checks with the ports on XDP sockets)
 set -uo pipefail
 FWD=$1
 CTL=$2
+TWO_POPS_PMD=${3:-af_packet}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../scripts/lib/netns.sh"
 for tool in wg iperf3 python3; do
@@ -33,6 +35,15 @@ set_active() { # set_active TUNNEL: on both PoPs, only TUNNEL/far carries group 
 
 cw_check "PoP A starts" start_pop "$A" pa || { cw_summary; exit 1; }
 cw_check "PoP B starts" start_pop "$B" pb || { cw_summary; exit 1; }
+if [[ $TWO_POPS_PMD == af_xdp ]]; then
+  xdp_on_every_port() {
+    local ns ifname
+    for ns in "$A" "$B"; do
+      for ifname in p0 w0 w1; do ip -n "$ns" link show "$ifname" | grep -q " xdp" || return 1; done
+    done
+  }
+  cw_check "af_xdp: an XDP program on every port's veth" xdp_on_every_port
+fi
 cw_check "both tunnels come up on PoP A" cw_wait_until 20 both_sessions_up pa
 cw_check "both tunnels come up on PoP B" cw_wait_until 20 both_sessions_up pb
 cw_check "path group 1: wan0's tunnel active" set_active wg0
