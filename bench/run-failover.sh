@@ -38,6 +38,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib/netns.sh"
+source "$here/scripts/lib/bench.sh"
 source "$here/scripts/lib/pop.sh"
 source "$here/tests/routing/routed/sla_two_pops_lib.sh"
 RUNS=${RUNS:-10}
@@ -51,11 +52,8 @@ STREAM=$here/scripts/lib/udp_stream.py
 for tool in vtysh jq wg python3 /usr/lib/frr/frr-reload.py /usr/lib/frr/zebra /usr/lib/frr/bgpd; do
   command -v "$tool" >/dev/null || { echo "run-failover: missing $tool (scripts/install-deps.sh)" >&2; exit 1; }
 done
-if [[ -z ${SKIP_BUILD:-} ]]; then
-  cmake -S "$here" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-    cmake --build "$BUILD_DIR" -j2 --target causeway-fwd causeway-routed causewayctl >/dev/null ||
-    { echo "run-failover: build failed" >&2; exit 1; }
-fi
+cw_bench_build run-failover "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  causeway-fwd causeway-routed causewayctl || exit 1
 FWD=$BUILD_DIR/forwarder/causeway-fwd
 ROUTED=$BUILD_DIR/routing/routed/causeway-routed
 CTL=$BUILD_DIR/forwarder/ctl/causewayctl

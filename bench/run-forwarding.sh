@@ -46,11 +46,9 @@ die() {
 }
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespace, TAP mirrors)"
 
-if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-  cmake -S "$ROOT" -B "$BUILD_DIR" >/dev/null
-  cmake --build "$BUILD_DIR" -j2 --target causeway-fwd causewayctl cw_pcap_gen cw_route_loader \
-    cw_io_ceiling >/dev/null
-fi
+source "$ROOT/scripts/lib/bench.sh"
+cw_bench_build run-forwarding "$BUILD_DIR" "" causeway-fwd causewayctl cw_pcap_gen cw_route_loader \
+  cw_io_ceiling || exit 1
 for b in "$FWD" "$PCAP_GEN" "$LOADER" "$IO"; do [[ -x $b ]] || die "missing $b"; done
 
 NS=cwbench-$$

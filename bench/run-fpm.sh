@@ -11,8 +11,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-bench}
 reps=${2:-7}
 
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCAUSEWAY_BENCH=ON >/dev/null
-cmake --build "$build" -j2 --target rt_fpm_bench >/dev/null
+source "$here/scripts/lib/bench.sh"
+cw_bench_build run-fpm "$build" "-DCMAKE_BUILD_TYPE=Release -DCAUSEWAY_BENCH=ON" rt_fpm_bench || exit 1
 json=$(mktemp /tmp/fpm-bench.XXXXXX.json)
 trap 'rm -f "$json"' EXIT
 "$build/bench/rt_fpm_bench" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \

@@ -25,6 +25,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib/netns.sh"
+source "$here/scripts/lib/bench.sh"
 source "$here/scripts/lib/pop.sh"
 RUNS=${RUNS:-3}
 ROUTES=${ROUTES:-1000000}
@@ -38,11 +39,8 @@ DEADLINE_S=${DEADLINE_S:-600}
 for tool in vtysh bird birdc jq /usr/lib/frr/frr-reload.py /usr/lib/frr/zebra /usr/lib/frr/bgpd; do
   command -v "$tool" >/dev/null || { echo "run-fulltable: missing $tool (scripts/install-deps.sh)" >&2; exit 1; }
 done
-if [[ -z ${SKIP_BUILD:-} ]]; then
-  cmake -S "$here" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-    cmake --build "$BUILD_DIR" -j2 --target causeway-fwd causeway-routed causewayctl >/dev/null ||
-    { echo "run-fulltable: build failed" >&2; exit 1; }
-fi
+cw_bench_build run-fulltable "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  causeway-fwd causeway-routed causewayctl || exit 1
 FWD=$BUILD_DIR/forwarder/causeway-fwd
 ROUTED=$BUILD_DIR/routing/routed/causeway-routed
 CTL=$BUILD_DIR/forwarder/ctl/causewayctl

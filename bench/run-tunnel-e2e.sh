@@ -37,8 +37,8 @@ source "$here/scripts/lib/netns.sh"
 for tool in wireguard-go wg iperf3 python3; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCAUSEWAY_BENCH=ON >/dev/null
-cmake --build "$build" -j2 --target causeway-fwd causewayctl >/dev/null
+source "$here/scripts/lib/bench.sh"
+cw_bench_build run-tunnel-e2e "$build" "-DCMAKE_BUILD_TYPE=Release -DCAUSEWAY_BENCH=ON" causeway-fwd causewayctl || exit 1
 FWD=$build/forwarder/causeway-fwd
 CTL=$build/forwarder/ctl/causewayctl
 [[ -x $FWD ]] || FWD=$(find "$build" -name causeway-fwd -type f -perm -u+x | head -1)

@@ -13,8 +13,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-bench}
 reps=${2:-7}
 
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCAUSEWAY_BENCH=ON >/dev/null
-cmake --build "$build" -j2 --target tun_bench >/dev/null
+source "$here/scripts/lib/bench.sh"
+cw_bench_build run-tunnels "$build" "-DCMAKE_BUILD_TYPE=Release -DCAUSEWAY_BENCH=ON" tun_bench || exit 1
 json=$(mktemp /tmp/tun-bench.XXXXXX.json)
 trap 'rm -f "$json"' EXIT
 "$build/bench/tun_bench" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
