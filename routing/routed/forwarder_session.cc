@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// ForwarderSession (forwarder_session.h): connect when due, hello, drop on a transport error.
+// Forwarder connections (forwarder_session.h): connect + hello; the session connects when due
+// and drops the client on a transport error.
 #include "routed/forwarder_session.h"
 
 #include <spdlog/spdlog.h>
@@ -7,6 +8,16 @@
 namespace causeway::rt {
 
 namespace ctl = fwd::ctl;
+
+Result<ForwarderConnection> open_forwarder_connection(std::string_view socket_path,
+                                                      std::string_view client_name,
+                                                      ctl::ControlClientOptions options) {
+  auto c = ctl::ControlClient::connect(socket_path, options);
+  if (!c) return c.error();
+  auto hello = c.value().hello(client_name);
+  if (!hello) return hello.error();
+  return ForwarderConnection{std::move(c).value(), std::move(hello).value()};
+}
 
 ForwarderSession::ForwarderSession(std::string owner, std::string socket_path,
                                    std::string client_name,
@@ -24,21 +35,15 @@ ForwarderSession::ForwarderSession(std::string owner, std::string socket_path,
 
 ForwarderSession::State ForwarderSession::connect_when_due(
     std::chrono::steady_clock::time_point now) {
-  if (client_ && client_->usable()) return State::kUp;
+  if (conn_ && conn_->client.usable()) return State::kUp;
   if (now < next_connect_) return State::kDown;
   next_connect_ = now + reconnect_interval_;
-  auto c = ctl::ControlClient::connect(path_, options_);
+  auto c = open_forwarder_connection(path_, client_name_, options_);
   if (!c) {
     spdlog::debug("{}: {}", owner_, c.error().message);
     return State::kDown;
   }
-  client_.emplace(std::move(c).value());
-  auto hello = client_->hello(client_name_);
-  if (!hello) {
-    client_.reset();
-    return State::kDown;
-  }
-  hello_ = std::move(hello).value();
+  conn_.emplace(std::move(c).value());
   connects_.fetch_add(1, std::memory_order_relaxed);
   return State::kNew;
 }
@@ -46,7 +51,7 @@ ForwarderSession::State ForwarderSession::connect_when_due(
 void ForwarderSession::lost(const Error& error) {
   errors_.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("{}: forwarder: {}; reconnecting", owner_, error.message);
-  client_.reset();
+  conn_.reset();
 }
 
 }  // namespace causeway::rt

@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// ForwarderSession: one control-socket connection of causeway-routed to the forwarder, as its
-// path programmer and probe feed keep it (docs/routed.md, "Forwarder connections").
+// The control-socket connections of causeway-routed to the forwarder (docs/routed.md,
+// "Forwarder connections").
 //
+// open_forwarder_connection(): connect + hello, what every connection starts with.
+//
+// The FIB builder uses only that: its connection sits behind ForwarderLink (the builder's unit
+// tests use a fake link), it paces its own attempts in process(now), a connection counts
+// (`forwarder_connects`) only once the ports and next-hop groups are read, and its hello
+// doubles as the idle keepalive.
+//
+// ForwarderSession: one connection as the path programmer and the probe feed keep it.
 //  - connect_when_due(now): a usable client is kept; without one, a connection (connect +
 //    hello with the owner's client name) is tried at most once per reconnect interval. The
 //    owner learns when the connection is new (kNew; hello() then holds the forwarder's reply,
@@ -21,11 +29,22 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "causeway/common/result.h"
 #include "control/client.h"
 
 namespace causeway::rt {
+
+struct ForwarderConnection {
+  fwd::ctl::ControlClient client;
+  fwd::ctl::HelloInfo hello;  // the forwarder's reply (its pid tells a new process)
+};
+
+// Connects to `socket_path` and says hello as `client_name`; either error as it came.
+[[nodiscard]] Result<ForwarderConnection> open_forwarder_connection(
+    std::string_view socket_path, std::string_view client_name,
+    fwd::ctl::ControlClientOptions options = {});
 
 class ForwarderSession {
  public:
@@ -44,10 +63,9 @@ class ForwarderSession {
   [[nodiscard]] State connect_when_due(std::chrono::steady_clock::time_point now);
   void lost(const Error& error);
 
-  // After kUp or kNew only.
-  [[nodiscard]] fwd::ctl::ControlClient& client() { return *client_; }
-  // The hello reply of the current (or last) connection.
-  [[nodiscard]] const fwd::ctl::HelloInfo& hello() const { return hello_; }
+  // After kUp or kNew only (until lost()).
+  [[nodiscard]] fwd::ctl::ControlClient& client() { return conn_->client; }
+  [[nodiscard]] const fwd::ctl::HelloInfo& hello() const { return conn_->hello; }
 
  private:
   std::string owner_;
@@ -58,8 +76,7 @@ class ForwarderSession {
   std::atomic<std::uint64_t>& errors_;
   fwd::ctl::ControlClientOptions options_;
 
-  std::optional<fwd::ctl::ControlClient> client_;
-  fwd::ctl::HelloInfo hello_;
+  std::optional<ForwarderConnection> conn_;
   std::chrono::steady_clock::time_point next_connect_{};
 };
 
