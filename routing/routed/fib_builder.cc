@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/client.h"
+#include "routed/forwarder_session.h"
 
 namespace causeway::rt {
 
@@ -144,19 +145,16 @@ namespace {
 
 class ControlForwarderLink final : public ForwarderLink {
  public:
+  static constexpr std::string_view kClientName = "causeway-routed";
+
   explicit ControlForwarderLink(std::string path) : path_(std::move(path)) {}
 
   Result<void> connect() override {
     ctl::ControlClientOptions options;
     options.timeout = std::chrono::seconds(30);  // a full table listing takes a while
-    auto c = ctl::ControlClient::connect(path_, options);
+    auto c = open_forwarder_connection(path_, kClientName, options);
     if (!c) return c.error();
-    client_.emplace(std::move(c).value());
-    auto hello = client_->hello("causeway-routed");
-    if (!hello) {
-      client_.reset();
-      return hello.error();
-    }
+    client_.emplace(std::move(c).value().client);
     return boost::outcome_v2::success();
   }
   bool connected() const override { return client_ && client_->usable(); }
@@ -171,7 +169,7 @@ class ControlForwarderLink final : public ForwarderLink {
     return r.value().deleted;
   }
   Result<void> ping() override {
-    auto r = client_->hello("causeway-routed");
+    auto r = client_->hello(kClientName);
     if (!r) return r.error();
     return boost::outcome_v2::success();
   }

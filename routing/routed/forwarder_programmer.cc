@@ -18,7 +18,8 @@ constexpr auto kMissingMemberRetry = std::chrono::seconds(5);
 
 ForwarderPathProgrammer::ForwarderPathProgrammer(std::string socket_path,
                                                  std::chrono::milliseconds reconnect_interval)
-    : path_(std::move(socket_path)), reconnect_interval_(reconnect_interval) {}
+    : session_("path programmer", std::move(socket_path), "causeway-routed/paths",
+               reconnect_interval, counters_.connects, counters_.errors) {}
 
 void ForwarderPathProgrammer::configure(SteeringPlan plan) {
   std::lock_guard lock(mu_);
@@ -72,36 +73,22 @@ nlohmann::json ForwarderPathProgrammer::status() const {
   return {{"connected", connected_}, {"groups", sent_}};
 }
 
-bool ForwarderPathProgrammer::connect(Clock::time_point now) {
-  next_connect_ = now + reconnect_interval_;
-  auto c = ctl::ControlClient::connect(path_);
-  if (!c) {
-    spdlog::debug("path programmer: {}", c.error().message);
-    return false;
-  }
-  client_.emplace(std::move(c).value());
-  if (auto hello = client_->hello("causeway-routed/paths"); !hello) {
-    client_.reset();
-    return false;
-  }
-  counters_.connects.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  connected_ = true;
-  full_ = true;
-  return true;
-}
-
 void ForwarderPathProgrammer::lost(const Error& error) {
-  counters_.errors.fetch_add(1, std::memory_order_relaxed);
-  spdlog::warn("path programmer: forwarder: {}; reconnecting", error.message);
-  client_.reset();
+  session_.lost(error);
   std::lock_guard lock(mu_);
   connected_ = false;
   full_ = true;
 }
 
 bool ForwarderPathProgrammer::process(Clock::time_point now) {
-  if ((!client_ || !client_->usable()) && (now < next_connect_ || !connect(now))) return false;
+  const ForwarderSession::State state = session_.connect_when_due(now);
+  if (state == ForwarderSession::State::kDown) return false;
+  if (state == ForwarderSession::State::kNew) {
+    std::lock_guard lock(mu_);
+    connected_ = true;
+    full_ = true;
+  }
+  ctl::ControlClient& client = session_.client();
   // Take the work under the lock; the I/O runs without it.
   SteeringPlan plan;
   std::map<std::string, std::map<std::string, std::vector<sla::PathId>>> decisions;
@@ -128,7 +115,7 @@ bool ForwarderPathProgrammer::process(Clock::time_point now) {
   for (const auto& p : plan.peers) wanted.insert(p.group);
   if (full) {
     counters_.full_syncs.fetch_add(1, std::memory_order_relaxed);
-    auto tunnels = client_->request_json(ctl::MsgType::kGetTunnels, nlohmann::json::object());
+    auto tunnels = client.request_json(ctl::MsgType::kGetTunnels, nlohmann::json::object());
     if (!tunnels) return again(tunnels.error());
     if (!tunnels.value().is_ok()) {
       spdlog::warn("path programmer: tunnels: {}", tunnels.value().error_message());
@@ -153,8 +140,8 @@ bool ForwarderPathProgrammer::process(Clock::time_point now) {
       spdlog::warn("traffic class {}: the forwarder holds 15 classes; its packets are class 0",
                    name);
     }
-    auto r = client_->request_json(ctl::MsgType::kSetTrafficClasses,
-                                   ctl::traffic_classes_json(plan.classes));
+    auto r = client.request_json(ctl::MsgType::kSetTrafficClasses,
+                                 ctl::traffic_classes_json(plan.classes));
     if (!r) return again(r.error());
     if (r.value().is_ok()) {
       counters_.classes_sent.fetch_add(1, std::memory_order_relaxed);
@@ -170,7 +157,7 @@ bool ForwarderPathProgrammer::process(Clock::time_point now) {
       }
       ctl::PathGroupRequest del;
       del.id = *it;
-      auto d = client_->request_json(ctl::MsgType::kSetPathGroup, ctl::path_group_json(del));
+      auto d = client.request_json(ctl::MsgType::kSetPathGroup, ctl::path_group_json(del));
       if (!d) return again(d.error());
       std::lock_guard lock(mu_);
       sent_.erase(std::to_string(*it));
@@ -192,7 +179,7 @@ bool ForwarderPathProgrammer::process(Clock::time_point now) {
     // refused delete, e.g. by a new forwarder process without it, is not retried).
     if (req.members.empty() && groups_in_forwarder_.erase(req.id) == 0) continue;
     const nlohmann::json body = ctl::path_group_json(req);
-    auto r = client_->request_json(ctl::MsgType::kSetPathGroup, body);
+    auto r = client.request_json(ctl::MsgType::kSetPathGroup, body);
     if (!r) return again(r.error());
     if (!r.value().is_ok()) {
       counters_.rejected.fetch_add(1, std::memory_order_relaxed);

@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/client.h"
+#include "routed/forwarder_session.h"
 #include "routed/path_programmer.h"
 #include "routed/steering_plan.h"
 
@@ -76,11 +77,8 @@ class ForwarderPathProgrammer final : public PathProgrammer {
   [[nodiscard]] nlohmann::json status() const;
 
  private:
-  bool connect(std::chrono::steady_clock::time_point now);
   void lost(const Error& error);
 
-  std::string path_;
-  std::chrono::milliseconds reconnect_interval_;
   ProgrammerCounters counters_;
   RecordingPathProgrammer record_;  // routes and decisions, for display
 
@@ -95,8 +93,7 @@ class ForwarderPathProgrammer final : public PathProgrammer {
   bool connected_ = false;
 
   // process() only.
-  std::optional<fwd::ctl::ControlClient> client_;
-  std::chrono::steady_clock::time_point next_connect_{};
+  ForwarderSession session_;
   std::chrono::steady_clock::time_point next_tunnel_read_{};
   MemberMap members_;
   std::set<std::uint16_t> groups_in_forwarder_;

@@ -17,7 +17,8 @@ constexpr auto kRefusedRetry = std::chrono::seconds(5);
 }  // namespace
 
 ProbeFeed::ProbeFeed(std::string socket_path, std::chrono::milliseconds reconnect_interval)
-    : path_(std::move(socket_path)), reconnect_interval_(reconnect_interval) {}
+    : session_("probe feed", std::move(socket_path), "causeway-routed/probes", reconnect_interval,
+               counters_.connects, counters_.errors) {}
 
 void ProbeFeed::configure(SteeringPlan plan) {
   std::lock_guard lock(mu_);
@@ -36,40 +37,28 @@ bool ProbeFeed::connected() const {
   return connected_;
 }
 
-bool ProbeFeed::connect(Clock::time_point now) {
-  next_connect_ = now + reconnect_interval_;
-  auto c = ctl::ControlClient::connect(path_);
-  if (!c) return false;
-  client_.emplace(std::move(c).value());
-  auto hello = client_->hello("causeway-routed/probes");
-  if (!hello) {
-    client_.reset();
-    return false;
-  }
-  if (hello.value().pid != forwarder_pid_) {
-    forwarder_pid_ = hello.value().pid;
-    cursor_ = 0;  // another forwarder process: its ring starts anew
-  }
-  counters_.connects.fetch_add(1, std::memory_order_relaxed);
-  next_read_ = {};
-  refusal_logged_ = false;
-  std::lock_guard lock(mu_);
-  connected_ = true;
-  interval_due_ = true;
-  return true;
-}
-
 void ProbeFeed::lost(const Error& error) {
-  counters_.errors.fetch_add(1, std::memory_order_relaxed);
-  spdlog::warn("probe feed: forwarder: {}; reconnecting", error.message);
-  client_.reset();
+  session_.lost(error);
   std::lock_guard lock(mu_);
   connected_ = false;
 }
 
 std::vector<ProbeEvent> ProbeFeed::poll(Clock::time_point now) {
   std::vector<ProbeEvent> out;
-  if ((!client_ || !client_->usable()) && (now < next_connect_ || !connect(now))) return out;
+  const ForwarderSession::State state = session_.connect_when_due(now);
+  if (state == ForwarderSession::State::kDown) return out;
+  if (state == ForwarderSession::State::kNew) {
+    if (session_.hello().pid != forwarder_pid_) {
+      forwarder_pid_ = session_.hello().pid;
+      cursor_ = 0;  // another forwarder process: its ring starts anew
+    }
+    next_read_ = {};
+    refusal_logged_ = false;
+    std::lock_guard lock(mu_);
+    connected_ = true;
+    interval_due_ = true;
+  }
+  ctl::ControlClient& client = session_.client();
   SteeringPlan plan;
   bool interval_due = false;
   {
@@ -79,8 +68,8 @@ std::vector<ProbeEvent> ProbeFeed::poll(Clock::time_point now) {
     if (interval_due || now >= next_read_) plan = plan_;
   }
   if (interval_due) {
-    auto r = client_->request_json(ctl::MsgType::kSetProbeInterval,
-                                   {{"interval_ms", plan.probe_interval_ms}});
+    auto r = client.request_json(ctl::MsgType::kSetProbeInterval,
+                                 {{"interval_ms", plan.probe_interval_ms}});
     if (!r) {
       lost(r.error());
       std::lock_guard lock(mu_);
@@ -98,7 +87,7 @@ std::vector<ProbeEvent> ProbeFeed::poll(Clock::time_point now) {
   }
   if (now < next_read_) return out;
   counters_.polls.fetch_add(1, std::memory_order_relaxed);
-  auto r = client_->request_json(ctl::MsgType::kGetProbeEvents, {{"cursor", cursor_}});
+  auto r = client.request_json(ctl::MsgType::kGetProbeEvents, {{"cursor", cursor_}});
   if (!r) {
     lost(r.error());
     return out;

@@ -19,11 +19,11 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "control/client.h"
+#include "routed/forwarder_session.h"
 #include "routed/steering_plan.h"
 
 namespace causeway::rt {
@@ -64,11 +64,8 @@ class ProbeFeed {
   [[nodiscard]] bool connected() const;
 
  private:
-  bool connect(std::chrono::steady_clock::time_point now);
   void lost(const Error& error);
 
-  std::string path_;
-  std::chrono::milliseconds reconnect_interval_;
   ProbeFeedCounters counters_;
 
   mutable std::mutex mu_;  // protects plan_, interval_due_ and connected_
@@ -77,8 +74,7 @@ class ProbeFeed {
   bool connected_ = false;
 
   // poll() only.
-  std::optional<fwd::ctl::ControlClient> client_;
-  std::chrono::steady_clock::time_point next_connect_{};
+  ForwarderSession session_;
   std::chrono::steady_clock::time_point next_read_{};  // after a refused read: back off
   long forwarder_pid_ = -1;
   std::uint64_t cursor_ = 0;

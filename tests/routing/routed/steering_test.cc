@@ -2,11 +2,14 @@
 // Steering in causeway-routed against a fake forwarder control server (a real UNIX socket and
 // the real codec): the plan from the documented intent, members found in kGetTunnels, the
 // ForwarderPathProgrammer's requests (classes, groups, per-class active sets, resend on reset,
-// forwarder restart and reload), the probe feed (cursor, mapping, counters, interval, restart)
-// and probe events driving the SLA engine into a path group change.
+// forwarder restart and reload), the probe feed (cursor, mapping, counters, interval, restart),
+// their forwarder session (reconnect pacing) and probe events driving the SLA engine into a
+// path group change.
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
@@ -27,6 +30,7 @@
 #include "causeway/rt/sla/engine.h"
 #include "control/server.h"
 #include "routed/forwarder_programmer.h"
+#include "routed/forwarder_session.h"
 #include "routed/policy_map.h"
 #include "routed/probe_feed.h"
 #include "routed/steering_plan.h"
@@ -276,6 +280,58 @@ TEST_CASE("steering plan: members from the forwarder's tunnels, per-class active
   req = path_group_request(plan, plan.peers[1], {}, {{"voice", {sla::PathId(3)}}});
   CHECK(req.id == 2);
   CHECK(req.members.empty());
+}
+
+TEST_CASE("ForwarderSession: connects when due, reports a new connection, paced retries",
+          "[steering]") {
+  TempDir dir;
+  const auto sock = dir.path / "fwd.sock";
+  std::atomic<std::uint64_t> connects{0};
+  std::atomic<std::uint64_t> errors{0};
+  const auto interval = std::chrono::milliseconds(1000);
+  ForwarderSession session("test", sock.string(), "causeway-routed/test", interval, connects,
+                           errors);
+  using State = ForwarderSession::State;
+  const Clock::time_point t0 = Clock::time_point{} + std::chrono::hours(1);
+
+  // No forwarder: the attempt fails, and the next one waits for the interval even once the
+  // forwarder is there.
+  CHECK(session.connect_when_due(t0) == State::kDown);
+  auto fwd = std::make_unique<FakeForwarder>(sock, 4242);
+  CHECK(session.connect_when_due(t0 + interval - std::chrono::milliseconds(1)) == State::kDown);
+  CHECK(connects.load() == 0);
+  CHECK(session.connect_when_due(t0 + interval) == State::kNew);
+  CHECK(session.hello().pid == 4242);
+  CHECK(connects.load() == 1);
+  CHECK(session.connect_when_due(t0 + interval) == State::kUp);
+  CHECK(session.client()
+            .request_json(ctl::MsgType::kSetProbeInterval, {{"interval_ms", 50}})
+            .has_value());
+  CHECK(session.connect_when_due(t0 + 10 * interval) == State::kUp);  // kept, not remade
+  CHECK(connects.load() == 1);
+
+  // A transport error: counted, the client dropped; the reconnect is due at once here (the
+  // last attempt was an interval ago) and finds the new process.
+  fwd.reset();
+  fwd = std::make_unique<FakeForwarder>(sock, 5151);
+  session.lost(Error{"connection reset", ECONNRESET});
+  CHECK(errors.load() == 1);
+  const Clock::time_point t1 = t0 + 10 * interval;
+  CHECK(session.connect_when_due(t1) == State::kNew);
+  CHECK(session.hello().pid == 5151);
+  CHECK(connects.load() == 2);
+
+  // Lost again right after connecting: the next attempt waits for the interval.
+  session.lost(Error{"timeout", ETIMEDOUT});
+  CHECK(errors.load() == 2);
+  CHECK(session.connect_when_due(t1 + interval / 2) == State::kDown);
+  CHECK(connects.load() == 2);
+  CHECK(session.connect_when_due(t1 + interval) == State::kNew);
+  CHECK(connects.load() == 3);
+  {
+    std::lock_guard lock(fwd->handler.mu);
+    CHECK(fwd->handler.intervals.empty());  // the first process had the request
+  }
 }
 
 TEST_CASE("ForwarderPathProgrammer: classes and groups sent, decisions, reset, restart, reload",
