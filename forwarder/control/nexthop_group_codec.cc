@@ -7,22 +7,15 @@
 
 #include <fmt/format.h>
 
+#include "control/json_fields.h"
+
 namespace causeway::fwd::ctl {
 namespace {
 
 using nlohmann::json;
 
-Error invalid(const std::string& where, std::string_view what) {
-  return Error{where + ": " + std::string(what), EINVAL};
-}
-
-std::optional<std::uint64_t> as_uint(const json& v) {
-  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
-  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
-    return static_cast<std::uint64_t>(v.get<std::int64_t>());
-  }
-  return std::nullopt;
-}
+using json_fields::as_uint;
+using json_fields::invalid;
 
 bool usable_gateway(const IpAddress& a) {
   const auto& b = a.bytes;

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "control/json_fields.h"
+
 namespace causeway::fwd::ctl {
 namespace {
 
@@ -19,18 +21,8 @@ using nlohmann::json;
 constexpr std::pair<std::string_view, std::uint8_t> kProtocols[] = {
     {"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"gre", 47}, {"esp", 50}, {"icmpv6", 58}, {"sctp", 132}};
 
-// A non-negative JSON integer (parsed text gives unsigned numbers, JSON built in code signed).
-std::optional<std::uint64_t> as_uint(const json& v) {
-  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
-  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
-    return static_cast<std::uint64_t>(v.get<std::int64_t>());
-  }
-  return std::nullopt;
-}
-
-Error invalid(const std::string& where, std::string_view what) {
-  return Error{where + ": " + std::string(what), EINVAL};
-}
+using json_fields::as_uint;
+using json_fields::invalid;
 
 std::optional<std::uint64_t> to_number(std::string_view text) {
   std::uint64_t v = 0;

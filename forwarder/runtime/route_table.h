@@ -95,6 +95,7 @@ struct GroupView {
 
 class RouteTable {
  public:
+  ~RouteTable();  // frees the next-hop groups; the workers have stopped
   [[nodiscard]] static Result<std::unique_ptr<RouteTable>> create(const FibConfig& cfg,
                                                                   unsigned n_ports, int socket_id,
                                                                   rte_rcu_qsbr* qsbr);
@@ -215,10 +216,6 @@ class RouteTable {
 
   RouteTable() = default;
 
- public:
-  ~RouteTable();
-
- private:
   // The control thread's record of a group; `published` is what workers read.
   struct Group {
     Family family = Family::kV4;

@@ -458,12 +458,8 @@ std::optional<std::uint16_t> FibBuilder::group_for(const MemberSet& set) {
   found_groups_.erase(*id);
   groups_[*id] = Group{set, 0, false};
   group_of_set_[set] = *id;
-  queue_group_set(*id);
+  group_sets_.insert(*id);
   return id;
-}
-
-void FibBuilder::queue_group_set(std::uint16_t id) {
-  group_sets_.insert(id);
 }
 
 void FibBuilder::use_group(const IpPrefix& prefix, std::optional<std::uint16_t> id) {
@@ -509,7 +505,7 @@ void FibBuilder::replace_groups_in_place(
     group_of_set_.erase(g.members);
     g.members = to;
     group_of_set_[to] = id;
-    queue_group_set(id);
+    group_sets_.insert(id);
     counters_.groups_replaced.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -546,20 +542,28 @@ void FibBuilder::send_group_deletes() {
     group_of_set_.erase(g->second.members);
     groups_.erase(g);
     if (!programmed) continue;  // never sent
-    if (auto r = link_.delete_nexthop_group(id); !r) {
-      if (!link_.connected()) {
-        group_deletes_.clear();
-        lost(r.error());
-        return;
-      }
-      // Refused (a route we do not know still uses it): the sweep deals with it.
-      counters_.group_errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("forwarder refused to delete next-hop group {}: {}", id, r.error().message);
-      continue;
+    // Refused (a route we do not know still uses it): the sweep deals with it.
+    if (!delete_forwarder_group(id, "forwarder refused to delete next-hop group")) {
+      group_deletes_.clear();
+      return;
     }
-    counters_.groups_deleted.fetch_add(1, std::memory_order_relaxed);
   }
   group_deletes_.clear();
+}
+
+bool FibBuilder::delete_forwarder_group(std::uint16_t id, std::string_view refused) {
+  auto r = link_.delete_nexthop_group(id);
+  if (r) {
+    counters_.groups_deleted.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  if (!link_.connected()) {
+    lost(r.error());
+    return false;
+  }
+  counters_.group_errors.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("{} {}: {}", refused, id, r.error().message);
+  return true;
 }
 
 bool FibBuilder::flush_pending() {
@@ -622,16 +626,7 @@ void FibBuilder::sweep() {
     const auto id = g["id"].get<std::uint16_t>();
     if (groups_.contains(id)) continue;
     found_groups_.erase(id);
-    if (auto r = link_.delete_nexthop_group(id); !r) {
-      if (!link_.connected()) {
-        lost(r.error());
-        return;
-      }
-      counters_.group_errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("sweep: next-hop group {} not deleted: {}", id, r.error().message);
-      continue;
-    }
-    counters_.groups_deleted.fetch_add(1, std::memory_order_relaxed);
+    if (!delete_forwarder_group(id, "sweep: not deleted: next-hop group")) return;
   }
   swept_ = true;
   counters_.sweeps.fetch_add(1, std::memory_order_relaxed);

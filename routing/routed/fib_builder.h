@@ -198,9 +198,11 @@ class FibBuilder final : public fpm::RouteSink {
   void use_group(const IpPrefix& prefix, std::optional<std::uint16_t> id);
   // Replaces groups in place whose every route moves to one new member set (see the top).
   void replace_groups_in_place(const std::map<fpm::RouteKey, std::optional<Translation>>& t);
-  void queue_group_set(std::uint16_t id);
   bool send_group_sets();
   void send_group_deletes();
+  // Deletes group `id` in the forwarder. false: the link was lost (lost() has run); a refusal is
+  // counted (group_errors) and logged as "REFUSED ID: reason".
+  bool delete_forwarder_group(std::uint16_t id, std::string_view refused);
 
   ForwarderLink& link_;
   PathProgrammer& programmer_;
