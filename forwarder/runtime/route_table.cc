@@ -532,9 +532,7 @@ Result<void> RouteTable::set_group(std::uint16_t id, std::span<const GroupMember
     return fail(fmt::format("next-hop group {}: routes of the other family refer to it", id),
                 EINVAL);
   }
-  Group g;
-  g.family = members[0].gateway.family;
-  g.members.assign(members.begin(), members.end());
+  auto object = std::make_unique<NextHopGroup>();
   for (const GroupMemberSpec& m : members) {
     RouteSpec spec;
     spec.kind = NextHopKind::kGateway;
@@ -542,15 +540,15 @@ Result<void> RouteTable::set_group(std::uint16_t id, std::span<const GroupMember
     spec.gateway = m.gateway;
     auto nh = acquire_next_hop(spec);
     if (!nh) {
-      for (auto a : g.next_hops) release_next_hop(a);
+      for (std::uint32_t k = 0; k < object->n_members; ++k) release_next_hop(object->members[k]);
       return fail(fmt::format("next-hop group {}: {}", id, nh.error().message), nh.error().code);
     }
-    g.next_hops.push_back(nh.value());
+    object->members[object->n_members++] = nh.value();
   }
-  auto* object = new NextHopGroup();
-  object->n_members = static_cast<std::uint32_t>(g.next_hops.size());
-  std::copy(g.next_hops.begin(), g.next_hops.end(), object->members);
-  g.published = object;
+  Group g;
+  g.family = members[0].gateway.family;
+  g.members.assign(members.begin(), members.end());
+  g.published = object.release();
   if (existing != groups_.end()) {
     // Counters of the members that stay are carried over.
     for (const auto& c : existing->second.carried) {
@@ -563,7 +561,7 @@ Result<void> RouteTable::set_group(std::uint16_t id, std::span<const GroupMember
   } else {
     groups_.emplace(id, std::move(g));
   }
-  group_slots_[id].store(object, std::memory_order_release);
+  group_slots_[id].store(groups_.at(id).published, std::memory_order_release);
   return boost::outcome_v2::success();
 }
 
@@ -584,7 +582,7 @@ Result<void> RouteTable::delete_group(std::uint16_t id) {
 
 void RouteTable::retire_group(std::uint16_t id, const Group& old) {
   retired_groups_.push_back(
-      RetiredGroup{rte_rcu_qsbr_start(qsbr_), id, old.published, old.members, old.next_hops});
+      RetiredGroup{rte_rcu_qsbr_start(qsbr_), id, old.published, old.members});
 }
 
 std::uint64_t RouteTable::packets_of(const NextHopGroup& g, unsigned member) {
@@ -614,7 +612,7 @@ bool RouteTable::reclaim_groups(bool wait) {
         }
       }
     }
-    for (auto id : r.release) release_next_hop(id);
+    for (std::uint32_t k = 0; k < r.object->n_members; ++k) release_next_hop(r.object->members[k]);
     delete r.object;
     retired_groups_.pop_front();
   }
@@ -634,7 +632,8 @@ std::vector<GroupView> RouteTable::groups() const {
       for (const auto& c : g.carried) {
         if (c.first == g.members[k]) packets += c.second;
       }
-      v.members.push_back(GroupMemberView{g.members[k], &next_hops_[g.next_hops[k]], packets});
+      v.members.push_back(
+          GroupMemberView{g.members[k], &next_hops_[g.published->members[k]], packets});
     }
     out.push_back(std::move(v));
   }
@@ -643,8 +642,9 @@ std::vector<GroupView> RouteTable::groups() const {
 
 NextHopId RouteTable::group_member(std::uint16_t id, std::uint32_t hash) const {
   auto it = id < kMaxNextHopGroups ? groups_.find(id) : groups_.end();
-  if (it == groups_.end() || it->second.next_hops.empty()) return kNoRouteNextHop;
-  return NextHopId(it->second.next_hops[hash % it->second.next_hops.size()]);
+  if (it == groups_.end() || it->second.published->n_members == 0) return kNoRouteNextHop;
+  const NextHopGroup& g = *it->second.published;
+  return NextHopId(g.members[hash % g.n_members]);
 }
 
 NextHopId RouteTable::lookup(const IpAddress& dst) const {

@@ -219,9 +219,8 @@ class RouteTable {
   // The control thread's record of a group; `published` is what workers read.
   struct Group {
     Family family = Family::kV4;
-    std::vector<GroupMemberSpec> members;
-    std::vector<std::uint32_t> next_hops;  // one reference each
-    NextHopGroup* published = nullptr;
+    std::vector<GroupMemberSpec> members;  // published->members[k] is members[k]'s next hop
+    NextHopGroup* published = nullptr;     // holds one reference to each member's next hop
     // Packets counted by replaced objects, per member still in the group.
     std::vector<std::pair<GroupMemberSpec, std::uint64_t>> carried;
   };
@@ -230,8 +229,8 @@ class RouteTable {
     std::uint64_t token;
     std::uint16_t id;
     NextHopGroup* object;
-    std::vector<GroupMemberSpec> members;  // of `object`, for the counters
-    std::vector<std::uint32_t> release;    // next-hop references to drop
+    std::vector<GroupMemberSpec> members;  // of `object`, for the counters; its next-hop
+                                           // references are dropped with it
   };
   void retire_group(std::uint16_t id, const Group& old);
   // Frees the retired groups whose grace period is over (all of them, waiting, if `wait`).

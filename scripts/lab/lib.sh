@@ -222,7 +222,6 @@ lab_group_of() {  # POP REMOTE_POP -> the path group id (remote's position among
   return 1
 }
 
-
 # Every other site's prefix is in POP's forwarder FIB as a path-group route from routed (BGP
 # learnt over iBGP from the remote PoP, source control), into the group of the PoP behind it.
 lab_bgp_routes() {  # POP
